@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# volume-engine image: `docker build -t volume-engine .`
+#
+# Two stages so that nothing used to build the package (pip's build environment, setuptools,
+# wheel, the sources) reaches the runtime image. Every dependency ships manylinux wheels
+# (hiredis, orjson), so neither stage needs a compiler; the runtime image is the slim base plus
+# one virtualenv and the config tables.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+# A pip-less venv: the base image's pip installs into it, so no installer ships in the result.
+RUN python -m venv --without-pip /opt/venv
+COPY pyproject.toml README.md ./
+COPY service/ service/
+COPY config/ config/
+RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-compile . \
+    && /opt/venv/bin/python -c "import shared_core.volume_files.cli"
+
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="volume-engine" \
+      org.opencontainers.image.description="Real-time volume analytics for NSE markets from Redis Streams"
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VOLUME_CONFIG_DIR=/app/config \
+    VOLUME_METRICS_HOST=0.0.0.0 \
+    VOLUME_METRICS_PORT=9108
+RUN groupadd --system --gid 10001 volume \
+    && useradd --system --uid 10001 --gid volume --home-dir /app --no-create-home \
+       --shell /usr/sbin/nologin volume
+COPY --from=build /opt/venv /opt/venv
+COPY config/ /app/config/
+WORKDIR /app
+USER 10001:10001
+EXPOSE 9108
+# No curl in a slim image: the interpreter does the probe. Any non-2xx answer or no answer
+# within 3 s raises, and the exit status is 1.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('VOLUME_METRICS_PORT', '9108') + '/healthz', timeout=3)"]
+ENTRYPOINT ["volume-engine"]
+CMD ["run"]

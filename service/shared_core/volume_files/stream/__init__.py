@@ -1,0 +1,1 @@
+"""The streaming runtime: partitions, leases, partition workers and the service lifecycle."""

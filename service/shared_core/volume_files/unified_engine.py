@@ -1,0 +1,188 @@
+"""The in-process library engine: one tick in, metrics out, Redis updated.
+
+`UnifiedVolumeEngine` works with a plain synchronous `redis.Redis` (the legacy in-process use);
+`AsyncUnifiedVolumeEngine` is its twin for `redis.asyncio`. Both are thin: parsing, the tick step
+and the hash contents come from the shared core and codec, so they write the same keys and the
+same values as the streaming service does for the same ticks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+from .engine_core import CoreConfig, SymbolSnapshot, VolumeEngineCore
+from .key_usage_tracker import KeyUsageTracker
+from .settings import Settings, load_core_config, load_settings
+from .store.codec import HashWrite, snapshot_writes
+from .store.loader import Command, SymbolLoad
+from .ticks import Tick, parse_tick
+
+
+def snapshot_result(snap: SymbolSnapshot, increment: int) -> dict[str, Any]:
+    """The dict `process_tick` returns: plain Python numbers, None where not computable."""
+    s = snap.session
+    baseline = snap.baseline
+    profile = snap.profile
+    return {
+        "symbol": snap.symbol,
+        "date": s.date.isoformat(),
+        "instrument_type": snap.instrument.kind.value,
+        "incremental_volume": increment,
+        "cumulative_volume": s.cumulative_volume,
+        "tick_count": s.tick_count,
+        "last_price": s.last_price,
+        "minutes_elapsed": snap.minutes_elapsed,
+        "expected_volume": snap.expected_volume,
+        "ratios": {"cumulative": snap.rvol, "per_minute": snap.rvol_1m},
+        "flow_rates": {"1m": snap.flow_rate_1m, "5m": snap.flow_rate_5m},
+        "baseline": None if baseline is None else {
+            "avg_volume_20d": baseline.avg_volume_20d,
+            "baseline_1min": baseline.baseline_1min,
+            "sessions": baseline.sessions,
+            "fno_adjustment": snap.fno_adjustment,
+            "is_fno": snap.instrument.is_fno,
+        },
+        "profile": None if profile is None else {
+            "poc_price": profile.poc_price,
+            "poc_volume": profile.poc_volume,
+            "value_area_high": profile.value_area_high,
+            "value_area_low": profile.value_area_low,
+            "profile_strength": profile.profile_strength,
+            "support_levels": profile.support_levels,
+            "resistance_levels": profile.resistance_levels,
+        },
+        "exchange_timestamp_ms": s.last_ts_ms,
+    }
+
+
+class _EngineLogic:
+    """What both twins share: everything but running the commands."""
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        core_config: CoreConfig | None,
+        dual_write: bool | None,
+        key_usage: KeyUsageTracker | None,
+    ) -> None:
+        if core_config is None:
+            settings = settings if settings is not None else load_settings()
+            core_config = load_core_config(settings)
+        self.core = VolumeEngineCore(core_config)
+        self.dual_write = (
+            dual_write if dual_write is not None
+            else settings.dual_write if settings is not None else True
+        )
+        self.key_usage = key_usage
+        lookback = core_config.baselines.lookback if core_config.learned_curves else 0
+        self._minute_history_days = lookback
+
+    def plan_load(self, tick: Tick) -> SymbolLoad | None:
+        if not self.core.needs_load(tick.symbol):
+            return None
+        return SymbolLoad([tick.symbol], minute_history_days=self._minute_history_days)
+
+    def step(self, tick: Tick) -> tuple[dict[str, Any], list[Command]]:
+        increment = self.core.apply(tick)
+        snaps = self.core.drain()
+        commands = self.write_commands(snaps)
+        current = snaps[-1]
+        return snapshot_result(current, increment), commands
+
+    def write_commands(self, snaps: Sequence[SymbolSnapshot]) -> list[Command]:
+        writes: list[HashWrite] = []
+        for snap in snaps:
+            writes.extend(snapshot_writes(snap, dual_write=self.dual_write))
+        commands: list[Command] = []
+        for w in writes:
+            flat: list[str] = []
+            for field, value in w.fields.items():
+                flat += (field, value)
+            commands.append(("HSET", w.key, *flat))
+            if self.key_usage is not None:
+                self.key_usage.record_write(w.family)
+        if self.key_usage is not None:
+            commands.extend(self.key_usage.commands())
+        return commands
+
+
+class UnifiedVolumeEngine:
+    """Synchronous engine for in-process use with `redis.Redis`.
+
+    >>> engine = UnifiedVolumeEngine(redis_client)
+    >>> result = engine.process_tick("NSENIFTY27JAN25000CE",
+    ...     {"volume": 500, "price": 120.5, "timestamp": "2025-12-21T10:00:00"})
+    >>> result["ratios"]["cumulative"]
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        *,
+        settings: Settings | None = None,
+        core_config: CoreConfig | None = None,
+        dual_write: bool | None = None,
+        key_usage: KeyUsageTracker | None = None,
+    ) -> None:
+        self.redis = redis_client
+        self._logic = _EngineLogic(settings, core_config, dual_write, key_usage)
+        self.core = self._logic.core
+
+    def _run(self, commands: Sequence[Command], *, transaction: bool) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=transaction)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(pipe.execute())
+
+    def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
+        """Apply one tick; raises TickError for invalid input, StaleSessionError for a stale date."""
+        parsed = parse_tick(symbol, tick)
+        plan = self._logic.plan_load(parsed)
+        if plan is not None:
+            second = plan.second(self._run(plan.first(), transaction=False))
+            histories = plan.result(self._run(second, transaction=False) if second else [])
+            day = self.core.calendar.trading_date(parsed.ts_ms)
+            self.core.load(parsed.symbol, histories[parsed.symbol], day)
+        result, commands = self._logic.step(parsed)
+        self._run(commands, transaction=True)
+        return result
+
+
+class AsyncUnifiedVolumeEngine:
+    """The `redis.asyncio` twin of UnifiedVolumeEngine; same keys, same values."""
+
+    def __init__(
+        self,
+        redis_client: aredis.Redis,
+        *,
+        settings: Settings | None = None,
+        core_config: CoreConfig | None = None,
+        dual_write: bool | None = None,
+        key_usage: KeyUsageTracker | None = None,
+    ) -> None:
+        self.redis = redis_client
+        self._logic = _EngineLogic(settings, core_config, dual_write, key_usage)
+        self.core = self._logic.core
+
+    async def _run(self, commands: Sequence[Command], *, transaction: bool) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=transaction)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(await pipe.execute())
+
+    async def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
+        """Apply one tick; raises TickError for invalid input, StaleSessionError for a stale date."""
+        parsed = parse_tick(symbol, tick)
+        plan = self._logic.plan_load(parsed)
+        if plan is not None:
+            second = plan.second(await self._run(plan.first(), transaction=False))
+            histories = plan.result(await self._run(second, transaction=False) if second else [])
+            day = self.core.calendar.trading_date(parsed.ts_ms)
+            self.core.load(parsed.symbol, histories[parsed.symbol], day)
+        result, commands = self._logic.step(parsed)
+        await self._run(commands, transaction=True)
+        return result

@@ -1,0 +1,372 @@
+"""Session volume profiles: volume per price level, POC, value area, strength, support/resistance.
+
+A level is an integer: the price divided by the tick size, rounded to the nearest integer with an
+exact half going up. Working in integer levels keeps the finance exact: every comparison below
+(POC tie-break, value-area stop rule, strength) is integer arithmetic, and prices only appear at
+the edges (`price_of`, `price_str`). Rounding is fast on the hot path (one float division) and
+exact where it matters: a quotient within a millionth of a level of an exact half is settled
+with the decimal value of the price (its shortest repr), so 120.525 at tick 0.05 is level 2411
+even though `120.525 / 0.05` is 2410.4999... in binary floating point.
+
+Definitions (DESIGN.md "Definitions"); the range is the lowest to the highest level with volume
+and levels inside it without volume count as zero:
+
+- POC: the level with the most volume; on a tie the one nearest the middle of the range
+  (compared as ``|2 * level - (low + high)|``), then the lower one.
+- Value area: the classic Market Profile expansion from the POC. Each step compares the sum of
+  the next two levels above with the next two below (what is left where fewer than two remain)
+  and adds the larger pair whole, the pair above on a tie; when one side is exhausted it takes
+  from the other. It stops once ``area * den >= total * num`` where ``num / den`` is the exact
+  decimal value of `value_area` (7/10 by default). Value area high/low are the prices of the
+  extreme levels included, which may be empty levels. Runs of empty pairs are skipped in one
+  jump (same result as walking them), so a stray far-off price cannot make a snapshot O(range).
+- Strength: the normalised Herfindahl index ``(sum(s_i^2) - 1/L) / (1 - 1/L)`` over the shares
+  of the L levels with volume, computed exactly as ``(L*sum(v^2) - T^2) / (T^2 * (L-1))``; 1.0
+  when L = 1. 0 means volume spread evenly, 1 means all of it at one price.
+- High-volume nodes (HVNs): a level with volume that is a local maximum within +-2 levels
+  (volume >= each of the four neighbours, empty or out-of-range neighbours counting as zero)
+  and holds at least the mean volume of the levels with volume. Equal local maxima within two
+  levels of each other form a plateau and count once, at the lowest level: a local maximum is
+  dropped when a level one or two below it is a local maximum with the same volume.
+- Support: up to `max_levels` HVNs strictly below the reference level, nearest first;
+  resistance: up to `max_levels` HVNs strictly above it, nearest first. The reference level is
+  the level of `last_price` (or the POC when no last price is given); an HVN at the reference
+  level itself is neither.
+
+Pure: no I/O, no clock, no module state that changes.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from math import floor
+
+__all__ = ["ProfileSnapshot", "VolumeProfile", "VolumeProfileManager"]
+
+# Quotients this close (in levels) to an exact half are rounded with decimal arithmetic. Float
+# error of price / tick stays far below this for |price / tick| < 1e9.
+_HALF_WINDOW = 1e-6
+_ONE_MINUS_WINDOW = 1.0 - _HALF_WINDOW
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSnapshot:
+    """The profile's derived values at one moment, ready for the writers."""
+
+    poc_price: float
+    poc_volume: int
+    value_area_high: float
+    value_area_low: float
+    profile_strength: float
+    total_volume: int
+    distribution: dict[str, int]
+    support_levels: list[float]
+    resistance_levels: list[float]
+
+
+def _tick_parts(tick_size: float) -> tuple[float, Decimal, int, int]:
+    """(float tick, decimal tick, integer mantissa m, decimals k) with tick == m / 10**k."""
+    tick = float(tick_size)
+    if not (math.isfinite(tick) and tick > 0):
+        raise ValueError(f"tick_size must be finite and > 0, got {tick_size!r}")
+    # The shortest repr is what a human wrote (0.05, not 0.05000000000000000277).
+    exact = Decimal(repr(tick)).normalize()
+    exponent = exact.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite, checked above
+    decimals = max(0, -exponent)
+    mantissa = int(exact.scaleb(decimals))
+    return tick, exact, mantissa, decimals
+
+
+def _ratio(value_area: float) -> tuple[int, int]:
+    """The exact decimal fraction num/den of `value_area`, so 0.70 compares as 7/10."""
+    value = float(value_area)
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise ValueError(f"value_area must be in (0, 1], got {value_area!r}")
+    frac = Fraction(repr(value))
+    return frac.numerator, frac.denominator
+
+
+class VolumeProfile:
+    """Volume per integer price level for one symbol's session.
+
+    `levels` maps level -> volume (only levels with volume). Treat it as read-only: `add` keeps
+    the total and the low/high levels in step with it.
+    """
+
+    __slots__ = (
+        "_decimals",
+        "_high",
+        "_low",
+        "_mantissa",
+        "_scale",
+        "_str_mult",
+        "_tick",
+        "_tick_dec",
+        "_total",
+        "levels",
+    )
+
+    def __init__(self, tick_size: float = 0.05) -> None:
+        tick, exact, mantissa, decimals = _tick_parts(tick_size)
+        self._tick = tick
+        self._tick_dec = exact
+        self._mantissa = mantissa
+        self._scale: int = 10**decimals
+        self._decimals = max(decimals, 2)
+        self._str_mult: int = mantissa * 10 ** (self._decimals - decimals)
+        self.levels: dict[int, int] = {}
+        self._total = 0
+        self._low = 0
+        self._high = 0
+
+    @property
+    def tick_size(self) -> float:
+        return self._tick
+
+    @property
+    def total_volume(self) -> int:
+        return self._total
+
+    def __repr__(self) -> str:
+        return (
+            f"VolumeProfile(tick_size={self._tick!r}, levels={len(self.levels)}, "
+            f"total_volume={self._total})"
+        )
+
+    def _exact_level(self, price: Decimal) -> int:
+        """Round price / tick half up with integer arithmetic on the exact decimal values."""
+        num, den = price.as_integer_ratio()
+        num *= self._scale
+        den *= self._mantissa
+        return (2 * num + den) // (2 * den)
+
+    def level_of(self, price: float) -> int:
+        """The nearest level to `price` (exact half up); `price` must be finite."""
+        x = price / self._tick + 0.5
+        level = floor(x)
+        frac = x - level
+        if frac < _HALF_WINDOW or frac > _ONE_MINUS_WINDOW:
+            return self._exact_level(Decimal(repr(float(price))))
+        return level
+
+    def price_of(self, level: int) -> float:
+        """The float nearest the level's exact price (int / int division is correctly rounded)."""
+        return level * self._mantissa / self._scale
+
+    def price_str(self, level: int) -> str:
+        """The level's price with the tick's decimals (at least 2), exact: 2411 -> "120.55"."""
+        units = level * self._str_mult
+        d = self._decimals
+        digits = str(-units if units < 0 else units).rjust(d + 1, "0")
+        sign = "-" if units < 0 else ""
+        return f"{sign}{digits[:-d]}.{digits[-d:]}"
+
+    def add(self, price: float, volume: int) -> None:
+        """Add `volume` at `price`'s level: O(1), the per-tick hot path; volume 0 is ignored."""
+        if volume <= 0:
+            if volume == 0:
+                return
+            raise ValueError(f"volume must be >= 0, got {volume!r}")
+        # level_of, inlined: this runs once per tick.
+        x = price / self._tick + 0.5
+        level = floor(x)
+        frac = x - level
+        if frac < _HALF_WINDOW or frac > _ONE_MINUS_WINDOW:
+            level = self._exact_level(Decimal(repr(float(price))))
+        levels = self.levels
+        old = levels.get(level)
+        if old is None:
+            levels[level] = volume
+            if len(levels) == 1:
+                self._low = self._high = level
+            elif level < self._low:
+                self._low = level
+            elif level > self._high:
+                self._high = level
+        else:
+            levels[level] = old + volume
+        self._total += volume
+
+    def to_distribution(self) -> dict[str, int]:
+        """Price string -> volume, ascending by price, levels with volume only."""
+        levels = self.levels
+        price_str = self.price_str
+        return {price_str(level): levels[level] for level in sorted(levels)}
+
+    @classmethod
+    def from_distribution(cls, dist: Mapping[str, int], tick_size: float = 0.05) -> VolumeProfile:
+        """Rebuild a profile from `to_distribution` output (exact round trip).
+
+        Keys are read as exact decimals and rounded to the tick like live prices, so a
+        distribution written with a finer tick still loads (its volumes merge per level).
+        """
+        profile = cls(tick_size)
+        levels = profile.levels
+        for key, raw in dist.items():
+            volume = int(raw)
+            if volume != raw or isinstance(raw, bool):
+                raise ValueError(f"volume at {key!r} must be an integer, got {raw!r}")
+            if volume < 0:
+                raise ValueError(f"volume at {key!r} must be >= 0, got {volume}")
+            if volume == 0:
+                continue
+            try:
+                price = Decimal(key.strip())
+                level = profile._exact_level(price)
+            except (InvalidOperation, ValueError, OverflowError) as exc:
+                raise ValueError(f"bad price {key!r} in distribution") from exc
+            levels[level] = levels.get(level, 0) + volume
+            profile._total += volume
+        if levels:
+            profile._low = min(levels)
+            profile._high = max(levels)
+        return profile
+
+    def snapshot(
+        self, last_price: float | None = None, *, value_area: float = 0.70, max_levels: int = 3
+    ) -> ProfileSnapshot | None:
+        """POC, value area, strength, distribution and support/resistance; None when empty."""
+        total = self._total
+        if total <= 0:
+            return None
+        num, den = _ratio(value_area)
+        if max_levels < 0:
+            raise ValueError(f"max_levels must be >= 0, got {max_levels}")
+        levels = self.levels
+        get = levels.get
+        keys = sorted(levels)
+        low = keys[0]
+        high = keys[-1]
+
+        # POC: most volume, then nearest the middle (2*level vs low+high), then lowest.
+        peak = max(levels.values())
+        span = low + high
+        poc = min(
+            (lv for lv in keys if levels[lv] == peak), key=lambda lv: (abs(2 * lv - span), lv)
+        )
+
+        # Value area: expand by pairs from the POC until area/total >= num/den.
+        lo = hi = poc
+        area = peak
+        target = total * num
+        while area * den < target:
+            n_up = min(2, high - hi)
+            n_dn = min(2, lo - low)
+            up = (get(hi + 1, 0) + (get(hi + 2, 0) if n_up == 2 else 0)) if n_up else 0
+            dn = (get(lo - 1, 0) + (get(lo - 2, 0) if n_dn == 2 else 0)) if n_dn else 0
+            if n_up and (not n_dn or up >= dn):
+                if up:
+                    hi += n_up
+                    area += up
+                else:
+                    # Two empty levels above, so n_up == 2 and the next volume is >= hi + 3:
+                    # walking empty pairs repeats this same choice, so jump to the pair holding it.
+                    nxt = keys[bisect_right(keys, hi)]
+                    hi += 2 * ((nxt - hi - 1) // 2)
+            elif n_dn:
+                if dn:
+                    lo -= n_dn
+                    area += dn
+                else:
+                    prv = keys[bisect_left(keys, lo) - 1]
+                    lo -= 2 * ((lo - prv - 1) // 2)
+            else:  # whole range included; unreachable while num/den <= 1
+                break
+
+        # Strength: exact normalised Herfindahl index.
+        count = len(keys)
+        if count == 1:
+            strength = 1.0
+        else:
+            sum_sq = sum(v * v for v in levels.values())
+            strength = (count * sum_sq - total * total) / (total * total * (count - 1))
+            strength = min(1.0, max(0.0, strength))
+
+        # High-volume nodes (see module docstring), ascending.
+        local = {
+            lv
+            for lv in keys
+            if (v := levels[lv]) >= get(lv - 2, 0)
+            and v >= get(lv - 1, 0)
+            and v >= get(lv + 1, 0)
+            and v >= get(lv + 2, 0)
+        }
+        hvns = [
+            lv
+            for lv in keys
+            if lv in local
+            and (v := levels[lv]) * count >= total
+            and not (lv - 1 in local and levels[lv - 1] == v)
+            and not (lv - 2 in local and levels[lv - 2] == v)
+        ]
+        ref = poc if last_price is None else self.level_of(last_price)
+        split_lo = bisect_left(hvns, ref)
+        split_hi = bisect_right(hvns, ref)
+        price_of = self.price_of
+        support = [price_of(lv) for lv in reversed(hvns[max(0, split_lo - max_levels) : split_lo])]
+        resistance = [price_of(lv) for lv in hvns[split_hi : split_hi + max_levels]]
+
+        price_str = self.price_str
+        return ProfileSnapshot(
+            poc_price=price_of(poc),
+            poc_volume=peak,
+            value_area_high=price_of(hi),
+            value_area_low=price_of(lo),
+            profile_strength=strength,
+            total_volume=total,
+            distribution={price_str(lv): levels[lv] for lv in keys},
+            support_levels=support,
+            resistance_levels=resistance,
+        )
+
+
+class VolumeProfileManager:
+    """symbol -> VolumeProfile for each symbol's current session.
+
+    A profile's tick size is fixed when it is created (by the first `add`, `reset` or
+    `restore`); a different `tick_size` on a later `add` is ignored: call `reset` to change it.
+    """
+
+    __slots__ = ("_default_tick", "_profiles")
+
+    def __init__(self, default_tick_size: float = 0.05) -> None:
+        self._default_tick = _tick_parts(default_tick_size)[0]
+        self._profiles: dict[str, VolumeProfile] = {}
+
+    def __len__(self) -> int:
+        return len(self._profiles)
+
+    def add(self, symbol: str, price: float, volume: int, tick_size: float | None = None) -> None:
+        """Add volume to the symbol's profile, creating it on its first volume."""
+        profile = self._profiles.get(symbol)
+        if profile is None:
+            if volume == 0:
+                return
+            profile = VolumeProfile(self._default_tick if tick_size is None else tick_size)
+            self._profiles[symbol] = profile
+        profile.add(price, volume)
+
+    def get(self, symbol: str) -> VolumeProfile | None:
+        return self._profiles.get(symbol)
+
+    def reset(self, symbol: str, tick_size: float | None = None) -> VolumeProfile:
+        """Start an empty profile (a new session); keeps the old tick size when none is given."""
+        if tick_size is None:
+            old = self._profiles.get(symbol)
+            tick_size = self._default_tick if old is None else old.tick_size
+        profile = VolumeProfile(tick_size)
+        self._profiles[symbol] = profile
+        return profile
+
+    def restore(self, symbol: str, profile: VolumeProfile) -> None:
+        """Adopt a profile rebuilt from Redis (see `VolumeProfile.from_distribution`)."""
+        self._profiles[symbol] = profile
+
+    def drop(self, symbol: str) -> None:
+        self._profiles.pop(symbol, None)
