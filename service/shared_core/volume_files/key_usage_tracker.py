@@ -27,7 +27,7 @@ class KeyUsageTracker:
 
     def commands(self) -> list[Command]:
         """HINCRBY commands for what was counted since the last call; the counts reset."""
-        out = [
+        out: list[Command] = [
             ("HINCRBY", keys.MIGRATION_STATS_KEY, name, str(n))
             for name, n in sorted(self._pending.items())
             if n
@@ -36,7 +36,9 @@ class KeyUsageTracker:
         return out
 
 
-def parse_stats(raw: Mapping[bytes, bytes] | Mapping[str, str]) -> dict[str, int]:
+def parse_stats(
+    raw: Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str],
+) -> dict[str, int]:
     out: dict[str, int] = {}
     for k, v in raw.items():
         name = k.decode() if isinstance(k, bytes) else k

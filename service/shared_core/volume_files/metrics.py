@@ -10,11 +10,15 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
+from .ticks import REASONS
+
 PREFIX = "volume_engine"
 
 TICK_OUTCOMES = ("applied", "duplicate", "dead_lettered")
 LEASE_EVENTS = ("acquired", "released", "lost")
 KEY_FAMILIES = ("unified", "legacy", "profile", "baseline", "state")
+DEAD_LETTER_REASONS = tuple(sorted({*REASONS, "stale_session", "max_deliveries"}))
+FLUSH_ERROR_KINDS = ("fenced", "connection", "error")
 
 
 class ServiceMetrics:
@@ -72,6 +76,10 @@ class ServiceMetrics:
             self.lease_changes.labels(event)
         for family in KEY_FAMILIES:
             self.key_writes.labels(family)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(reason)
+        for kind in FLUSH_ERROR_KINDS:
+            self.flush_errors.labels(kind)
 
     def init_partitions(self, partitions: int) -> None:
         """Export every partition from the start so a missing owner shows as 0, not as absent."""

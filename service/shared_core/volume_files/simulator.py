@@ -27,7 +27,7 @@ import bisect
 import calendar
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -248,16 +248,14 @@ def _real_underlyings() -> list[_Underlying]:
     ]
     for rank, (name, price, lot) in enumerate(_STOCKS):
         pop = 0.35 / (rank + 1) ** 0.7
-        out.append(
-            _underlying(name, price, lot, stock_strike_step(price), is_index=False, pop=pop)
-        )
+        out.append(_underlying(name, price, lot, stock_strike_step(price), is_index=False, pop=pop))
     return out
 
 
 def _synthetic(number: int, rng: random.Random) -> _Underlying:
     price = math.exp(rng.uniform(math.log(40.0), math.log(8000.0)))
     price = round(price, 0) if price >= 100 else round(price, 1)
-    lot = max(25, int(round(600_000 / price / 25.0)) * 25)
+    lot = max(25, round(600_000 / price / 25.0) * 25)
     pop = 0.35 / (len(_STOCKS) + number) ** 0.7
     return _underlying(
         f"STK{number:04d}", price, lot, stock_strike_step(price), is_index=False, pop=pop
@@ -299,9 +297,7 @@ def _instruments_for(
     out: list[SimInstrument] = []
     kind = "index" if u.is_index else "equity"
     base = u.pop * (0.25 if u.is_index else 3.0)
-    out.append(
-        SimInstrument(u.name, kind, u.name, u.spot, u.tick, base * noise(0.0, 0.5), u.lot)
-    )
+    out.append(SimInstrument(u.name, kind, u.name, u.spot, u.tick, base * noise(0.0, 0.5), u.lot))
     fut_weight = 1.2 if u.is_index else 0.5
     for rank, expiry in enumerate(monthly[: plan.n_futures]):
         days = (expiry - session_date).days
@@ -477,6 +473,21 @@ def _step(std_ticks: float) -> tuple[float, int]:
     return min(1.0, 1.5 * std_ticks * std_ticks), 1
 
 
+_CHUNK = 4096
+
+
+def _offset_chunks(rnd: Callable[[], float], lo: int, hi: int, count: int) -> Iterator[list[int]]:
+    """`count` uniform ms offsets in [lo, hi), ascending, in sorted chunks to bound memory."""
+    parts = -(-count // _CHUNK)
+    width = hi - lo
+    for part in range(parts):
+        a = lo + width * part // parts
+        b = lo + width * (part + 1) // parts
+        n = count * (part + 1) // parts - count * part // parts
+        span = b - a
+        yield sorted([a + int(rnd() * span) for _ in range(n)])
+
+
 def _ticks(
     universe: Sequence[SimInstrument],
     session_date: date,
@@ -549,9 +560,7 @@ def _ticks(
             size_scale, size_unit = max(1.0, 4000.0 / inst.price), 1
         else:
             size_scale, size_unit = 0.8, max(1, inst.lot_size)
-        info.append(
-            (inst.symbol, slot, p, (2 * s + 1) / p, s, form, size_scale, size_unit, spot)
-        )
+        info.append((inst.symbol, slot, p, (2 * s + 1) / p, s, form, size_scale, size_unit, spot))
     cum_volume = [0] * n
 
     day = session_date.isoformat()
@@ -565,30 +574,35 @@ def _ticks(
             continue
         clock = _OPEN_MINUTE + minute
         prefix = f"{day}T{clock // 60:02d}:{clock % 60:02d}:"
-        width = hi - lo
-        offsets = sorted([lo + int(rnd() * width) for _ in range(count)])
-        for off in offsets:
-            i = right(cum, rnd() * total_activity)
-            if i > last:
-                i = last
-            symbol, slot, move_p, move_mult, move_s, form, size_scale, size_unit, spot = info[i]
-            u = rnd()
-            if u < move_p:
-                p = slot_ticks[slot] + int(u * move_mult) - move_s
-                if p < 1:
-                    p = 1
-                slot_ticks[slot] = p
-                slot_text[slot] = slot_fmt[slot] % (p * slot_tick[slot])
-            tick = {"symbol": symbol, "price": slot_text[slot], "timestamp": prefix + sec_ms[off]}
-            if form != 2:
-                qty = (1 + int(size_scale * ((rnd() + 1e-6) ** neg_inv_alpha - 1.0))) * size_unit
-                if form == 0:
-                    tick["volume"] = str(qty)
-                else:
-                    total = cum_volume[i] + qty
-                    cum_volume[i] = total
-                    tick["volume_traded"] = str(total)
-                    tick["last_traded_quantity"] = str(qty)
-            if spot >= 0:
-                tick["underlying_price"] = slot_text[spot]
-            yield tick
+        for offsets in _offset_chunks(rnd, lo, hi, count):
+            for off in offsets:
+                i = right(cum, rnd() * total_activity)
+                if i > last:
+                    i = last
+                symbol, slot, move_p, move_mult, move_s, form, size_scale, size_unit, spot = info[i]
+                u = rnd()
+                if u < move_p:
+                    p = slot_ticks[slot] + int(u * move_mult) - move_s
+                    if p < 1:
+                        p = 1
+                    slot_ticks[slot] = p
+                    slot_text[slot] = slot_fmt[slot] % (p * slot_tick[slot])
+                tick = {
+                    "symbol": symbol,
+                    "price": slot_text[slot],
+                    "timestamp": prefix + sec_ms[off],
+                }
+                if form != 2:
+                    qty = (
+                        1 + int(size_scale * ((rnd() + 1e-6) ** neg_inv_alpha - 1.0))
+                    ) * size_unit
+                    if form == 0:
+                        tick["volume"] = str(qty)
+                    else:
+                        total = cum_volume[i] + qty
+                        cum_volume[i] = total
+                        tick["volume_traded"] = str(total)
+                        tick["last_traded_quantity"] = str(qty)
+                if spot >= 0:
+                    tick["underlying_price"] = slot_text[spot]
+                yield tick

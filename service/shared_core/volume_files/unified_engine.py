@@ -133,13 +133,13 @@ class UnifiedVolumeEngine:
         self.core = self._logic.core
 
     def _run(self, commands: Sequence[Command], *, transaction: bool) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=transaction)
+        pipe: Any = self.redis.pipeline(transaction=transaction)  # execute_command is untyped
         for command in commands:
             pipe.execute_command(*command)
         return list(pipe.execute())
 
     def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
-        """Apply one tick; raises TickError for invalid input, StaleSessionError for a stale date."""
+        """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""
         parsed = parse_tick(symbol, tick)
         plan = self._logic.plan_load(parsed)
         if plan is not None:
@@ -175,7 +175,7 @@ class AsyncUnifiedVolumeEngine:
         return list(await pipe.execute())
 
     async def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
-        """Apply one tick; raises TickError for invalid input, StaleSessionError for a stale date."""
+        """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""
         parsed = parse_tick(symbol, tick)
         plan = self._logic.plan_load(parsed)
         if plan is not None:

@@ -7,11 +7,14 @@ is left out. Prices keep their shortest exact repr so a restore reads back the s
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import orjson
 
+from ..baseline_service import Baseline
 from ..engine_core import SymbolHistory, SymbolSnapshot
 from ..session_tracker import SessionState
 from . import keys
@@ -42,9 +45,11 @@ def fmt_float(value: float, digits: int = 6) -> str:
 
 def fmt_price(value: float) -> str:
     """Shortest repr that reads back the same float, in plain decimal form."""
+    if not math.isfinite(value):
+        raise ValueError(f"refusing to write non-finite price {value!r}")
     text = repr(float(value))
     if "e" in text or "E" in text:
-        text = f"{value:.10f}".rstrip("0").rstrip(".")
+        text = format(Decimal(text), "f")  # exact digits of the repr, without the exponent
     return text[:-2] if text.endswith(".0") else text
 
 
@@ -56,6 +61,17 @@ def fmt_timestamp(ts_ms: int) -> str:
 
 def _levels_json(levels: list[float]) -> str:
     return orjson.dumps(levels).decode()
+
+
+def baseline_fields(baseline: Baseline, *, fno_adjustment: float, is_fno: bool) -> Fields:
+    """The `vol:baseline:{symbol}` hash; the engine and the history import both write it."""
+    return {
+        "baseline_1min": fmt_float(baseline.baseline_1min, 3),
+        "avg_volume_20d": fmt_float(baseline.avg_volume_20d, 3),
+        "sessions": fmt_int(baseline.sessions),
+        "fno_adjustment": fmt_float(fno_adjustment),
+        "is_fno": "1" if is_fno else "0",
+    }
 
 
 def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite]:
@@ -88,13 +104,9 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
 
     baseline = snap.baseline
     if baseline is not None and (snap.baseline_changed or snap.instrument.is_fno):
-        writes.append(HashWrite(keys.baseline_key(symbol), keys.FAMILY_BASELINE, {
-            "baseline_1min": fmt_float(baseline.baseline_1min, 3),
-            "avg_volume_20d": fmt_float(baseline.avg_volume_20d, 3),
-            "sessions": fmt_int(baseline.sessions),
-            "fno_adjustment": fmt_float(snap.fno_adjustment),
-            "is_fno": "1" if snap.instrument.is_fno else "0",
-        }))
+        writes.append(HashWrite(keys.baseline_key(symbol), keys.FAMILY_BASELINE, baseline_fields(
+            baseline, fno_adjustment=snap.fno_adjustment, is_fno=snap.instrument.is_fno
+        )))
 
     profile = snap.profile
     if profile is not None:
@@ -137,7 +149,10 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def decode_hash(raw: dict[bytes, bytes] | dict[str, str]) -> dict[str, str]:
+RawHash = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
+
+
+def decode_hash(raw: RawHash) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in raw.items()}
 
 
