@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,18 +48,20 @@ def reference_state(client: redis.Redis, ticks: Iterable[Mapping[str, str]]) -> 
     """What a single clean in-process run leaves in Redis (client's DB must be empty)."""
     engine = UnifiedVolumeEngine(client)
     for tick in ticks:
-        try:
+        with contextlib.suppress(TickError, StaleSessionError):
             engine.process_tick(None, tick)
-        except (TickError, StaleSessionError):
-            pass
     return dump_state(client)
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def dump_state(client: redis.Redis) -> dict[str, object]:
     out: dict[str, object] = {}
     for pattern in OUTPUT_PATTERNS:
         for key in client.scan_iter(match=pattern, count=1000):
-            out[key.decode()] = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
+            out[text(key)] = {text(k): text(v) for k, v in client.hgetall(key).items()}
     return out
 
 
@@ -74,7 +77,7 @@ def backlog(client: redis.Redis) -> int:
         if not client.exists(stream):
             continue
         for g in client.xinfo_groups(stream):
-            if g["name"].decode() == GROUP:
+            if text(g["name"]) == GROUP:
                 total += int(g["pending"]) + int(g.get("lag") or 0)
     return total
 

@@ -6,6 +6,7 @@ import gzip
 import zipfile
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -216,7 +217,12 @@ def test_import_file_writes_history_and_baseline(
         SkippedRow(52, "volume is not a number: '12x'"),
         SkippedRow(54, "symbol contains whitespace or control characters: 'SB IN'"),
     ]
-    assert (report.first_date, report.last_date) == (days[0], days[24])
+    assert (report.first_date, report.last_date) == (days[0], date(2019, 2, 5))  # SBIN
+    assert days[24] == date(2019, 2, 4)
+    assert report.summary() == (
+        f"{file}: bhavcopy, 53 rows: imported 26 days of 2 symbols (2019-01-01 .. 2019-02-05), "
+        "2 baselines written, 25 rows of other series ignored, 2 skipped"
+    )
     assert calls[0] == (0, 28)
     assert calls[-1] == (28, 28)
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
@@ -238,12 +244,15 @@ def test_import_file_writes_history_and_baseline(
 
     # the engine's first tick of the next session finds the imported baseline
     next_day = days[25]
-    tick = next(t for t in yesbank_ticks(path, days=26) if t["timestamp"].startswith(
-        next_day.isoformat()))
+    session = [t for t in yesbank_ticks(path, days=26)
+               if t["timestamp"].startswith(next_day.isoformat())]
     engine = UnifiedVolumeEngine(redis_client, core_config=core_config)
-    result = engine.process_tick(None, tick)
+    result: dict[str, Any] = {}
+    for tick in session[:10]:
+        result = engine.process_tick(None, tick)
     assert result["baseline"]["avg_volume_20d"] == mean
-    assert result["ratios"]["cumulative"] is not None
+    expected = mean / 375 * core_config.baselines.curve.cumulative(result["minutes_elapsed"])
+    assert result["ratios"]["cumulative"] == pytest.approx(result["cumulative_volume"] / expected)
 
 
 def test_import_is_idempotent_and_keeps_other_history(

@@ -46,7 +46,7 @@ def _owners(client: redis.Redis) -> set[str]:
     for p in range(ss.PARTITIONS):
         value = client.get(keys.lease_key(ss.STREAM, p))
         if value:
-            out.add(value.decode().rsplit(":", 1)[0])
+            out.add(ss.text(value).rsplit(":", 1)[0])
     return out
 
 

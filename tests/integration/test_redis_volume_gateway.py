@@ -234,10 +234,24 @@ def test_a_default_gateway_counts_too(
     assert stats == {"reads:unified": 1}
 
 
+def test_baseline_before_any_recorded_session(
+    gateway: RedisVolumeGateway, redis_client: redis.Redis
+) -> None:
+    engine = UnifiedVolumeEngine(redis_client, settings=load_settings(env={}))
+    engine.process_tick("NIFTY25JAN24000CE", {"volume": 50, "price": 120.5,
+                                              "timestamp": "2025-01-06T10:00:00"})
+    info = gateway.baseline("NIFTY25JAN24000CE")
+    assert info is not None
+    assert (info.avg_volume_20d, info.baseline_1min, info.sessions) == (None, None, 0)
+    assert info.is_fno is True
+    assert info.fno_adjustment > 0
+
+
 def test_corrupt_hash_raises_naming_key_and_field(
     gateway: RedisVolumeGateway, redis_client: redis.Redis
 ) -> None:
-    redis_client.hset(keys.baseline_key("BAD"), mapping={"baseline_1min": "x"})
+    redis_client.hset(keys.baseline_key("BAD"), mapping={"baseline_1min": "x", "is_fno": "0",
+                                                         "fno_adjustment": "1"})
     with pytest.raises(GatewayDataError, match=r"vol:baseline:BAD: field 'baseline_1min'"):
         gateway.baseline("BAD")
     redis_client.hset(keys.history_key("BAD"), "2019-01-01", "10")

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
@@ -103,14 +104,16 @@ async def test_malformed_entries_are_dead_lettered_and_valid_state_is_exact(
     mixed.extend(bad)
     ss.publish(redis_client, mixed)
     await _consumed(redis_client)
-    dead = redis_client.xrange(keys.dead_letter_key(ss.STREAM))
+    dead: Any = redis_client.xrange(keys.dead_letter_key(ss.STREAM))
     assert len(dead) == 1000
     reasons = {fields[b"reason"].decode() for _, fields in dead}
     assert {"missing_field", "invalid_number", "non_positive", "non_finite", "negative_volume",
             "non_integer_volume", "bad_timestamp", "symbol_too_long", "bad_json",
             "payload_too_large"} <= reasons
     for _, fields in dead:
-        assert fields[b"error"] and fields[b"source_id"] and fields[b"source_stream"]
+        assert fields[b"error"]
+        assert fields[b"source_id"]
+        assert fields[b"source_stream"]
     assert ss.dump_state(redis_client) == ss.reference_state(redis_server.client(db=2), valid)
     assert not service._stop.is_set()
 
@@ -134,7 +137,9 @@ async def test_metrics_endpoint_passes_promtool(
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (Debian package prometheus); .ci/run installs it")
-    result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True)
+    result = await asyncio.to_thread(
+        subprocess.run, [promtool, "check", "metrics"], input=body, capture_output=True
+    )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 

@@ -211,7 +211,9 @@ def test_baselines_survive_a_restart(
 
     # a new process, the next day: the baseline comes from Redis alone
     engine = UnifiedVolumeEngine(redis_client, settings=settings)
-    result = engine.process_tick(SYMBOL, rows[len(first_three)])
+    first = engine.process_tick(SYMBOL, rows[len(first_three)])
+    assert first["ratios"]["cumulative"] is None  # 09:15:00: nothing is expected yet
+    result = replay(engine, SYMBOL, rows[len(first_three) + 1 : len(first_three) + 30])
     mean = (totals[DAYS[0]] + totals[DAYS[1]] + totals[DAYS[2]]) / 3
     assert result["date"] == "2019-01-04"
     assert result["baseline"]["avg_volume_20d"] == mean

@@ -142,7 +142,10 @@ def test_snapshot_without_baseline_leaves_ratios_out() -> None:
     assert session.family == keys.FAMILY_UNIFIED
     assert "rvol" not in session.fields
     assert "expected_volume" not in session.fields
-    assert keys.baseline_key("YESBANK") not in writes
+    # before any recorded session the baseline hash carries the F&O facts only
+    assert writes[keys.baseline_key("YESBANK")].fields == {
+        "sessions": "0", "fno_adjustment": "1", "is_fno": "0",
+    }
     assert keys.poc_key("YESBANK") not in writes
     legacy = writes[keys.legacy_key("YESBANK")].fields
     assert legacy == {

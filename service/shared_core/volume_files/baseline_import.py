@@ -114,6 +114,15 @@ class ImportReport:
     first_date: date | None = None
     last_date: date | None = None
 
+    def summary(self) -> str:
+        """One line for the CLI."""
+        span = "" if self.first_date is None else f" ({self.first_date} .. {self.last_date})"
+        return (
+            f"{self.path}: {self.form}, {self.rows:,} rows: imported {self.imported:,} days of "
+            f"{self.symbols:,} symbols{span}, {self.baselines:,} baselines written, "
+            f"{self.ignored:,} rows of other series ignored, {len(self.skipped):,} skipped"
+        )
+
 
 # -- Pure parsing -------------------------------------------------------------------------------
 

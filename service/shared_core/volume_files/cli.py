@@ -132,17 +132,24 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_baselines_import(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from .baseline_import import import_file
+    from .baseline_import import ImportFormatError, import_file
+    from .settings import load_core_config
 
     settings = _settings(args)
     client = redis.Redis.from_url(settings.redis_url)
+    path = Path(args.file)
     with Progress(disable=args.quiet) as progress:
         task = progress.add_task("importing", total=None)
 
         def report(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = import_file(client, Path(args.file), progress=report)
+        try:
+            result = import_file(client, path, progress=report,
+                                 core_config=load_core_config(settings))
+        except (ImportFormatError, OSError) as exc:
+            print(f"baselines import: {path}: {exc}", file=sys.stderr)
+            return 1
     print(result.summary())
     for line_no, reason in result.skipped[:50]:
         print(f"  skipped line {line_no}: {reason}")

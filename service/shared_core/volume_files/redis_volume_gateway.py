@@ -73,12 +73,16 @@ class SessionMetrics:
 
 @dataclass(frozen=True, slots=True)
 class BaselineInfo:
-    """`vol:baseline:{symbol}`: what expected volume is built from."""
+    """`vol:baseline:{symbol}`: what expected volume is built from.
+
+    The engine writes the hash from a symbol's first tick (F&O factor, `is_fno`); the averages
+    are None (and `sessions` 0) until the symbol has a recorded session before the current one.
+    """
 
     symbol: str
-    baseline_1min: float
-    avg_volume_20d: float
-    sessions: int | None
+    baseline_1min: float | None
+    avg_volume_20d: float | None
+    sessions: int
     fno_adjustment: float
     is_fno: bool
 
@@ -233,9 +237,9 @@ def parse_baseline(symbol: str, raw: Mapping[str, str]) -> BaselineInfo | None:
     f = _Fields(keys.baseline_key(symbol), raw)
     return BaselineInfo(
         symbol=symbol,
-        baseline_1min=f.number("baseline_1min"),
-        avg_volume_20d=f.number("avg_volume_20d"),
-        sessions=f.optional_integer("sessions"),
+        baseline_1min=f.optional_number("baseline_1min"),
+        avg_volume_20d=f.optional_number("avg_volume_20d"),
+        sessions=f.optional_integer("sessions") or 0,
         fno_adjustment=f.number("fno_adjustment"),
         is_fno=f.text("is_fno") == "1",
     )

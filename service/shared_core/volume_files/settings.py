@@ -178,7 +178,9 @@ def _validate(s: Settings) -> None:
             f"got {redacted_url(s.redis_url)!r}"
         )
     if s.curve not in CURVE_MODES:
-        raise SettingsError(f"VOLUME_CURVE: must be one of {', '.join(CURVE_MODES)}, got {s.curve!r}")
+        raise SettingsError(
+            f"VOLUME_CURVE: must be one of {', '.join(CURVE_MODES)}, got {s.curve!r}"
+        )
     if s.ambiguous_dates not in AMBIGUOUS_POLICIES:
         raise SettingsError(
             f"VOLUME_AMBIGUOUS_DATES: must be one of {', '.join(AMBIGUOUS_POLICIES)}, "
@@ -190,7 +192,9 @@ def _validate(s: Settings) -> None:
             f"({s.lease_ttl_ms}), got {s.renew_interval_ms}"
         )
     if not s.stream or any(c.isspace() for c in s.stream):
-        raise SettingsError(f"VOLUME_STREAM: must be a non-empty name without spaces, got {s.stream!r}")
+        raise SettingsError(
+            f"VOLUME_STREAM: must be a non-empty name without spaces, got {s.stream!r}"
+        )
     if s.metrics_port > 65535:
         raise SettingsError(f"VOLUME_METRICS_PORT: must be <= 65535, got {s.metrics_port}")
     if s.instruments_csv and not Path(s.instruments_csv).is_file():

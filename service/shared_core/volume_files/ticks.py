@@ -83,6 +83,8 @@ _NAMES: dict[bytes | str, str] = {**{k: k for k in _KNOWN}, **{k.encode(): k for
 
 @dataclass(frozen=True, slots=True)
 class Tick:
+    """One validated tick, in the core's units (epoch ms, plain ints and floats)."""
+
     symbol: str
     price: float
     ts_ms: int  # exchange timestamp, epoch ms (UTC instant)

@@ -103,6 +103,8 @@ class _EngineLogic:
             for field, value in w.fields.items():
                 flat += (field, value)
             commands.append(("HSET", w.key, *flat))
+            if w.absent:
+                commands.append(("HDEL", w.key, *w.absent))
             if self.key_usage is not None:
                 self.key_usage.record_write(w.family)
         if self.key_usage is not None:

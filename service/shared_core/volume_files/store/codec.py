@@ -26,9 +26,12 @@ Fields = dict[str, str]
 
 @dataclass(frozen=True, slots=True)
 class HashWrite:
+    """HSET these fields, then HDEL `absent`: optional fields that cannot be computed now."""
+
     key: str
     family: str
     fields: Fields
+    absent: tuple[str, ...] = ()
 
 
 def fmt_int(value: int) -> str:
@@ -63,15 +66,30 @@ def _levels_json(levels: list[float]) -> str:
     return orjson.dumps(levels).decode()
 
 
-def baseline_fields(baseline: Baseline, *, fno_adjustment: float, is_fno: bool) -> Fields:
+def baseline_fields(
+    baseline: Baseline | None, *, fno_adjustment: float, is_fno: bool
+) -> Fields:
     """The `vol:baseline:{symbol}` hash; the engine and the history import both write it."""
-    return {
-        "baseline_1min": fmt_float(baseline.baseline_1min, 3),
-        "avg_volume_20d": fmt_float(baseline.avg_volume_20d, 3),
-        "sessions": fmt_int(baseline.sessions),
+    fields: Fields = {
+        "sessions": fmt_int(baseline.sessions if baseline is not None else 0),
         "fno_adjustment": fmt_float(fno_adjustment),
         "is_fno": "1" if is_fno else "0",
     }
+    if baseline is not None:
+        fields["baseline_1min"] = fmt_float(baseline.baseline_1min, 3)
+        fields["avg_volume_20d"] = fmt_float(baseline.avg_volume_20d, 3)
+    return fields
+
+
+def _optional(fields: Fields, values: dict[str, str | None]) -> tuple[str, ...]:
+    """Set the computable optional fields; name the others so a stale value is removed."""
+    absent = []
+    for name, value in values.items():
+        if value is None:
+            absent.append(name)
+        else:
+            fields[name] = value
+    return tuple(absent)
 
 
 def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite]:
@@ -94,19 +112,24 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
         "last_minute": fmt_int(s.last_minute),
         "instrument_type": snap.instrument.kind.value,
     }
-    if snap.rvol is not None:
-        session["rvol"] = fmt_float(snap.rvol)
-    if snap.rvol_1m is not None:
-        session["rvol_1m"] = fmt_float(snap.rvol_1m)
-    if snap.expected_volume is not None:
-        session["expected_volume"] = fmt_float(snap.expected_volume, 3)
-    writes = [HashWrite(keys.session_key(symbol, day), keys.FAMILY_UNIFIED, session)]
+    session_absent = _optional(session, {
+        "rvol": None if snap.rvol is None else fmt_float(snap.rvol),
+        "rvol_1m": None if snap.rvol_1m is None else fmt_float(snap.rvol_1m),
+        "expected_volume": (
+            None if snap.expected_volume is None else fmt_float(snap.expected_volume, 3)
+        ),
+    })
+    writes = [
+        HashWrite(keys.session_key(symbol, day), keys.FAMILY_UNIFIED, session, session_absent)
+    ]
 
     baseline = snap.baseline
-    if baseline is not None and (snap.baseline_changed or snap.instrument.is_fno):
-        writes.append(HashWrite(keys.baseline_key(symbol), keys.FAMILY_BASELINE, baseline_fields(
+    if snap.baseline_changed or snap.instrument.is_fno:
+        base = baseline_fields(
             baseline, fno_adjustment=snap.fno_adjustment, is_fno=snap.instrument.is_fno
-        )))
+        )
+        absent = () if baseline is not None else ("baseline_1min", "avg_volume_20d")
+        writes.append(HashWrite(keys.baseline_key(symbol), keys.FAMILY_BASELINE, base, absent))
 
     profile = snap.profile
     if profile is not None:
@@ -132,7 +155,8 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
         if baseline is not None:
             unified["avg_volume_20d"] = fmt_float(baseline.avg_volume_20d, 3)
         legacy = {old: unified[new] for old, new in keys.LEGACY_FIELDS.items() if new in unified}
-        writes.append(HashWrite(keys.legacy_key(symbol), keys.FAMILY_LEGACY, legacy))
+        missing = tuple(old for old in keys.LEGACY_FIELDS if old not in legacy)
+        writes.append(HashWrite(keys.legacy_key(symbol), keys.FAMILY_LEGACY, legacy, missing))
 
     writes.append(HashWrite(keys.history_key(symbol), keys.FAMILY_STATE,
                             {day: fmt_int(s.cumulative_volume)}))

@@ -53,7 +53,8 @@ return 1
 # KEYS: lease, checkpoint, stream, dead-letter stream, then one key per hash write.
 # ARGV: token, group, checkpoint id ('' = unchanged), dead-letter cap, previous checkpoint,
 #       n acks, acks...,
-#       n dead letters, (n fields, fields...)..., then per hash key: n values, field/value...
+#       n dead letters, (n fields, fields...)..., then per hash key: n values, field/value...,
+#       n absent, absent fields...
 FLUSH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED lease lost')
@@ -82,6 +83,11 @@ for k = 5, #KEYS do
     local stop = math.min(i + 3999, last)
     redis.call('HSET', KEYS[k], unpack(ARGV, i, stop))
     i = stop + 1
+  end
+  local nd = tonumber(ARGV[i]); i = i + 1
+  if nd > 0 then
+    redis.call('HDEL', KEYS[k], unpack(ARGV, i, i + nd - 1))
+    i = i + nd
   end
 end
 if ARGV[3] ~= '' then
@@ -144,11 +150,18 @@ def flush_arguments(
         argv.append(str(2 * len(write.fields)))
         for k, v in write.fields.items():
             argv += (k, v)
+        argv.append(str(len(write.absent)))
+        argv.extend(write.absent)
     return script_keys, argv
 
 
 def dead_letter_fields(
-    *, reason: str, error: str, source_id: str, source_stream: str, payload: Sequence[tuple[str, str]]
+    *,
+    reason: str,
+    error: str,
+    source_id: str,
+    source_stream: str,
+    payload: Sequence[tuple[str, str]],
 ) -> dict[str, str]:
     """A dead-letter entry: the original fields beside why and where it came from."""
     letter = {

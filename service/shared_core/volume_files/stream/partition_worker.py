@@ -10,10 +10,11 @@ at or below the checkpoint, so each entry's effect lands exactly once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aredis
 import structlog
@@ -36,7 +37,7 @@ RETRYABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 Entry = tuple[Any, Any]
 
 
-class LeaseLost(Exception):
+class LeaseLostError(Exception):
     """The flush was fenced: another worker owns the partition now."""
 
 
@@ -100,9 +101,9 @@ class PartitionWorker:
             block = self.cfg.block_ms if self._unflushed == 0 else max(
                 1, self.cfg.flush_interval_ms - self._since_flush_ms()
             )
-            entries = await self._retrying(lambda: self._read(">", block))
+            entries = await self._retrying(functools.partial(self._read, ">", block))
             if entries:
-                await self._retrying(lambda: self._process(entries))
+                await self._retrying(functools.partial(self._process, entries))
             if self._flush_due():
                 await self._retrying(self.flush)
         await self._retrying(self.flush)
@@ -146,7 +147,7 @@ class PartitionWorker:
         )
         if not reply:
             return []
-        entries: list[Entry] = reply[0][1]
+        entries: list[Entry] = cast(Any, reply)[0][1]
         self.metrics.read_batch.observe(len(entries))
         return entries
 
@@ -154,9 +155,8 @@ class PartitionWorker:
         """Take over every pending entry of the group, then replay this consumer's backlog."""
         cursor = "0-0"
         while True:
-            reply = await self.client.xautoclaim(
+            reply: Any = await self.client.xautoclaim(
                 self.stream, self.cfg.group, self.cfg.consumer, 0, cursor, count=1000,
-                justid=True,
             )
             cursor = _text(reply[0])
             claimed = reply[1]
@@ -178,7 +178,7 @@ class PartitionWorker:
         counts: dict[str, int] = {}
         start = "-"
         while True:
-            rows = await self.client.xpending_range(
+            rows: Any = await self.client.xpending_range(
                 self.stream, self.cfg.group, min=start, max="+", count=1000,
                 consumername=self.cfg.consumer,
             )
@@ -305,7 +305,7 @@ class PartitionWorker:
         except ResponseError as exc:
             if "FENCED" in str(exc):
                 self.metrics.flush_errors.labels("fenced").inc()
-                raise LeaseLost(self.stream) from exc
+                raise LeaseLostError(self.stream) from exc
             self.metrics.flush_errors.labels("error").inc()
             raise
         except RETRYABLE:

@@ -7,6 +7,7 @@ lands in two partitions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import orjson
 import redis
@@ -51,7 +52,7 @@ class TickProducer:
         count = 0
         pipe = self.client.pipeline(transaction=False)
         for entry in entries:
-            pipe.xadd(route(entry, self.stream, self.partitions), dict(entry))
+            pipe.xadd(route(entry, self.stream, self.partitions), cast(Any, dict(entry)))
             count += 1
             if count % self.batch == 0:
                 await pipe.execute()
@@ -67,7 +68,7 @@ def publish_sync(
     count = 0
     pipe = client.pipeline(transaction=False)
     for entry in entries:
-        pipe.xadd(route(entry, stream, partitions), dict(entry))
+        pipe.xadd(route(entry, stream, partitions), cast(Any, dict(entry)))
         count += 1
         if count % batch == 0:
             pipe.execute()

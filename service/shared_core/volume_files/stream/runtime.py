@@ -14,6 +14,7 @@ import contextlib
 import signal
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import redis.asyncio as aredis
@@ -26,7 +27,7 @@ from ..metrics import ServiceMetrics
 from ..settings import Settings, load_core_config, redacted_url
 from ..store import keys, scripts
 from .leases import LeaseClient, assignment
-from .partition_worker import RETRYABLE, LeaseLost, PartitionConfig, PartitionWorker
+from .partition_worker import RETRYABLE, LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
 
 LAG_POLL_S = 2.0
@@ -240,11 +241,12 @@ class VolumeService:
             if not owned.task.done():
                 continue
             exc = None if owned.task.cancelled() else owned.task.exception()
-            if isinstance(exc, LeaseLost):
+            if isinstance(exc, LeaseLostError):
                 self.metrics.lease_changes.labels("lost").inc()
                 self.log.warning("partition_fenced", partition=partition)
             elif exc is not None:
-                self.log.error("partition_failed", partition=partition, error=repr(exc))
+                self.log.error("partition_failed", partition=partition, error=repr(exc),
+                               exc_info=exc)
             self._forget(partition)
 
     async def _release(self, partition: int) -> None:
@@ -253,7 +255,7 @@ class VolumeService:
         owned.worker.stop()
         try:
             await asyncio.wait_for(asyncio.shield(owned.task), self.shutdown_timeout_s)
-        except LeaseLost:
+        except LeaseLostError:
             pass
         except TimeoutError:
             owned.task.cancel()
@@ -268,7 +270,8 @@ class VolumeService:
     async def _poll_lag(self) -> None:
         assert self.client is not None
         for partition in list(self.owned):
-            groups = await self.client.xinfo_groups(keys.stream_key(self.settings.stream, partition))
+            stream = keys.stream_key(self.settings.stream, partition)
+            groups: Any = await self.client.xinfo_groups(stream)
             for g in groups:
                 name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
                 if name != self.settings.group:
@@ -305,8 +308,9 @@ class VolumeService:
         pending = [o.task for o in self.owned.values()]
         if pending:
             wait_for_hard = asyncio.create_task(self._hard_stop.wait())
-            done, _ = await asyncio.wait(
-                [asyncio.gather(*pending, return_exceptions=True), wait_for_hard],
+            everything: asyncio.Future[Any] = asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.wait(
+                [everything, wait_for_hard],
                 timeout=max(0.0, deadline - time.monotonic()),
                 return_when=asyncio.FIRST_COMPLETED,
             )
