@@ -64,6 +64,7 @@ def test_sigkill_of_one_of_three_workers_loses_and_doubles_nothing(
             while len(_owners(redis_client)) < 3 and time.monotonic() < deadline:
                 time.sleep(0.1)
         if step == 8 and not killed:
+            assert "w-a" in _owners(redis_client), "the victim must own partitions when killed"
             victim = workers[0]
             victim.send_signal(signal.SIGKILL)
             victim.wait()

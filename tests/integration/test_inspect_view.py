@@ -95,7 +95,8 @@ def test_wide_profile_is_bucketed_and_keeps_the_volume(
     rows = histogram_rows(profile)
     assert len(rows) == 40
     assert sum(r.volume for r in rows) == profile.total_volume
-    assert rows[0].high == pytest.approx(2009.95) and rows[-1].low == pytest.approx(2000.0)
+    assert rows[0].high == pytest.approx(2009.95)
+    assert rows[-1].low == pytest.approx(2000.0)
     assert sum(r.is_poc for r in rows) == 1
     code, text = _render(redis_url, "TCS")
     assert code == 0

@@ -36,9 +36,9 @@ def _text(settings: Settings) -> str:
     return console.export_text()
 
 
-async def _until(condition: object, timeout: float = 15.0) -> None:
+async def _until(condition: object, within: float = 15.0) -> None:
     assert callable(condition)
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)

@@ -206,6 +206,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _natural(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
 def _iso_date(text: str) -> str:
     try:
         date.fromisoformat(text)
@@ -225,8 +232,8 @@ def _add_view_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     demo.add_argument("--duration", type=_positive, default=30.0,
                       help="seconds the replayed session takes (default 30)")
-    demo.add_argument("--symbols", type=int, default=200, help="instruments (default 200)")
-    demo.add_argument("--ticks", type=int, default=None,
+    demo.add_argument("--symbols", type=_natural, default=200, help="instruments (default 200)")
+    demo.add_argument("--ticks", type=_natural, default=None,
                       help="ticks to replay (default 2000 per second of --duration)")
     demo.add_argument("--headless", action="store_true",
                       help="plain periodic lines instead of the live table (also when not a TTY)")

@@ -35,7 +35,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .engine_core import CoreConfig
 from .local_redis import INSTALL_HINT, RedisServer, RedisServerNotFoundError
+from .logs import configure_logging
 from .market_clock import MarketCalendar
 from .redis_volume_gateway import AsyncRedisVolumeGateway, PocInfo, SessionMetrics
 from .settings import Settings, load_core_config, redacted_url
@@ -47,6 +49,7 @@ DEFAULT_DATE = date(2025, 12, 9)  # a Tuesday: NIFTY weekly expiry, December mon
 TICKS_PER_SECOND = 2000  # default --ticks is this times --duration
 HISTORY_SESSIONS = 20
 TOP = 15
+QUOTA = (("future", 4), ("equity", 5), ("option", 6))  # rows per kind in the live table
 REFRESH_S = 0.5
 HEADLESS_EVERY_S = 1.0
 PUBLISH_SHARE = 0.85  # publish over this share of --duration, leaving time to drain
@@ -100,21 +103,52 @@ def history_days(calendar: MarketCalendar, day: date, n: int = HISTORY_SESSIONS)
     return out[::-1]
 
 
+def fno_adjustments(
+    core: CoreConfig, universe: Sequence[SimInstrument], day: date
+) -> dict[str, float]:
+    """The F&O factor the engine will apply to each symbol's expected volume today."""
+    spots = {i.underlying: i.price for i in universe if i.kind in ("equity", "index")}
+    out: dict[str, float] = {}
+    for sim in universe:
+        inst = core.registry.resolve(sim.symbol, day)
+        dte = None if inst.expiry is None else core.calendar.days_to_expiry(day, inst.expiry)
+        out[sim.symbol] = core.baselines.multipliers.adjustment(
+            inst.kind, days_to_expiry=dte, strike=inst.strike,
+            underlying_price=spots.get(sim.underlying),
+        )
+    return out
+
+
 def history_writes(
-    totals: Mapping[str, int], days: Sequence[date], seed: int
+    totals: Mapping[str, int], days: Sequence[date], seed: int,
+    adjustments: Mapping[str, float] | None = None,
 ) -> dict[str, dict[str, str]]:
-    """`vol:history` fields per symbol: today's simulated level times a per-symbol trend (so
-    RVOL differs between symbols) and day-to-day noise, as real volume does."""
+    """`vol:history` fields per symbol: today's simulated volume over the F&O factor (so an
+    expiry-day surge reads as one), times a per-symbol trend (so RVOL differs between symbols)
+    and day-to-day noise, as real volume does."""
     rng = random.Random(f"{seed}:history")
     out: dict[str, dict[str, str]] = {}
     for symbol in sorted(totals):
+        level = totals[symbol] / (adjustments or {}).get(symbol, 1.0)
         trend = rng.lognormvariate(0.0, 0.35)
         out[symbol] = {
-            d.isoformat(): codec.fmt_int(max(1, round(totals[symbol] * trend *
-                                                      rng.lognormvariate(0.0, 0.2))))
+            d.isoformat(): codec.fmt_int(max(1, round(level * trend *
+                                                      rng.lognormvariate(0.0, 0.15))))
             for d in days
         }
     return out
+
+
+def pick_rows(published: Counter[str], kinds: Mapping[str, str], top: int = TOP) -> list[str]:
+    """The busiest symbols of each kind (futures, equities, options; indices carry no volume),
+    topped up with the busiest of the rest."""
+    ranked = [s for s, _ in published.most_common() if kinds.get(s) != "index"]
+    chosen: list[str] = []
+    for kind, n in QUOTA:
+        chosen += [s for s in ranked if kinds.get(s) == kind][:n]
+    taken = set(chosen)
+    chosen += [s for s in ranked if s not in taken][: max(0, top - len(chosen))]
+    return chosen[:top]
 
 
 def redis_cli(url: str) -> str:
@@ -188,7 +222,7 @@ def _rvol(value: float | None) -> Text:
 
 
 def render_table(rows: Sequence[Row], title: str) -> Table:
-    table = Table(title=title, title_justify="left", expand=False, pad_edge=False)
+    table = Table(title=title, title_justify="left", expand=False)
     table.add_column("Symbol", no_wrap=True)
     table.add_column("Type", no_wrap=True)
     for name in ("Last", "Volume", "RVOL", "Flow 1m", "Flow 5m", "POC"):
@@ -326,8 +360,10 @@ async def _replay(opts: DemoOptions, settings: Settings, url: str, console: Cons
     title = f"Busiest symbols · NSE session {day} · read through RedisVolumeGateway"
     rows: list[Row] = []
     try:
-        await _seed(client, history_writes(session_totals(ticks),
-                                           history_days(core.calendar, day), opts.seed))
+        await _seed(client, history_writes(
+            session_totals(ticks), history_days(core.calendar, day), opts.seed,
+            fno_adjustments(core, universe, day),
+        ))
         start = loop.time()
         last_refresh = -REFRESH_S
         drained = False
@@ -339,8 +375,7 @@ async def _replay(opts: DemoOptions, settings: Settings, url: str, console: Cons
                     last_refresh = elapsed
                     pending = await backlog(client, settings)
                     drained = feed.done and pending == 0
-                    top = [s for s, _ in feed.published.most_common()
-                           if kinds.get(s) != "index"][:TOP]
+                    top = pick_rows(feed.published, kinds)
                     sessions = await gateway.many_session_metrics(top, day=day)
                     pocs = await gateway.many_poc(top)
                     rows = [(s, sessions.get(s), pocs.get(s)) for s in top]
@@ -405,6 +440,7 @@ def run_demo(opts: DemoOptions, settings: Settings, console: Console | None = No
             return 2
         server.start()
         url = server.url
+    configure_logging("error", worker=None)  # JSON logs would tear the live table
     settings = dataclasses.replace(
         settings, redis_url=url, metrics_port=0, flush_interval_ms=100, block_ms=200,
         worker_id=f"demo-{os.getpid()}", log_level="error",

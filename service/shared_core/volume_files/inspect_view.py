@@ -3,8 +3,9 @@
 Everything is read through RedisVolumeGateway, so the picture is what a dashboard would read.
 The histogram has one row per price level from the session low to the high (empty levels
 included, as in the profile's definition), highest price on top; more than MAX_ROWS levels are
-grouped into equal buckets of whole levels. The level grid is recovered from the written prices
-(their greatest common step), since the profile hash stores prices, not the tick size.
+grouped into buckets of a round price width (1, 2, 2.5 or 5 x 10^n rupees, aligned to it), so
+the labels read like a chart axis. The level grid is recovered from the written prices (their
+greatest common step), since the profile hash stores prices, not the tick size.
 """
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ def level_step(prices: Sequence[float]) -> int:
     return step if step > 0 else 5 * _UNITS // 100  # one level: assume the 0.05 default
 
 
+def bucket_width(step: int, low: int, high: int, max_rows: int) -> int:
+    """The narrowest round price width (1, 2, 2.5 or 5 x 10^n rupees, a whole number of levels)
+    whose aligned buckets fit in max_rows; whole levels when they already fit."""
+    if (high - low) // step + 1 <= max_rows:
+        return step
+    for exponent in range(12):
+        scale: int = 10**exponent
+        for digit in (1.0, 2.0, 2.5, 5.0):
+            width = round(digit * scale)
+            if width > step and width % step == 0 and high // width - low // width + 1 <= max_rows:
+                return width
+    levels = (high - low) // step + 1
+    return math.ceil(levels / max_rows) * step  # an odd grid: plain equal buckets
+
+
 def histogram_rows(
     profile: VolumeProfileInfo, last_price: float | None = None, max_rows: int = MAX_ROWS
 ) -> list[HistRow]:
@@ -86,16 +102,18 @@ def histogram_rows(
     step = level_step(anchors)
     low = min(_units(p) for p in anchors)
     high = max(_units(p) for p in anchors)
-    levels = (high - low) // step + 1
-    bucket = math.ceil(levels / max_rows)
+    width = bucket_width(step, low, high, max_rows)
+    base = low // width if width != step else 0
+    origin = base * width if width != step else low
 
     def row_of(price: float) -> int | None:
         u = _units(price)
         if u < low - step // 2 or u > high + step // 2:
             return None
-        return min(levels - 1, max(0, round((u - low) / step))) // bucket
+        u = min(high, max(low, low + round((u - low) / step) * step))
+        return (u - origin) // width
 
-    n_rows = math.ceil(levels / bucket)
+    n_rows = (high - origin) // width + 1
     volumes = [0] * n_rows
     for price, volume in dist.items():
         index = row_of(price)
@@ -121,11 +139,10 @@ def histogram_rows(
     poc = row_of(profile.poc_price)
     rows: list[HistRow] = []
     for i in reversed(range(n_rows)):
-        first = low + i * bucket * step
-        last = low + min(levels - 1, (i + 1) * bucket - 1) * step
+        first = origin + i * width
         rows.append(HistRow(
             low=first / _UNITS,
-            high=last / _UNITS,
+            high=(first + width - step) / _UNITS,
             volume=volumes[i],
             in_value_area=va_low is not None and va_high is not None and va_low <= i <= va_high,
             is_poc=i == poc,
@@ -164,7 +181,7 @@ def metrics_grid(s: SessionMetrics) -> Table:
         ("RVOL 1m", _fmt(s.rvol_1m)),
         ("flow 1m / 5m", f"{s.flow_rate_1m:,.0f} / {s.flow_rate_5m:,.0f} per min"),
         ("instrument", s.instrument_type or "–"),
-        ("exchange time", s.exchange_timestamp.isoformat(timespec="seconds")),
+        ("exchange time", s.exchange_timestamp.strftime("%H:%M:%S %z")),
     ])  # fmt: skip
 
 

@@ -1,0 +1,185 @@
+"""One partition worker against real Redis: fencing, idempotent flushes, redelivery limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from shared_core.volume_files.metrics import ServiceMetrics
+from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.store import keys, scripts
+from shared_core.volume_files.stream.leases import LeaseClient
+from shared_core.volume_files.stream.partition_worker import (
+    LeaseLostError,
+    PartitionConfig,
+    PartitionWorker,
+)
+from shared_core.volume_files.stream.runtime import ensure_groups
+from tests import stream_support as ss
+from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+STREAM = keys.stream_key(ss.STREAM, 0)
+
+
+def _config(consumer: str = "c1", max_deliveries: int = 5) -> PartitionConfig:
+    return PartitionConfig(
+        stream=ss.STREAM, partition=0, group=ss.GROUP, consumer=consumer, read_count=100,
+        block_ms=50, flush_interval_ms=50, flush_max_entries=1000,
+        max_deliveries=max_deliveries, dual_write=True,
+    )
+
+
+@pytest.fixture
+async def aclient(redis_url: str) -> AsyncIterator[aredis.Redis]:
+    client = aredis.from_url(redis_url)
+    await ensure_groups(client, ss.STREAM, 1, ss.GROUP)
+    yield client
+    await client.aclose()
+
+
+async def _worker(aclient: aredis.Redis, consumer: str = "c1", **kw: Any
+                  ) -> tuple[PartitionWorker, LeaseClient, str]:
+    leases = LeaseClient(aclient, ss.STREAM, consumer, 5000)
+    token = await leases.acquire(0)
+    assert token is not None
+    settings = dataclasses.replace(load_settings(env={}))
+    worker = PartitionWorker(
+        aclient, _config(consumer, **kw), load_core_config(settings), token,
+        aclient.register_script(scripts.FLUSH), ServiceMetrics(),
+    )
+    return worker, leases, token
+
+
+def _ticks(n: int) -> list[dict[str, str]]:
+    return [
+        {"symbol": "SBIN", "price": f"{600 + i % 7 * 0.05:.2f}", "volume": str(10 + i),
+         "timestamp": f"2025-12-09T10:{i // 60 % 60:02d}:{i % 60:02d}"}
+        for i in range(n)
+    ]
+
+
+async def test_recovery_applies_pending_entries_once(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    for tick in _ticks(30):
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    worker, _, _ = await _worker(aclient)
+    await worker._load_checkpoint()
+    await worker._recover()
+    entries = await worker._read(">", 10)
+    await worker._process(entries)
+    await worker.flush()
+    state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+    assert state[b"cumulative_volume"] == str(sum(10 + i for i in range(30))).encode()
+    assert state[b"tick_count"] == b"30"
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
+    checkpoint = redis_client.hget(keys.checkpoint_key(ss.STREAM, 0), keys.CHECKPOINT_LAST_ID)
+    assert checkpoint == redis_client.xrevrange(STREAM, count=1)[0][0]
+
+
+async def test_entries_at_or_below_checkpoint_are_acked_not_applied(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    ids = [redis_client.xadd(STREAM, t) for t in _ticks(10)]  # type: ignore[arg-type]
+    redis_client.hset(keys.checkpoint_key(ss.STREAM, 0), keys.CHECKPOINT_LAST_ID, ids[5])
+    worker, _, _ = await _worker(aclient)
+    await worker._load_checkpoint()
+    await worker._process(await worker._read(">", 10))
+    await worker.flush()
+    state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+    assert state[b"tick_count"] == b"4"
+    assert state[b"cumulative_volume"] == str(sum(10 + i for i in range(6, 10))).encode()
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
+
+
+async def test_a_worker_that_lost_its_lease_cannot_write(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    for tick in _ticks(5):
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    worker, _, _ = await _worker(aclient)
+    await worker._load_checkpoint()
+    await worker._process(await worker._read(">", 10))
+    # The lease expires during a pause and another worker takes the partition.
+    redis_client.delete(keys.lease_key(ss.STREAM, 0))
+    other = LeaseClient(aclient, ss.STREAM, "c2", 5000)
+    assert await other.acquire(0) is not None
+    with pytest.raises(LeaseLostError):
+        await worker.flush()
+    assert not redis_client.exists(keys.session_key("SBIN", "2025-12-09"))
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 5
+    assert not redis_client.exists(keys.checkpoint_key(ss.STREAM, 0))
+
+
+async def test_a_retried_flush_writes_nothing_twice(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    redis_client.xadd(STREAM, {"symbol": "BAD", "price": "x", "timestamp": "1"})
+    redis_client.xadd(STREAM, _ticks(1)[0])  # type: ignore[arg-type]
+    worker, _, token = await _worker(aclient)
+    await worker._load_checkpoint()
+    await worker._process(await worker._read(">", 10))
+    batch = worker.batch
+    for snap in worker.core.drain():
+        from shared_core.volume_files.store.codec import snapshot_writes
+
+        batch.writes.extend(snapshot_writes(snap, dual_write=True))
+    script_keys, argv = scripts.flush_arguments(
+        batch, lease=keys.lease_key(ss.STREAM, 0),
+        checkpoint_key=keys.checkpoint_key(ss.STREAM, 0), stream=STREAM,
+        dead_stream=keys.dead_letter_key(ss.STREAM), token=token, group=ss.GROUP,
+        previous_checkpoint="",
+    )
+    script = aclient.register_script(scripts.FLUSH)
+    assert await script(keys=script_keys, args=argv) == 2
+    # The reply was lost; the same flush is sent again.
+    assert await script(keys=script_keys, args=argv) == -1
+    assert redis_client.xlen(keys.dead_letter_key(ss.STREAM)) == 1
+
+
+async def test_an_entry_delivered_too_often_is_dead_lettered(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    entry_id = redis_client.xadd(STREAM, _ticks(1)[0])  # type: ignore[arg-type]
+    redis_client.xreadgroup(ss.GROUP, "crashy", {STREAM: ">"})
+    for _ in range(6):  # six more owners claimed it and died before flushing
+        redis_client.xclaim(STREAM, ss.GROUP, "crashy", 0, [entry_id])
+    worker, _, _ = await _worker(aclient, max_deliveries=5)
+    await worker._load_checkpoint()
+    await worker._recover()
+    dead: Any = redis_client.xrange(keys.dead_letter_key(ss.STREAM))
+    assert len(dead) == 1
+    assert dead[0][1][b"reason"] == b"max_deliveries"
+    assert dead[0][1][b"source_id"] == entry_id
+    assert dead[0][1][b"symbol"] == b"SBIN"
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
+    assert not redis_client.exists(keys.session_key("SBIN", "2025-12-09"))
+
+
+async def test_state_is_rebuilt_from_redis_by_a_new_owner(
+    aclient: aredis.Redis, redis_client: redis.Redis, redis_server: RedisServer
+) -> None:
+    ticks = _ticks(40)
+    for tick in ticks[:20]:
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    first, leases, token = await _worker(aclient, "c1")
+    await first._load_checkpoint()
+    await first._process(await first._read(">", 100))
+    await first.flush()
+    await leases.release(0, token)
+    for tick in ticks[20:]:
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    second, _, _ = await _worker(aclient, "c2")
+    await second._load_checkpoint()
+    await second._recover()
+    await second._process(await second._read(">", 100))
+    await second.flush()
+    got = ss.dump_state(redis_client)
+    expected = ss.reference_state(redis_server.client(db=2), ticks)
+    assert got == expected
