@@ -100,8 +100,10 @@ def test_wide_profile_is_bucketed_and_keeps_the_volume(
     assert sum(r.is_poc for r in rows) == 1
     code, text = _render(redis_url, "TCS")
     assert code == 0
-    assert "levels grouped into buckets" in text
-    assert "2,009.75–2,009.95" in text
+    assert "levels grouped into ₹0.25 rows" in text
+    assert "from (₹0.25 rows)" in text
+    top_row = next(line for line in text.splitlines() if line.lstrip().startswith("2,009.75"))
+    assert f"{rows[0].volume:,}" in top_row
 
 
 def test_cli_inspect(redis_url: str, redis_client: redis.Redis,

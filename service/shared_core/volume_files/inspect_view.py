@@ -212,16 +212,20 @@ def profile_grid(p: VolumeProfileInfo) -> Table:
     ])  # fmt: skip
 
 
-def _label(row: HistRow) -> str:
-    if row.low == row.high:
-        return f"{row.low:,.2f}"
-    return f"{row.low:,.2f}–{row.high:,.2f}"
+def bucket_size(rows: Sequence[HistRow]) -> float | None:
+    """The price width of one row when levels are grouped, else None."""
+    if len(rows) < 2 or all(r.low == r.high for r in rows):
+        return None
+    return round(rows[0].low - rows[1].low, 4)
 
 
 def histogram(rows: Sequence[HistRow], width: int = BAR_WIDTH) -> Table:
+    """Bucketed rows are labelled with their lowest price; the header gives the width."""
     top = max((r.volume for r in rows), default=0) or 1
+    size = bucket_size(rows)
     table = Table(box=None, show_header=True, pad_edge=False, padding=(0, 1))
-    table.add_column("price", justify="right", no_wrap=True)
+    table.add_column("price" if size is None else f"from (₹{size:g} rows)", justify="right",
+                     no_wrap=True)
     table.add_column("volume", justify="right", no_wrap=True)
     table.add_column("VA", justify="center", no_wrap=True)
     table.add_column("", no_wrap=True, min_width=width)
@@ -231,7 +235,7 @@ def histogram(rows: Sequence[HistRow], width: int = BAR_WIDTH) -> Table:
         cells = round(r.volume / top * width * 8)
         bar = "█" * (cells // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[cells % 8]
         table.add_row(
-            _label(r), f"{r.volume:,}", "│" if r.in_value_area else "",
+            f"{r.low:,.2f}", f"{r.volume:,}", "│" if r.in_value_area else "",
             Text(bar, style=style), Text(" ".join(r.marks), style="bold" if r.marks else ""),
         )
     return table
@@ -254,10 +258,13 @@ def render(data: InspectData) -> RenderableType:
                           "(indices carry no volume).", style="yellow"))
         return Group(*parts)
     rows = histogram_rows(data.profile, s.last_price if s else None)
-    bucket = "" if all(r.low == r.high for r in rows) else " (levels grouped into buckets)"
-    parts.append(Text(f"\nVolume at price{bucket}: █ POC  █ value area  █ outside; "
-                      "VAH/VAL value area bounds, S/R support/resistance (nearest first)",
-                      style="dim"))
+    size = bucket_size(rows)
+    grouped = "" if size is None else f", levels grouped into ₹{size:g} rows"
+    parts.append(Text.assemble(
+        f"\nVolume at price{grouped}: ", ("█", "bold yellow"), " POC ", ("█", "cyan"),
+        " value area (│) ", ("█", "grey50"), " outside · VAH/VAL value area bounds · "
+        "S/R support/resistance, nearest first",
+    ))
     parts.append(histogram(rows))
     return Group(*parts)
 
