@@ -80,7 +80,8 @@ async def test_recovery_applies_pending_entries_once(
     assert state[b"tick_count"] == b"30"
     assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
     checkpoint = redis_client.hget(keys.checkpoint_key(ss.STREAM, 0), keys.CHECKPOINT_LAST_ID)
-    assert checkpoint == redis_client.xrevrange(STREAM, count=1)[0][0]
+    newest: Any = redis_client.xrevrange(STREAM, count=1)
+    assert checkpoint == newest[0][0]
 
 
 async def test_entries_at_or_below_checkpoint_are_acked_not_applied(

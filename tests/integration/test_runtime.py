@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -154,3 +154,33 @@ async def test_worker_health_key_and_membership(
     assert raw is not None
     assert orjson.loads(raw)["partitions"] == list(range(ss.PARTITIONS))
     assert redis_client.zscore(keys.workers_key(ss.STREAM), "w1") is not None
+
+
+async def test_trimming_keeps_pending_entries_and_departed_consumers_are_forgotten(
+    redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared_core.volume_files.stream import runtime
+
+    monkeypatch.setattr(runtime, "TRIM_EVERY_S", 0.3)
+    stream0 = keys.stream_key(ss.STREAM, 0)
+    redis_client.xgroup_create(stream0, ss.GROUP, id="0", mkstream=True)
+    redis_client.xgroup_create(stream0, "other-reader", id="0", mkstream=True)
+    redis_client.xgroup_createconsumer(stream0, ss.GROUP, "ghost")
+    ss.publish(redis_client, ss.recorded_session(n_sim=400, yesbank_days=0))
+    first_other = redis_client.xreadgroup("other-reader", "r", {stream0: ">"}, count=1)
+    held_id = cast(Any, first_other)[0][1][0][0]  # pending in another group: must survive
+    settings = dataclasses.replace(
+        _settings(redis_url), lease_ttl_ms=200, renew_interval_ms=100  # type: ignore[type-var]
+    )
+    svc = VolumeService(settings)  # type: ignore[arg-type]
+    task = asyncio.create_task(svc.run(install_signals=False))
+    await _consumed(redis_client)
+    await asyncio.sleep(2.5)
+    svc.request_stop()
+    await asyncio.wait_for(task, 30)
+    assert redis_client.xrange(stream0, min=held_id, max=held_id)
+    assert redis_client.xlen(stream0) > 0
+    others = [keys.stream_key(ss.STREAM, p) for p in range(1, ss.PARTITIONS)]
+    assert sum(redis_client.xlen(s) for s in others) == 0  # every group is done with them
+    consumers = {ss.text(c["name"]) for c in redis_client.xinfo_consumers(stream0, ss.GROUP)}
+    assert "ghost" not in consumers

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_metrics_bind_address_is_configurable(tmp_path: Path) -> None:
             port = _metrics_port(tmp_path / "w-bind.log")
             ok = urllib.request.urlopen(f"http://127.0.0.2:{port}/healthz", timeout=5).status
             assert ok == 200
-            with pytest.raises(OSError):
+            with pytest.raises(urllib.error.URLError):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
         finally:
             proc.terminate()

@@ -86,6 +86,7 @@ class VolumeService:
         self._last_tick = time.monotonic()
         self._last_lag = 0.0
         self._last_trim = time.monotonic()
+        self._live: set[str] = set()
         self.metrics.init_partitions(settings.partitions)
 
     # -- public ---------------------------------------------------------------------------------
@@ -188,6 +189,7 @@ class VolumeService:
             "at": time.time(),
         }).decode()
         live = await self.leases.heartbeat(health)
+        self._live = set(live)
         for partition, owned in list(self.owned.items()):
             if not await self.leases.renew(partition, owned.token):
                 self.log.warning("lease_lost", partition=partition)
@@ -297,7 +299,20 @@ class VolumeService:
                     candidate = (last[0], last[1] + 1)
                 safe = candidate if safe is None else min(safe, candidate)
             if safe is not None and safe > (0, 1):
-                await self.client.xtrim(stream, minid=format_entry_id(safe), approximate=True)
+                await self.client.xtrim(stream, minid=format_entry_id(safe), approximate=False)
+            await self._forget_departed_consumers(stream)
+
+    async def _forget_departed_consumers(self, stream: str) -> None:
+        """Delete consumers of workers that left for good (nothing pending, not live)."""
+        assert self.client is not None
+        consumers: Any = await self.client.xinfo_consumers(stream, self.settings.group)
+        for c in consumers:
+            name = c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
+            idle_ms = int(c.get("idle", 0))
+            if name in self._live or int(c["pending"]) or idle_ms < 10 * self.settings.lease_ttl_ms:
+                continue
+            await self.client.xgroup_delconsumer(stream, self.settings.group, name)
+            self.log.info("consumer_removed", stream=stream, consumer=name)
 
     # -- shutdown -------------------------------------------------------------------------------
 
