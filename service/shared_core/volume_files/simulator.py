@@ -51,6 +51,9 @@ _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
 _WEEKLY_MONTH = "123456789OND"
 
 
+MAX_TRADE_UNITS = 50  # lots (F&O) or size units (cash) per tick at the most
+
+
 @dataclass(frozen=True, slots=True)
 class SimInstrument:
     """One simulated tradable; `activity` is its relative tick rate (busiest = 1.0)."""
@@ -569,6 +572,9 @@ def _ticks(
     right = bisect.bisect_right
     last = n - 1
     neg_inv_alpha = -1.0 / 1.3  # Pareto tail index of trade sizes
+    # Exchanges cap one order's size (NSE's F&O freeze quantity is a few dozen lots), so the
+    # tail is truncated: without it one draw can outweigh a whole session.
+    max_units = MAX_TRADE_UNITS
     for (minute, lo, hi), count in zip(spans, counts, strict=True):
         if count == 0:
             continue
@@ -593,8 +599,8 @@ def _ticks(
                     "timestamp": prefix + sec_ms[off],
                 }
                 if form != 2:
-                    qty = (
-                        1 + int(size_scale * ((rnd() + 1e-6) ** neg_inv_alpha - 1.0))
+                    qty = min(
+                        max_units, 1 + int(size_scale * ((rnd() + 1e-6) ** neg_inv_alpha - 1.0))
                     ) * size_unit
                     if form == 0:
                         tick["volume"] = str(qty)
