@@ -9,7 +9,7 @@ same values as the streaming service does for the same ticks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import redis
 import redis.asyncio as aredis
@@ -112,7 +112,27 @@ class _EngineLogic:
         return commands
 
 
-class UnifiedVolumeEngine:
+ClientT = TypeVar("ClientT", redis.Redis, aredis.Redis)
+
+
+class _EngineFront(Generic[ClientT]):
+    """What the twins' constructors share: the client and the shared logic."""
+
+    def __init__(
+        self,
+        redis_client: ClientT,
+        *,
+        settings: Settings | None = None,
+        core_config: CoreConfig | None = None,
+        dual_write: bool | None = None,
+        key_usage: KeyUsageTracker | None = None,
+    ) -> None:
+        self.redis: ClientT = redis_client
+        self._logic = _EngineLogic(settings, core_config, dual_write, key_usage)
+        self.core = self._logic.core
+
+
+class UnifiedVolumeEngine(_EngineFront[redis.Redis]):
     """Synchronous engine for in-process use with `redis.Redis`.
 
     >>> engine = UnifiedVolumeEngine(redis_client)
@@ -120,19 +140,6 @@ class UnifiedVolumeEngine:
     ...     {"volume": 500, "price": 120.5, "timestamp": "2025-12-21T10:00:00"})
     >>> result["ratios"]["cumulative"]
     """
-
-    def __init__(
-        self,
-        redis_client: redis.Redis,
-        *,
-        settings: Settings | None = None,
-        core_config: CoreConfig | None = None,
-        dual_write: bool | None = None,
-        key_usage: KeyUsageTracker | None = None,
-    ) -> None:
-        self.redis = redis_client
-        self._logic = _EngineLogic(settings, core_config, dual_write, key_usage)
-        self.core = self._logic.core
 
     def _run(self, commands: Sequence[Command], *, transaction: bool) -> list[Any]:
         pipe: Any = self.redis.pipeline(transaction=transaction)  # execute_command is untyped
@@ -154,21 +161,8 @@ class UnifiedVolumeEngine:
         return result
 
 
-class AsyncUnifiedVolumeEngine:
+class AsyncUnifiedVolumeEngine(_EngineFront[aredis.Redis]):
     """The `redis.asyncio` twin of UnifiedVolumeEngine; same keys, same values."""
-
-    def __init__(
-        self,
-        redis_client: aredis.Redis,
-        *,
-        settings: Settings | None = None,
-        core_config: CoreConfig | None = None,
-        dual_write: bool | None = None,
-        key_usage: KeyUsageTracker | None = None,
-    ) -> None:
-        self.redis = redis_client
-        self._logic = _EngineLogic(settings, core_config, dual_write, key_usage)
-        self.core = self._logic.core
 
     async def _run(self, commands: Sequence[Command], *, transaction: bool) -> list[Any]:
         pipe = self.redis.pipeline(transaction=transaction)
