@@ -70,15 +70,22 @@ def publish(client: redis.Redis, ticks: Iterable[Mapping[str, str]]) -> int:
 
 
 def backlog(client: redis.Redis) -> int:
-    """Entries not yet delivered plus entries delivered but not acknowledged, all partitions."""
+    """Entries not yet delivered plus entries delivered but not acknowledged, all partitions.
+
+    A partition whose stream or group does not exist yet counts as one waiting entry, so a
+    caller never mistakes "no worker has started" for "all consumed".
+    """
     total = 0
     for p in range(PARTITIONS):
         stream = keys.stream_key(STREAM, p)
         if not client.exists(stream):
+            total += 1
             continue
-        for g in client.xinfo_groups(stream):
-            if text(g["name"]) == GROUP:
-                total += int(g["pending"]) + int(g.get("lag") or 0)
+        groups = [g for g in client.xinfo_groups(stream) if text(g["name"]) == GROUP]
+        if not groups:
+            total += 1
+        for g in groups:
+            total += int(g["pending"]) + int(g.get("lag") or 0)
     return total
 
 
@@ -87,8 +94,7 @@ def wait_consumed(client: redis.Redis, timeout: float = 120.0, settle: float = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if all(client.exists(keys.stream_key(STREAM, p)) for p in range(PARTITIONS)) and \
-                    backlog(client) == 0:
+            if backlog(client) == 0:
                 time.sleep(settle)
                 if backlog(client) == 0:
                     return

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -238,3 +238,29 @@ def test_build_history_restores_the_latest_session_and_profile() -> None:
     empty = codec.build_history(history, {}, {}, {})
     assert empty.session is None
     assert empty.profile is None
+
+
+@given(st.integers(min_value=0, max_value=253_402_300_799_999 - 19_800_000))
+def test_fmt_timestamp_matches_the_datetime_formatting(ts_ms: int) -> None:
+    """The integer fast path gives exactly what datetime gives (float rounding included)."""
+    ist = timezone(timedelta(hours=5, minutes=30))
+    moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(ist)
+    assert codec.fmt_timestamp(ts_ms) == moment.isoformat(timespec="milliseconds")
+
+
+def test_fmt_timestamp_examples() -> None:
+    assert codec.fmt_timestamp(T0) == "2025-01-06T09:15:00.000+05:30"
+    assert codec.fmt_timestamp(T0 + 86_399_999) == "2025-01-07T09:14:59.999+05:30"
+    assert codec.fmt_timestamp(0) == "1970-01-01T05:30:00.000+05:30"
+
+
+@given(
+    st.one_of(
+        st.floats(min_value=-1e9, max_value=1e9),
+        st.integers(min_value=-(10**12), max_value=10**12).map(lambda n: n / 1024),  # exact ties
+    ),
+    st.sampled_from([0, 3, 6]),
+)
+def test_fmt_float_equals_rounding_then_formatting(value: float, digits: int) -> None:
+    text = f"{round(value, digits):.{digits}f}".rstrip("0").rstrip(".")
+    assert codec.fmt_float(value, digits) == ("0" if text in ("-0", "") else text)

@@ -571,3 +571,65 @@ def test_replay_of_real_btcusdt_trades() -> None:
     )
     restored = VolumeProfile.from_distribution(s.distribution, 0.1)
     assert restored.snapshot(last) == s
+
+
+# ---------------------------------------------------------------- wide profiles (the flush path)
+
+wide_volumes = st.dictionaries(
+    st.integers(min_value=0, max_value=150),
+    st.integers(min_value=1, max_value=1000),
+    min_size=32,
+    max_size=120,
+)
+later_adds = st.lists(
+    st.tuples(st.integers(min_value=-12, max_value=165), st.integers(min_value=1, max_value=800)),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=120)
+@given(
+    first=wide_volumes,
+    adds=later_adds,
+    tick=st.sampled_from(TICKS),
+    last=st.none() | st.integers(min_value=-15, max_value=170),
+)
+def test_wide_profiles_stay_exact_as_levels_are_added_between_snapshots(
+    first: dict[int, int], adds: list[tuple[int, int]], tick: float, last: int | None
+) -> None:
+    """From 32 levels a profile keeps its levels sorted and formatted between snapshots; new
+    levels inserted later (below, inside and above the range) must leave every field exact."""
+    base = 40_000
+    volumes = {base + off: v for off, v in first.items()}
+    profile = profile_of(volumes, tick)
+    assert profile.snapshot() is not None  # the first snapshot builds the kept order
+    for off, vol in adds:
+        level = base + off
+        profile.add(profile.price_of(level), vol)
+        volumes[level] = volumes.get(level, 0) + vol
+        last_price = None if last is None else profile.price_of(base + last)
+        s = profile.snapshot(last_price)
+        assert s is not None
+        ref = None if last is None else base + last
+        r_poc, r_lo, r_hi, r_sup, r_res = reference(volumes, ref)
+        assert profile.level_of(s.poc_price) == r_poc
+        assert profile.level_of(s.value_area_low) == r_lo
+        assert profile.level_of(s.value_area_high) == r_hi
+        assert s.support_levels == [profile.price_of(lv) for lv in r_sup]
+        assert s.resistance_levels == [profile.price_of(lv) for lv in r_res]
+        expected = {profile.price_str(lv): volumes[lv] for lv in sorted(volumes)}
+        assert list(s.distribution.items()) == list(expected.items())
+        assert list(profile.to_distribution().items()) == list(expected.items())
+        fresh = VolumeProfile.from_distribution(expected, tick)
+        assert fresh.snapshot(last_price) == s
+
+
+def test_a_snapshot_does_not_share_state_with_the_profile() -> None:
+    profile = profile_of({lv: lv % 7 + 1 for lv in range(100, 160)})
+    before = profile.snapshot()
+    assert before is not None
+    distribution = dict(before.distribution)
+    profile.add(profile.price_of(130), 50)
+    profile.add(profile.price_of(170), 5)  # a new level, inserted into the kept order
+    assert before.distribution == distribution

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from .baseline_service import (
     Baseline,
@@ -24,6 +25,8 @@ from .market_clock import MarketCalendar
 from .session_tracker import SessionState, SessionTracker, flow_rate
 from .ticks import Tick
 from .volume_profile_manager import ProfileSnapshot, VolumeProfile, VolumeProfileManager
+
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True)
@@ -49,13 +52,18 @@ class SymbolContext:
     underlying_price: float | None = None
     baseline_changed: bool = True
     session_day: date | None = None
+    days_to_expiry: int | None = None  # for session_day; F&O only
     dirty_minutes: set[int] = field(default_factory=set)
     closed: list[SymbolSnapshot] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SymbolSnapshot:
-    """Everything the writers need for one symbol, computed from state alone."""
+    """Everything the writers need for one symbol, computed from state alone.
+
+    Not frozen: one is built per changed symbol per flush, and a frozen dataclass's __init__
+    (object.__setattr__ per field) costs several times as much. Treat it as read-only.
+    """
 
     symbol: str
     instrument: Instrument
@@ -174,7 +182,11 @@ class VolumeEngineCore:
 
     def _refresh_baseline(self, ctx: SymbolContext, day: date) -> None:
         service = self.config.baselines
+        _keep_recent(ctx.daily_totals, day, service.lookback)
+        _keep_recent(ctx.minute_history, day, service.lookback)
         ctx.session_day = day
+        expiry = ctx.instrument.expiry
+        ctx.days_to_expiry = None if expiry is None else self.calendar.days_to_expiry(day, expiry)
         ctx.baseline = service.baseline(ctx.daily_totals, day)
         recent = [ctx.minute_history[d] for d in sorted(ctx.minute_history) if d < day]
         ctx.curve = service.curve_for(recent[-service.lookback :])
@@ -184,7 +196,12 @@ class VolumeEngineCore:
         inst = ctx.instrument
         if inst.kind is InstrumentKind.EQUITY or inst.kind is InstrumentKind.INDEX:
             return 1.0
-        dte = None if inst.expiry is None else self.calendar.days_to_expiry(day, inst.expiry)
+        if inst.expiry is None:
+            dte = None
+        elif day == ctx.session_day:
+            dte = ctx.days_to_expiry  # computed once per session day
+        else:
+            dte = self.calendar.days_to_expiry(day, inst.expiry)
         return self.config.baselines.multipliers.adjustment(
             inst.kind, days_to_expiry=dte, strike=inst.strike,
             underlying_price=ctx.underlying_price,
@@ -253,3 +270,14 @@ class VolumeEngineCore:
             baseline_changed=ctx.baseline_changed,
             dirty_minutes={m: session.minute_volumes.get(m, 0) for m in ctx.dirty_minutes},
         )
+
+
+def _keep_recent(history: dict[date, _V], day: date, lookback: int) -> None:
+    """Forget sessions no baseline from `day` on can use: those older than the `lookback`-th
+    most recent one before `day`. (A later day's window holds those or newer.) Bounds a
+    long-lived worker's memory, whatever the length of the history in Redis."""
+    if len(history) <= lookback + 1:
+        return
+    before = sorted(d for d in history if d < day)
+    for old in before[:-lookback]:
+        del history[old]

@@ -96,14 +96,15 @@ def redacted_url(url: str) -> str:
     if parts.password is None:
         return url
     user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    # host[:port] as written: keeps IPv6 brackets, and a malformed port cannot raise here
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:***@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def config_dir(explicit: str | None = None) -> Path:
+def config_dir(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Path:
     """Where the config tables are: explicit, VOLUME_CONFIG_DIR, the package, the checkout."""
-    chosen = explicit or os.environ.get("VOLUME_CONFIG_DIR")
+    chosen = explicit or (os.environ if env is None else env).get("VOLUME_CONFIG_DIR")
     if chosen:
         path = Path(chosen)
         if not path.is_dir():
@@ -155,7 +156,7 @@ def load_settings(
 ) -> Settings:
     """Defaults < config/volume_engine.toml < environment variables."""
     env = os.environ if env is None else env
-    cdir = config_dir(directory or env.get("VOLUME_CONFIG_DIR"))
+    cdir = config_dir(directory, env)
     table = _read_toml(cdir / "volume_engine.toml")
     defaults = Settings()
     values: dict[str, object] = {"config_dir": str(cdir)}
@@ -171,12 +172,19 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    scheme = urlsplit(s.redis_url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
+    url = urlsplit(s.redis_url)
+    if url.scheme not in ("redis", "rediss", "unix"):
         raise SettingsError(
             f"VOLUME_REDIS_URL: must start with redis://, rediss:// or unix://, "
             f"got {redacted_url(s.redis_url)!r}"
         )
+    try:
+        _ = url.port  # a malformed or out-of-range port raises ValueError
+    except ValueError:
+        raise SettingsError(
+            f"VOLUME_REDIS_URL: the port must be a number 0-65535, "
+            f"got {redacted_url(s.redis_url)!r}"
+        ) from None
     if s.curve not in CURVE_MODES:
         raise SettingsError(
             f"VOLUME_CURVE: must be one of {', '.join(CURVE_MODES)}, got {s.curve!r}"
@@ -234,9 +242,12 @@ def load_core_config(settings: Settings | None = None) -> CoreConfig:
         session_minutes=minutes,
     )
     if s.instruments_csv:
-        registry = InstrumentRegistry.from_kite_csv(
-            Path(s.instruments_csv).read_text(), calendar, ambiguous=s.ambiguous_dates
-        )
+        try:
+            registry = InstrumentRegistry.from_kite_csv(
+                Path(s.instruments_csv).read_text(), calendar, ambiguous=s.ambiguous_dates
+            )
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, or a malformed row
+            raise SettingsError(f"VOLUME_INSTRUMENTS_CSV: {s.instruments_csv}: {exc}") from exc
     else:
         registry = InstrumentRegistry(calendar, ambiguous=s.ambiguous_dates)
     return CoreConfig(

@@ -113,11 +113,16 @@ class TickError(ValueError):
 
 def parse_entry(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Tick:
     """Parse one stream entry (redis-py gives bytes, or str with decode_responses)."""
-    _check_size(fields)
     found: dict[str, object] = {}
     raw_json: object = None
     names = _NAMES
+    size = 0  # bytes of keys and values, exact while every one is bytes
+    sized = True
     for key, value in fields.items():
+        if type(value) is bytes and type(key) is bytes:
+            size += len(key) + len(value)
+        else:
+            sized = False
         name = names.get(key)
         if name is None:
             continue
@@ -134,6 +139,10 @@ def parse_entry(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Tick:
                 raw_json = value
             else:
                 found[name] = value
+    # The size check runs before anything can fail (the loop above only collects), so an
+    # oversized entry reports payload_too_large whatever else is wrong with it.
+    if not sized or size > MAX_PAYLOAD_BYTES:
+        _check_size(fields)
     if raw_json is not None:
         for name, item in _json_object(raw_json).items():
             if name in _KNOWN and name != "data" and not _absent(item):
@@ -214,13 +223,21 @@ def _build(d: dict[str, object], symbol: object) -> Tick:
         key, raw = _pick(d, "last_quantity", "last_traded_quantity")
         if raw is not None:
             volume = _count(key, raw)
-    else:
-        key, raw = _pick(d, "volume", "last_traded_quantity")
+    else:  # the common case, with _pick inlined
+        raw = d.get("volume")
         if raw is not None:
-            volume = _count(key, raw)
-        key, raw = _pick(d, "volume_traded", "cumulative_volume")
+            volume = _count("volume", raw)
+        else:
+            raw = d.get("last_traded_quantity")
+            if raw is not None:
+                volume = _count("last_traded_quantity", raw)
+        raw = d.get("volume_traded")
         if raw is not None:
-            cumulative = _count(key, raw)
+            cumulative = _count("volume_traded", raw)
+        else:
+            raw = d.get("cumulative_volume")
+            if raw is not None:
+                cumulative = _count("cumulative_volume", raw)
 
     raw = d.get("oi")
     oi = None if raw is None else _count("oi", raw)

@@ -38,6 +38,7 @@ Pure: no I/O, no clock, no module state that changes.
 
 from __future__ import annotations
 
+import functools
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
@@ -45,6 +46,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from math import floor
+from operator import mul
 
 __all__ = ["ProfileSnapshot", "VolumeProfile", "VolumeProfileManager"]
 
@@ -69,6 +71,7 @@ class ProfileSnapshot:
     resistance_levels: list[float]
 
 
+@functools.lru_cache(maxsize=256)
 def _tick_parts(tick_size: float) -> tuple[float, Decimal, int, int]:
     """(float tick, decimal tick, integer mantissa m, decimals k) with tick == m / 10**k."""
     tick = float(tick_size)
@@ -92,11 +95,23 @@ def _ratio(value_area: float) -> tuple[int, int]:
     return frac.numerator, frac.denominator
 
 
+_DEFAULT_RATIO = _ratio(0.70)
+# From this many levels a profile keeps its levels sorted with their price strings (see
+# VolumeProfile): about 75 more bytes a level, against re-sorting and re-formatting them all at
+# every flush.
+_CACHE_FROM_LEVELS = 32
+
+
 class VolumeProfile:
     """Volume per integer price level for one symbol's session.
 
     `levels` maps level -> volume (only levels with volume). Treat it as read-only: `add` keeps
     the total and the low/high levels in step with it.
+
+    A profile with many levels (a busy symbol, snapshotted at every flush) also keeps its levels
+    sorted with their price strings beside them, so a snapshot neither sorts nor formats: a new
+    level is inserted in place (rare next to adds at known levels). Small profiles do without,
+    which keeps the memory of the long tail of quiet symbols down.
     """
 
     __slots__ = (
@@ -105,7 +120,9 @@ class VolumeProfile:
         "_low",
         "_mantissa",
         "_scale",
+        "_sorted",
         "_str_mult",
+        "_strs",
         "_tick",
         "_tick_dec",
         "_total",
@@ -124,6 +141,8 @@ class VolumeProfile:
         self._total = 0
         self._low = 0
         self._high = 0
+        self._sorted: list[int] | None = None  # ascending levels, once there are many
+        self._strs: list[str] | None = None  # price_str of each, same order
 
     @property
     def tick_size(self) -> float:
@@ -183,6 +202,11 @@ class VolumeProfile:
         old = levels.get(level)
         if old is None:
             levels[level] = volume
+            ordered = self._sorted
+            if ordered is not None:
+                i = bisect_left(ordered, level)
+                ordered.insert(i, level)
+                self._strs.insert(i, self.price_str(level))  # type: ignore[union-attr]
             if len(levels) == 1:
                 self._low = self._high = level
             elif level < self._low:
@@ -195,9 +219,9 @@ class VolumeProfile:
 
     def to_distribution(self) -> dict[str, int]:
         """Price string -> volume, ascending by price, levels with volume only."""
-        levels = self.levels
-        price_str = self.price_str
-        return {price_str(level): levels[level] for level in sorted(levels)}
+        keys, strs = self._ordered()
+        vals = list(map(self.levels.__getitem__, keys))
+        return self._distribution(keys, vals, strs)
 
     @classmethod
     def from_distribution(cls, dist: Mapping[str, int], tick_size: float = 0.05) -> VolumeProfile:
@@ -228,38 +252,77 @@ class VolumeProfile:
             profile._high = max(levels)
         return profile
 
+    def _ordered(self) -> tuple[list[int], list[str] | None]:
+        """Ascending levels, and their price strings when the profile keeps them."""
+        ordered = self._sorted
+        if ordered is not None:
+            return ordered, self._strs
+        levels = self.levels
+        keys = sorted(levels)
+        if len(keys) < _CACHE_FROM_LEVELS:
+            return keys, None
+        self._sorted = keys
+        self._strs = self._price_strs(keys)
+        return keys, self._strs
+
     def snapshot(
         self, last_price: float | None = None, *, value_area: float = 0.70, max_levels: int = 3
     ) -> ProfileSnapshot | None:
-        """POC, value area, strength, distribution and support/resistance; None when empty."""
+        """POC, value area, strength, distribution and support/resistance; None when empty.
+
+        Runs for every changed symbol at every flush, so it works on one sorted pass of the
+        levels (C-level helpers where it can) and special-cases the common single peak.
+        """
         total = self._total
         if total <= 0:
             return None
-        num, den = _ratio(value_area)
+        num, den = _DEFAULT_RATIO if value_area == 0.70 else _ratio(value_area)
         if max_levels < 0:
             raise ValueError(f"max_levels must be >= 0, got {max_levels}")
         levels = self.levels
+        if len(levels) == 1:  # most symbols at most flushes: everything is that one level
+            return self._single_level_snapshot(last_price, max_levels)
         get = levels.get
-        keys = sorted(levels)
+        keys, strs = self._ordered()
+        vals = list(map(levels.__getitem__, keys))
+        count = len(keys)
         low = keys[0]
         high = keys[-1]
 
         # POC: most volume, then nearest the middle (2*level vs low+high), then lowest.
-        peak = max(levels.values())
-        span = low + high
-        poc = min(
-            (lv for lv in keys if levels[lv] == peak), key=lambda lv: (abs(2 * lv - span), lv)
-        )
+        peak = max(vals)
+        if vals.count(peak) == 1:
+            poc = keys[vals.index(peak)]
+        else:
+            span = low + high
+            poc = min(
+                (lv for lv, v in zip(keys, vals, strict=True) if v == peak),
+                key=lambda lv: (abs(2 * lv - span), lv),
+            )
 
-        # Value area: expand by pairs from the POC until area/total >= num/den.
+        # Value area: expand by pairs from the POC until area/total >= num/den. Each side's next
+        # pair (its size and volume) depends only on that side's edge, so it is recomputed only
+        # after that side moved (size -1: not known yet).
         lo = hi = poc
         area = peak
         target = total * num
+        n_up = n_dn = -1
+        up = dn = 0
         while area * den < target:
-            n_up = min(2, high - hi)
-            n_dn = min(2, lo - low)
-            up = (get(hi + 1, 0) + (get(hi + 2, 0) if n_up == 2 else 0)) if n_up else 0
-            dn = (get(lo - 1, 0) + (get(lo - 2, 0) if n_dn == 2 else 0)) if n_dn else 0
+            if n_up < 0:
+                n_up = high - hi
+                if n_up >= 2:
+                    n_up = 2
+                    up = get(hi + 1, 0) + get(hi + 2, 0)
+                else:
+                    up = get(hi + 1, 0) if n_up else 0
+            if n_dn < 0:
+                n_dn = lo - low
+                if n_dn >= 2:
+                    n_dn = 2
+                    dn = get(lo - 1, 0) + get(lo - 2, 0)
+                else:
+                    dn = get(lo - 1, 0) if n_dn else 0
             if n_up and (not n_dn or up >= dn):
                 if up:
                     hi += n_up
@@ -269,6 +332,7 @@ class VolumeProfile:
                     # walking empty pairs repeats this same choice, so jump to the pair holding it.
                     nxt = keys[bisect_right(keys, hi)]
                     hi += 2 * ((nxt - hi - 1) // 2)
+                n_up = -1
             elif n_dn:
                 if dn:
                     lo -= n_dn
@@ -276,43 +340,38 @@ class VolumeProfile:
                 else:
                     prv = keys[bisect_left(keys, lo) - 1]
                     lo -= 2 * ((lo - prv - 1) // 2)
+                n_dn = -1
             else:  # whole range included; unreachable while num/den <= 1
                 break
 
         # Strength: exact normalised Herfindahl index.
-        count = len(keys)
         if count == 1:
             strength = 1.0
         else:
-            sum_sq = sum(v * v for v in levels.values())
+            sum_sq = sum(map(mul, vals, vals))
             strength = (count * sum_sq - total * total) / (total * total * (count - 1))
             strength = min(1.0, max(0.0, strength))
 
-        # High-volume nodes (see module docstring), ascending.
-        local = {
-            lv
-            for lv in keys
-            if (v := levels[lv]) >= get(lv - 2, 0)
-            and v >= get(lv - 1, 0)
-            and v >= get(lv + 1, 0)
-            and v >= get(lv + 2, 0)
-        }
-        hvns = [
-            lv
-            for lv in keys
-            if lv in local
-            and (v := levels[lv]) * count >= total
-            and not (lv - 1 in local and levels[lv - 1] == v)
-            and not (lv - 2 in local and levels[lv - 2] == v)
-        ]
+        # Support and resistance: the HVNs nearest the reference level on each side (see the
+        # module docstring). Only those are needed, so the levels are walked outwards from the
+        # reference and each is tested on its own: a busy symbol's flush does not pay for
+        # classifying hundreds of levels it never reports.
         ref = poc if last_price is None else self.level_of(last_price)
-        split_lo = bisect_left(hvns, ref)
-        split_hi = bisect_right(hvns, ref)
         price_of = self.price_of
-        support = [price_of(lv) for lv in reversed(hvns[max(0, split_lo - max_levels) : split_lo])]
-        resistance = [price_of(lv) for lv in hvns[split_hi : split_hi + max_levels]]
+        support: list[float] = []
+        resistance: list[float] = []
+        if max_levels:
+            for i in range(bisect_left(keys, ref) - 1, -1, -1):
+                if self._is_hvn(keys[i], count, total):
+                    support.append(price_of(keys[i]))
+                    if len(support) == max_levels:
+                        break
+            for i in range(bisect_right(keys, ref), count):
+                if self._is_hvn(keys[i], count, total):
+                    resistance.append(price_of(keys[i]))
+                    if len(resistance) == max_levels:
+                        break
 
-        price_str = self.price_str
         return ProfileSnapshot(
             poc_price=price_of(poc),
             poc_volume=peak,
@@ -320,10 +379,73 @@ class VolumeProfile:
             value_area_low=price_of(lo),
             profile_strength=strength,
             total_volume=total,
-            distribution={price_str(lv): levels[lv] for lv in keys},
+            distribution=self._distribution(keys, vals, strs),
             support_levels=support,
             resistance_levels=resistance,
         )
+
+    def _is_peak(self, level: int, count: int, total: int) -> bool:
+        """A level with at least the mean volume and no less than its +-2 neighbours."""
+        get = self.levels.get
+        v = get(level, 0)
+        return (
+            v > 0
+            and v * count >= total
+            and v >= get(level - 2, 0)
+            and v >= get(level - 1, 0)
+            and v >= get(level + 1, 0)
+            and v >= get(level + 2, 0)
+        )
+
+    def _is_hvn(self, level: int, count: int, total: int) -> bool:
+        """A peak that does not continue a plateau: no peak with the same volume one or two
+        levels below. (A level with the same volume as a peak is at the mean too, so testing
+        peaks only among levels at or above the mean changes nothing.)"""
+        if not self._is_peak(level, count, total):
+            return False
+        get = self.levels.get
+        v = get(level)
+        return not (
+            (get(level - 1) == v and self._is_peak(level - 1, count, total))
+            or (get(level - 2) == v and self._is_peak(level - 2, count, total))
+        )
+
+    def _single_level_snapshot(
+        self, last_price: float | None, max_levels: int
+    ) -> ProfileSnapshot:
+        """`snapshot` when one level holds all the volume: it is the POC, the whole value area
+        and the only HVN (a local maximum at the mean), with strength 1."""
+        ((level, volume),) = self.levels.items()
+        ref = level if last_price is None else self.level_of(last_price)
+        price = self.price_of(level)
+        return ProfileSnapshot(
+            poc_price=price,
+            poc_volume=volume,
+            value_area_high=price,
+            value_area_low=price,
+            profile_strength=1.0,
+            total_volume=self._total,
+            distribution=self._distribution([level], [volume]),
+            support_levels=[price] if level < ref and max_levels > 0 else [],
+            resistance_levels=[price] if level > ref and max_levels > 0 else [],
+        )
+
+    def _distribution(
+        self, keys: list[int], vals: list[int], strs: list[str] | None = None
+    ) -> dict[str, int]:
+        """`price_str(level) -> volume` for ascending levels (their strings, when known)."""
+        return dict(zip(self._price_strs(keys) if strs is None else strs, vals, strict=True))
+
+    def _price_strs(self, keys: list[int]) -> list[str]:
+        """`price_str` of ascending levels, in one pass."""
+        if keys and keys[0] >= 0:
+            # price_str for units >= 0 is exactly "%d.%0{d}d" % divmod(units, 10**d).
+            d = self._decimals
+            fmt = f"%d.%0{d}d"
+            scale = 10**d
+            mult = self._str_mult
+            return [fmt % divmod(lv * mult, scale) for lv in keys]
+        return list(map(self.price_str, keys))
 
 
 class VolumeProfileManager:

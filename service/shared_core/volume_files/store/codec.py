@@ -6,6 +6,7 @@ is left out. Prices keep their shortest exact repr so a restore reads back the s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,13 +21,26 @@ from ..session_tracker import SessionState
 from . import keys
 
 _IST = timezone(timedelta(hours=5, minutes=30))
+_IST_OFFSET_MS = 19_800_000
+_DAY_MS = 86_400_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Below this (year 2096) `ts_ms / 1000` as a float is exact to well under a microsecond, so the
+# integer formatting gives the very string the datetime path does; above it the datetime path
+# (and its float rounding) is kept, so no output changes anywhere.
+_EXACT_TS_BELOW = 4_000_000_000_000
+_FLOAT_FORMATS = {d: f"%.{d}f" for d in range(7)}
+_LEGACY_ITEMS = tuple(keys.LEGACY_FIELDS.items())
 
 Fields = dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HashWrite:
-    """HSET these fields, then HDEL `absent`: optional fields that cannot be computed now."""
+    """HSET these fields, then HDEL `absent`: optional fields that cannot be computed now.
+
+    Not frozen: seven are built per changed symbol per flush, and a frozen dataclass's
+    __init__ (object.__setattr__ per field) costs four times as much. Treat it as read-only.
+    """
 
     key: str
     family: str
@@ -40,6 +54,11 @@ def fmt_int(value: int) -> str:
 
 def fmt_float(value: float, digits: int = 6) -> str:
     """Plain decimal, rounded to `digits`, no exponent, no trailing zeros."""
+    if -1e9 < value < 1e9 and 0 <= digits <= 6:
+        # Here |value| * 10**digits < 2**53, so formatting the value directly gives the same
+        # correctly rounded digits as formatting round(value, digits), without the round().
+        text = (_FLOAT_FORMATS[digits] % value).rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
     if not math.isfinite(value):
         raise ValueError(f"refusing to write non-finite number {value!r}")
     text = f"{round(value, digits):.{digits}f}".rstrip("0").rstrip(".")
@@ -58,8 +77,19 @@ def fmt_price(value: float) -> str:
 
 def fmt_timestamp(ts_ms: int) -> str:
     """ISO 8601 in exchange time with its offset, millisecond precision."""
+    if type(ts_ms) is int and 0 <= ts_ms < _EXACT_TS_BELOW:
+        day, ms = divmod(ts_ms + _IST_OFFSET_MS, _DAY_MS)
+        hour, ms = divmod(ms, 3_600_000)
+        minute, ms = divmod(ms, 60_000)
+        second, ms = divmod(ms, 1000)
+        return f"{_day_text(day)}T{hour:02d}:{minute:02d}:{second:02d}.{ms:03d}+05:30"
     moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(_IST)
     return moment.isoformat(timespec="milliseconds")
+
+
+@functools.lru_cache(maxsize=64)
+def _day_text(day: int) -> str:
+    return date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
 
 
 def _levels_json(levels: list[float]) -> str:
@@ -81,19 +111,12 @@ def baseline_fields(
     return fields
 
 
-def _optional(fields: Fields, values: dict[str, str | None]) -> tuple[str, ...]:
-    """Set the computable optional fields; name the others so a stale value is removed."""
-    absent = []
-    for name, value in values.items():
-        if value is None:
-            absent.append(name)
-        else:
-            fields[name] = value
-    return tuple(absent)
-
-
 def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite]:
-    """Every hash write one snapshot implies, in a fixed order."""
+    """Every hash write one snapshot implies, in a fixed order.
+
+    Runs for every changed symbol at every flush: each value is formatted once and shared by
+    the hashes that repeat it (session, legacy, profile).
+    """
     s = snap.session
     symbol = snap.symbol
     day = s.date.isoformat()
@@ -112,24 +135,35 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
         "last_minute": fmt_int(s.last_minute),
         "instrument_type": snap.instrument.kind.value,
     }
-    session_absent = _optional(session, {
-        "rvol": None if snap.rvol is None else fmt_float(snap.rvol),
-        "rvol_1m": None if snap.rvol_1m is None else fmt_float(snap.rvol_1m),
-        "expected_volume": (
-            None if snap.expected_volume is None else fmt_float(snap.expected_volume, 3)
-        ),
-    })
+    # Optional fields: set the computable ones, name the others so a stale value is removed.
+    absent: list[str] = []
+    if snap.rvol is None:
+        absent.append("rvol")
+    else:
+        session["rvol"] = fmt_float(snap.rvol)
+    if snap.rvol_1m is None:
+        absent.append("rvol_1m")
+    else:
+        session["rvol_1m"] = fmt_float(snap.rvol_1m)
+    if snap.expected_volume is None:
+        absent.append("expected_volume")
+    else:
+        session["expected_volume"] = fmt_float(snap.expected_volume, 3)
     writes = [
-        HashWrite(keys.session_key(symbol, day), keys.FAMILY_UNIFIED, session, session_absent)
+        HashWrite(keys.session_key(symbol, day), keys.FAMILY_UNIFIED, session, tuple(absent))
     ]
 
     baseline = snap.baseline
-    if snap.baseline_changed or snap.instrument.is_fno:
-        base = baseline_fields(
-            baseline, fno_adjustment=snap.fno_adjustment, is_fno=snap.instrument.is_fno
-        )
-        absent = () if baseline is not None else ("baseline_1min", "avg_volume_20d")
-        writes.append(HashWrite(keys.baseline_key(symbol), keys.FAMILY_BASELINE, base, absent))
+    is_fno = snap.instrument.is_fno
+    avg_text: str | None = None
+    if snap.baseline_changed or is_fno:
+        base = baseline_fields(baseline, fno_adjustment=snap.fno_adjustment, is_fno=is_fno)
+        absent_base = () if baseline is not None else ("baseline_1min", "avg_volume_20d")
+        writes.append(HashWrite(keys.baseline_key(symbol), keys.FAMILY_BASELINE, base,
+                                absent_base))
+        avg_text = base.get("avg_volume_20d")
+    elif baseline is not None:
+        avg_text = fmt_float(baseline.avg_volume_20d, 3)
 
     profile = snap.profile
     if profile is not None:
@@ -151,15 +185,21 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
         }))
 
     if dual_write:
-        unified = {**session}
-        if baseline is not None:
-            unified["avg_volume_20d"] = fmt_float(baseline.avg_volume_20d, 3)
-        legacy = {old: unified[new] for old, new in keys.LEGACY_FIELDS.items() if new in unified}
-        missing = tuple(old for old in keys.LEGACY_FIELDS if old not in legacy)
-        writes.append(HashWrite(keys.legacy_key(symbol), keys.FAMILY_LEGACY, legacy, missing))
+        # The legacy hash mirrors the session fields (and the baseline's average).
+        legacy: Fields = {}
+        missing: list[str] = []
+        get = session.get
+        for old, new in _LEGACY_ITEMS:
+            value = avg_text if new == "avg_volume_20d" else get(new)
+            if value is None:
+                missing.append(old)
+            else:
+                legacy[old] = value
+        writes.append(HashWrite(keys.legacy_key(symbol), keys.FAMILY_LEGACY, legacy,
+                                tuple(missing)))
 
     writes.append(HashWrite(keys.history_key(symbol), keys.FAMILY_STATE,
-                            {day: fmt_int(s.cumulative_volume)}))
+                            {day: session["cumulative_volume"]}))
     if snap.dirty_minutes:
         writes.append(HashWrite(keys.minutes_key(symbol, day), keys.FAMILY_STATE,
                                 {str(m): fmt_int(v) for m, v in snap.dirty_minutes.items()}))
@@ -181,7 +221,13 @@ def decode_hash(raw: RawHash) -> dict[str, str]:
 
 
 def parse_history(raw: dict[str, str]) -> dict[date, int]:
-    return {date.fromisoformat(k): int(v) for k, v in raw.items()}
+    return {_date(k): int(v) for k, v in raw.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(text: str) -> date:
+    """One shared object per session date: every symbol's history holds the same dates."""
+    return date.fromisoformat(text)
 
 
 def parse_minutes(raw: dict[str, str]) -> dict[int, int]:

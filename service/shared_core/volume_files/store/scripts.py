@@ -55,7 +55,7 @@ return 1
 # KEYS: lease, checkpoint, stream, dead-letter stream, then one key per hash write.
 # ARGV: token, group, checkpoint id ('' = unchanged), dead-letter cap, previous checkpoint,
 #       acks (a JSON array of entry ids),
-#       writes (a JSON array, one [field/value..., absent...] pair per hash key in KEYS[5..]),
+#       writes (a JSON array, one [{field: value}, [absent...]] pair per hash key in KEYS[5..]),
 #       n dead letters, (n fields, fields...)...
 # The bulk (acks and hash fields) travels as two JSON strings that cjson decodes in C: passing
 # every field as its own argument made the client spend more time encoding arguments than the
@@ -82,8 +82,13 @@ for _ = 1, n_dead do
 end
 for k = 5, #KEYS do
   local w = writes[k - 4]
-  local values = w[1]
-  local nv = #values
+  local values = {}
+  local nv = 0
+  for f, v in pairs(w[1]) do
+    values[nv + 1] = f
+    values[nv + 2] = v
+    nv = nv + 2
+  end
   local j = 1
   while j <= nv do
     local stop = math.min(j + 3999, nv)
@@ -140,13 +145,8 @@ def flush_arguments(
     script ran, the retry finds its own checkpoint already stored and writes nothing twice.
     """
     script_keys = [lease, checkpoint_key, stream, dead_stream]
-    bodies: list[tuple[list[str], tuple[str, ...]]] = []
-    for write in batch.writes:
-        script_keys.append(write.key)
-        flat: list[str] = []
-        for pair in write.fields.items():
-            flat += pair
-        bodies.append((flat, write.absent))
+    script_keys.extend([w.key for w in batch.writes])
+    bodies = [(w.fields, w.absent) for w in batch.writes]
     argv: list[str] = [
         token, group, batch.checkpoint, str(dead_letter_cap), previous_checkpoint,
         orjson.dumps(batch.acks).decode(), orjson.dumps(bodies).decode(),

@@ -6,6 +6,7 @@ lands in two partitions.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -20,16 +21,23 @@ Entry = Mapping[str, str]
 
 
 def entry_symbol(entry: Entry) -> str:
-    """The routing symbol of an entry (flat or `data` JSON); '' when there is none."""
-    symbol = entry.get("symbol") or entry.get("tradingsymbol")
-    if symbol is None and "data" in entry:
-        try:
-            data = orjson.loads(entry["data"])
-        except orjson.JSONDecodeError:
-            return ""
-        if isinstance(data, dict):
-            symbol = data.get("symbol") or data.get("tradingsymbol")
-    return str(symbol).strip() if symbol is not None else ""
+    """The routing symbol of an entry (flat or `data` JSON); '' when there is none.
+
+    Read with the parser's precedence (`ticks.parse_entry`): `data` JSON keys win over flat
+    fields, `symbol` over `tradingsymbol`, so an entry lands in its symbol's partition.
+    """
+    nested: object = None
+    if entry.get("data"):
+        # bad JSON is dead-lettered by the worker, wherever it lands
+        with contextlib.suppress(orjson.JSONDecodeError):
+            nested = orjson.loads(entry["data"])
+    sources = (nested, entry) if isinstance(nested, dict) else (entry,)
+    for name in ("symbol", "tradingsymbol"):
+        for source in sources:
+            symbol = source.get(name)
+            if symbol is not None and symbol != "":
+                return str(symbol).strip()
+    return ""
 
 
 def route(entry: Entry, stream: str, partitions: int) -> str:

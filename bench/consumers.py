@@ -1,0 +1,109 @@
+"""The two reference consumers the engine is measured against.
+
+- ceiling: does nothing with the entries. One asyncio task per partition on one pooled client,
+  exactly like the service: XREADGROUP COUNT read_count, then XACK the same ids. Nothing a
+  consumer on this Redis client stack does can drain the streams faster.
+- naive: the straightforward per-tick port of the old code: every entry goes through the
+  library engine (`UnifiedVolumeEngine.process_tick`), which writes that tick's hashes with one
+  HSET pipeline (a MULTI/EXEC round trip) per tick. It is slow, so it runs for a time budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis.asyncio as aredis
+
+from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.session_tracker import StaleSessionError
+from shared_core.volume_files.settings import load_settings
+from shared_core.volume_files.ticks import TickError
+from shared_core.volume_files.unified_engine import UnifiedVolumeEngine
+
+from .workloads import seed_history, stream_keys
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    ticks: int
+    seconds: float
+
+    @property
+    def ticks_per_s(self) -> float:
+        return self.ticks / self.seconds if self.seconds > 0 else 0.0
+
+
+async def _ceiling(url: str, group: str, read_count: int) -> Drained:
+    client = aredis.from_url(url)
+    counts: list[int] = []
+
+    async def drain(stream: str) -> None:
+        n = 0
+        while True:
+            reply: Any = await client.xreadgroup(group, "ceiling", {stream: ">"},
+                                                 count=read_count)
+            if not reply:
+                break
+            ids = [entry_id for entry_id, _ in reply[0][1]]
+            await client.xack(stream, group, *ids)
+            n += len(ids)
+        counts.append(n)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(drain(stream) for stream in stream_keys()))
+        return Drained(sum(counts), time.perf_counter() - started)
+    finally:
+        await client.aclose()
+
+
+def ceiling(server: RedisServer, db: int, group: str, read_count: int) -> Drained:
+    """Drain the copy in `db` (its group must exist at id 0) with the do-nothing consumer."""
+    url = f"redis://127.0.0.1:{server.port}/{db}"
+    return asyncio.run(_ceiling(url, group, read_count))
+
+
+def naive(
+    server: RedisServer, db: int, out_db: int, group: str, read_count: int, budget_s: float,
+    histories: Mapping[str, Mapping[str, str]] | None = None,
+) -> Drained:
+    """Per-tick engine over the copy in `db`, writing to `out_db`, for about `budget_s`."""
+    if histories:
+        seed_history(server, out_db, histories)
+    reader = server.client(db=db)
+    writer = server.client(db=out_db)
+    engine = UnifiedVolumeEngine(writer, settings=load_settings(env={}))
+    streams = stream_keys()
+    done: set[str] = set()
+    ticks = 0
+    started = time.perf_counter()
+    deadline = started + budget_s
+    try:
+        while len(done) < len(streams) and time.perf_counter() < deadline:
+            for stream in streams:
+                if stream in done:
+                    continue
+                reply: Any = reader.xreadgroup(group, "naive", {stream: ">"}, count=read_count)
+                if not reply:
+                    done.add(stream)
+                    continue
+                entries = reply[0][1]
+                for _, fields in entries:
+                    tick = {k.decode(): v.decode() for k, v in cast(dict[bytes, bytes],
+                                                                    fields).items()}
+                    with contextlib.suppress(TickError, StaleSessionError):
+                        engine.process_tick(None, tick)
+                reader.xack(stream, group, *[entry_id for entry_id, _ in entries])
+                ticks += len(entries)
+                if time.perf_counter() >= deadline:
+                    break
+        return Drained(ticks, time.perf_counter() - started)
+    finally:
+        reader.close()
+        writer.close()
+

@@ -1,0 +1,166 @@
+"""Publish-to-visible latency at a fixed publish rate (half the engine's measured capacity).
+
+A publisher XADDs ticks at the target rate in 5 ms batches and notes, per entry id, when it
+sent it. A poller reads the partitions' checkpoints (`vol:checkpoint:{stream}:{p}`) every
+2 ms: the flush script writes the checkpoint in the same atomic call as the state it reflects,
+so the moment a checkpoint reaches an entry's id, that tick's effect is visible to every
+reader. Latency = first poll that sees it - send time (at most one poll interval pessimistic).
+Steady state, not a cold start: each symbol's first tick is published and consumed before the
+clock starts (so no measured tick waits for its symbol to be loaded from Redis), and the first
+`warmup_s` seconds of the timed phase are left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aredis
+
+from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.store import keys
+from shared_core.volume_files.stream.partitions import parse_entry_id, partition_for
+from shared_core.volume_files.stream.producer import publish_sync
+
+from .service import process_cpu_s, start_workers, stop_workers, wait_owned, worker_ids
+from .workloads import PARTITIONS, STREAM, backlog, drop_db, seed_history
+
+BATCH_S = 0.005
+POLL_S = 0.002
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    rate: float  # ticks/s actually published
+    samples: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    worker_cpu_share: float  # of one core, during the timed phase
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, duration: float,
+                   warmup_s: float, worker_pid: int) -> Latency:
+    publisher = aredis.from_url(url)
+    poller = aredis.from_url(url)
+    routes = [keys.stream_key(STREAM, partition_for(e["symbol"], PARTITIONS)) for e in entries]
+    inflight: list[deque[tuple[tuple[int, int], float]]] = [deque() for _ in range(PARTITIONS)]
+    part_of = {keys.stream_key(STREAM, p): p for p in range(PARTITIONS)}
+    latencies: list[float] = []
+    n_total = min(len(entries), int(rate * duration))
+    done_publishing = asyncio.Event()
+    published = 0
+    started = time.perf_counter()
+
+    async def publish() -> None:
+        nonlocal published
+        while published < n_total:
+            due = min(n_total, int((time.perf_counter() - started) * rate))
+            if due > published:
+                pipe = publisher.pipeline(transaction=False)
+                for i in range(published, due):
+                    pipe.xadd(routes[i], entries[i])  # type: ignore[arg-type]
+                sent = time.perf_counter()
+                ids: list[Any] = await pipe.execute()
+                for i, entry_id in zip(range(published, due), ids, strict=True):
+                    inflight[part_of[routes[i]]].append((parse_entry_id(entry_id), sent))
+                published = due
+            await asyncio.sleep(BATCH_S)
+        done_publishing.set()
+
+    async def poll() -> None:
+        checkpoint_keys = [keys.checkpoint_key(STREAM, p) for p in range(PARTITIONS)]
+        measure_from = started + warmup_s
+        while True:
+            pipe = poller.pipeline(transaction=False)
+            for key in checkpoint_keys:
+                pipe.hget(key, keys.CHECKPOINT_LAST_ID)
+            values: list[Any] = await pipe.execute()
+            now = time.perf_counter()
+            for p, raw in enumerate(values):
+                if raw is None:
+                    continue
+                checkpoint = parse_entry_id(raw)
+                queue = inflight[p]
+                while queue and queue[0][0] <= checkpoint:
+                    _, sent = queue.popleft()
+                    if sent >= measure_from:
+                        latencies.append(now - sent)
+            if done_publishing.is_set() and not any(inflight):
+                return
+            await asyncio.sleep(POLL_S)
+
+    cpu_before = process_cpu_s(worker_pid)
+    try:
+        poll_task = asyncio.create_task(poll())
+        await publish()
+        elapsed = time.perf_counter() - started
+        cpu_share = (process_cpu_s(worker_pid) - cpu_before) / elapsed
+        await asyncio.wait_for(poll_task, 60)
+    finally:
+        await publisher.aclose()
+        await poller.aclose()
+    ms = sorted(v * 1000 for v in latencies)
+    return Latency(
+        rate=n_total / elapsed,
+        samples=len(ms),
+        p50_ms=_quantile(ms, 0.50),
+        p99_ms=_quantile(ms, 0.99),
+        max_ms=ms[-1] if ms else float("nan"),
+        mean_ms=statistics.fmean(ms) if ms else float("nan"),
+        worker_cpu_share=cpu_share,
+    )
+
+
+def measure(
+    server: RedisServer,
+    db: int,
+    entries: Sequence[dict[str, str]],
+    *,
+    rate: float,
+    duration: float,
+    log_dir: Path,
+    histories: Mapping[str, Mapping[str, str]] | None = None,
+    warmup_s: float = 1.0,
+) -> Latency:
+    """One worker on an empty DB, fed live at `rate` ticks/s for about `duration` seconds."""
+    drop_db(server, db)
+    if histories:
+        seed_history(server, db, histories)
+    seen: set[str] = set()
+    warm: list[dict[str, str]] = []
+    timed: list[dict[str, str]] = []
+    for entry in entries:
+        symbol = entry["symbol"]
+        (timed if symbol in seen else warm).append(entry)
+        seen.add(symbol)
+    procs = start_workers(server, db, "latency", 1, log_dir, {})
+    client = server.client(db=db)
+    try:
+        wait_owned(client, worker_ids(1), procs)
+        publish_sync(client, warm, stream=STREAM, partitions=PARTITIONS, batch=2000)
+        deadline = time.monotonic() + 120
+        while backlog(client, "latency") > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the latency worker did not consume the warm-up ticks")
+            time.sleep(0.05)
+        url = f"redis://127.0.0.1:{server.port}/{db}"
+        return asyncio.run(_measure(url, timed, rate, duration, warmup_s, procs[0].pid))
+    finally:
+        stop_workers(procs)
+        client.close()
+        drop_db(server, db)

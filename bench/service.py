@@ -1,0 +1,232 @@
+"""The real service under test: `volume-engine run` worker processes.
+
+Start is gated so that process start-up, imports and lease acquisition are not timed: the
+workers' group is created at the end of the copied streams (`$`), the workers start and take
+their leases with nothing to read, and the clock starts when XGROUP SETID moves the group back
+to the first entry. SETID does not wake a blocked XREADGROUP, so these runs use a 50 ms block
+(it only matters while a worker is idle). The clock stops when every partition's backlog (lag
+plus pending) is zero: the service acks in the same script that writes the state, so at that
+moment every tick's effect is in Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.store import keys
+from shared_core.volume_files.stream.leases import assignment
+
+from .consumers import Drained
+from .workloads import (
+    PARTITIONS,
+    STREAM,
+    backlog,
+    copy_streams,
+    drop_db,
+    seed_history,
+    stream_keys,
+)
+
+GATED_BLOCK_MS = 50
+POLL_S = 0.01
+
+
+def worker_env(url: str, group: str, worker_id: str, extra: dict[str, str]) -> dict[str, str]:
+    """The documented environment variables; everything else is the shipped default config."""
+    env = dict(os.environ)
+    env.update({
+        "VOLUME_REDIS_URL": url,
+        "VOLUME_STREAM": STREAM,
+        "VOLUME_PARTITIONS": str(PARTITIONS),
+        "VOLUME_GROUP": group,
+        "VOLUME_WORKER_ID": worker_id,
+        "VOLUME_METRICS_PORT": "0",
+        "VOLUME_LOG_LEVEL": "warning",
+    })
+    env.update(extra)
+    return env
+
+
+# Set by `python -m bench --gc-threshold A,B,C`: the workers run with those garbage collector
+# thresholds (an experiment on the service's process settings, not a change to the service).
+GC_THRESHOLD: tuple[int, int, int] | None = None
+
+
+def worker_command() -> list[str]:
+    """`volume-engine run`, as `python -m shared_core.volume_files.cli run`."""
+    if GC_THRESHOLD is None:
+        return [sys.executable, "-m", "shared_core.volume_files.cli", "run"]
+    a, b, c = GC_THRESHOLD
+    return [sys.executable, "-c",
+            f"import gc, sys; gc.set_threshold({a}, {b}, {c}); "
+            "from shared_core.volume_files.cli import main; sys.exit(main(['run']))"]
+
+
+def start_workers(
+    server: RedisServer, db: int, group: str, n: int, log_dir: Path, extra: dict[str, str]
+) -> list[subprocess.Popen[bytes]]:
+    url = f"redis://127.0.0.1:{server.port}/{db}"
+    procs = []
+    for i in range(n):
+        worker_id = f"bench-w{i + 1}"
+        log = (log_dir / f"{group}-{worker_id}.log").open("wb")
+        procs.append(subprocess.Popen(
+            worker_command(),
+            env=worker_env(url, group, worker_id, extra), stdout=log, stderr=subprocess.STDOUT,
+        ))
+    return procs
+
+
+def worker_ids(n: int) -> list[str]:
+    return [f"bench-w{i + 1}" for i in range(n)]
+
+
+def wait_owned(client: redis.Redis, ids: Sequence[str], procs: Sequence[subprocess.Popen[bytes]],
+               timeout: float = 60.0) -> None:
+    """Until every partition's lease is held by the worker the assignment gives it to."""
+    wanted = {p: w for w, ps in assignment(PARTITIONS, list(ids)).items() for p in ps}
+    lease_keys = [keys.lease_key(STREAM, p) for p in range(PARTITIONS)]
+    deadline = time.monotonic() + timeout
+    stable_since: float | None = None
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {proc.returncode} before owning leases")
+        values: list[Any] = client.mget(lease_keys)
+        owners = {p: None if v is None else v.decode().rsplit(":", 1)[0]
+                  for p, v in enumerate(values)}
+        if owners == wanted:
+            stable_since = stable_since or time.monotonic()
+            if time.monotonic() - stable_since >= 0.5:
+                return
+        else:
+            stable_since = None
+        time.sleep(0.05)
+    raise RuntimeError(f"leases not settled within {timeout}s")
+
+
+def stop_workers(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy (when installed) sampling the worker, idle time included, collapsed stacks."""
+    binary = Path(sys.executable).parent / "py-spy"
+    if not binary.exists():
+        print("py-spy not found next to the interpreter; pip install py-spy", file=sys.stderr)
+        return None
+    return subprocess.Popen(
+        [str(binary), "record", "--pid", str(pid), "--rate", "200", "--idle", "--format", "raw",
+         "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu_s(client: redis.Redis) -> float:
+    info: Any = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def command_usec(client: redis.Redis) -> dict[str, float]:
+    """Server-side seconds per command since the last CONFIG RESETSTAT."""
+    stats: Any = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): round(float(v["usec"]) / 1e6, 3)
+            for name, v in stats.items() if float(v["usec"]) >= 1000}
+
+
+def run_engine(
+    server: RedisServer,
+    db: int,
+    *,
+    workers: int,
+    total: int,
+    log_dir: Path,
+    timeout: float = 600.0,
+    histories: Mapping[str, Mapping[str, str]] | None = None,
+    profile: Path | None = None,
+    extra: dict[str, str] | None = None,
+) -> tuple[Drained, dict[str, Any]]:
+    """Drain a fresh copy of the workload (and its history) with `workers` service processes."""
+    group = f"engine-{workers}w"
+    copy_streams(server, db, group=group, group_at="$")
+    if histories:
+        seed_history(server, db, histories)
+    env = {"VOLUME_BLOCK_MS": str(GATED_BLOCK_MS), **(extra or {})}
+    procs = start_workers(server, db, group, workers, log_dir, env)
+    client = server.client(db=db)
+    profiler = None
+    try:
+        wait_owned(client, worker_ids(workers), procs)
+        if profile is not None:
+            profiler = start_profiler(procs[0].pid, profile)
+            time.sleep(0.5)  # let py-spy attach before the clock starts
+        client.config_resetstat()
+        cpu_before = [process_cpu_s(proc.pid) for proc in procs]
+        redis_before = redis_cpu_s(client)
+        pipe = client.pipeline(transaction=False)
+        for key in stream_keys():
+            pipe.xgroup_setid(key, group, "0", entries_read=0)
+        started = time.perf_counter()
+        pipe.execute()
+        deadline = started + timeout
+        while backlog(client, group) > 0:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"engine did not drain {total} entries within {timeout}s")
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError(f"a worker exited early; logs in {log_dir}")
+            time.sleep(POLL_S)
+        seconds = time.perf_counter() - started
+        worker_cpu = sum(process_cpu_s(proc.pid) for proc in procs) - sum(cpu_before)
+        redis_cpu = redis_cpu_s(client) - redis_before
+        stop_profiler(profiler)
+        profiler = None
+        checks = {
+            "worker_cpu_s": round(worker_cpu, 2),
+            "redis_cpu_s": round(redis_cpu, 2),
+            "redis_command_s": command_usec(client),
+            "sessions_written": sum(1 for _ in client.scan_iter(match="vol:session:*",
+                                                                count=5000)),
+            "dead_letters": int(client.xlen(keys.dead_letter_key(STREAM))),
+        }
+    finally:
+        stop_profiler(profiler)
+        stop_workers(procs)
+        client.close()
+    drop_db(server, db)
+    return Drained(total, seconds), checks
