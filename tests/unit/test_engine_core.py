@@ -476,11 +476,6 @@ def test_restore_example_across_a_date_roll() -> None:
     assert store[keys.minutes_key("SBIN", D1)] == {"0": "1000", "5": "200"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the option's last underlying_price is not persisted, so a new owner computes the "
-    "closed session's final fno_adjustment with moneyness 1.0 and rewrites its rvol",
-)
 def test_restore_keeps_an_options_spot() -> None:
     symbol = "NIFTY25JAN25000CE"
     ticks = [

@@ -37,6 +37,7 @@ class SymbolHistory:
     minute_history: dict[date, dict[int, int]] = field(default_factory=dict)
     session: SessionState | None = None
     profile: dict[str, int] | None = None
+    underlying_price: float | None = None  # the option's last spot, for moneyness
 
 
 @dataclass(slots=True)
@@ -79,6 +80,7 @@ class SymbolSnapshot:
     profile: ProfileSnapshot | None
     baseline_changed: bool
     dirty_minutes: dict[int, int]
+    underlying_price: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ class VolumeEngineCore:
             instrument=instrument,
             daily_totals=dict(history.daily_totals),
             minute_history=dict(history.minute_history),
+            underlying_price=history.underlying_price,
         )
         self._contexts[symbol] = ctx
         if history.session is not None:
@@ -269,6 +272,7 @@ class VolumeEngineCore:
             profile=None if profile is None else profile.snapshot(session.last_price),
             baseline_changed=ctx.baseline_changed,
             dirty_minutes={m: session.minute_volumes.get(m, 0) for m in ctx.dirty_minutes},
+            underlying_price=ctx.underlying_price,
         )
 
 

@@ -135,6 +135,8 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
         "last_minute": fmt_int(s.last_minute),
         "instrument_type": snap.instrument.kind.value,
     }
+    if snap.underlying_price is not None:  # state: a new owner needs it for moneyness
+        session["underlying_price"] = fmt_price(snap.underlying_price)
     # Optional fields: set the computable ones, name the others so a stale value is removed.
     absent: list[str] = []
     if snap.rvol is None:
@@ -262,9 +264,11 @@ def build_history(
         restored = restore_session(day, session, parse_minutes(minutes))
         text = profile.get("price_volume_distribution")
         distribution = {k: int(v) for k, v in orjson.loads(text).items()} if text else {}
+    spot = session.get("underlying_price") if restored is not None else None
     return SymbolHistory(
         daily_totals=totals,
         minute_history=minute_history or {},
         session=restored,
         profile=distribution,
+        underlying_price=float(spot) if spot else None,
     )

@@ -175,5 +175,8 @@ def dead_letter_fields(
         "source_stream": source_stream,
     }
     for k, v in payload:
-        letter.setdefault(k if k not in letter else f"orig_{k}", v)
+        name = k
+        while name in letter:  # a clash with our fields (or an earlier rename) moves aside
+            name = f"orig_{name}"
+        letter[name] = v
     return letter
