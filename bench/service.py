@@ -79,11 +79,12 @@ def start_workers(
     procs = []
     for i in range(n):
         worker_id = f"bench-w{i + 1}"
-        log = (log_dir / f"{group}-{worker_id}.log").open("wb")
-        procs.append(subprocess.Popen(
-            worker_command(),
-            env=worker_env(url, group, worker_id, extra), stdout=log, stderr=subprocess.STDOUT,
-        ))
+        with (log_dir / f"{group}-{worker_id}.log").open("wb") as log:  # the child keeps it
+            procs.append(subprocess.Popen(
+                worker_command(),
+                env=worker_env(url, group, worker_id, extra), stdout=log,
+                stderr=subprocess.STDOUT,
+            ))
     return procs
 
 
