@@ -117,7 +117,7 @@ class Bench:
                 "redis": version,
                 "python": sys.version.split()[0],
                 "git": _git_rev(),
-                "gc_threshold": list(service.GC_THRESHOLD) if service.GC_THRESHOLD else None,
+                "gc_gen0": service.GC_GEN0,
                 "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             need_engine = bool(self.only & {"engine", "scaling"}) or (
@@ -287,18 +287,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="", help="directory: py-spy the engine run into it")
     parser.add_argument("--json", default="", help="also append the JSON lines to this file")
     parser.add_argument("--log-dir", default="", help="worker logs (default: a temp dir)")
-    parser.add_argument("--gc-threshold", default="",
-                        help="A,B,C: run the workers with gc.set_threshold(A, B, C)")
+    parser.add_argument("--gc-gen0", type=int, default=None,
+                        help="run the workers with VOLUME_GC_GEN0_THRESHOLD=N (0: Python's GC "
+                             "defaults, as before the service tuned them)")
     args = parser.parse_args(argv)
     unknown = set(filter(None, args.only.split(","))) - set(FIGURES)
     if unknown:
         parser.error(f"--only: unknown figure(s) {', '.join(sorted(unknown))}")
-    if args.gc_threshold:
-        try:
-            a, b, c = (int(x) for x in args.gc_threshold.split(","))
-        except ValueError:
-            parser.error("--gc-threshold: expected three integers, e.g. 50000,50,1000")
-        service.GC_THRESHOLD = (a, b, c)
+    if args.gc_gen0 is not None:
+        if args.gc_gen0 < 0:
+            parser.error("--gc-gen0: expected an integer >= 0")
+        service.GC_GEN0 = args.gc_gen0
     plan = QUICK if args.quick else FULL
     if args.symbols or args.ticks:
         plan = Plan(args.symbols or plan.symbols, args.ticks or plan.ticks, plan.naive_budget_s,

@@ -53,23 +53,20 @@ def worker_env(url: str, group: str, worker_id: str, extra: dict[str, str]) -> d
         "VOLUME_METRICS_PORT": "0",
         "VOLUME_LOG_LEVEL": "warning",
     })
+    if GC_GEN0 is not None:
+        env["VOLUME_GC_GEN0_THRESHOLD"] = str(GC_GEN0)
     env.update(extra)
     return env
 
 
-# Set by `python -m bench --gc-threshold A,B,C`: the workers run with those garbage collector
-# thresholds (an experiment on the service's process settings, not a change to the service).
-GC_THRESHOLD: tuple[int, int, int] | None = None
+# Set by `python -m bench --gc-gen0 N`: the workers run with VOLUME_GC_GEN0_THRESHOLD=N (0 is
+# Python's own garbage collector thresholds: the figures before the service tuned them).
+GC_GEN0: int | None = None
 
 
 def worker_command() -> list[str]:
     """`volume-engine run`, as `python -m shared_core.volume_files.cli run`."""
-    if GC_THRESHOLD is None:
-        return [sys.executable, "-m", "shared_core.volume_files.cli", "run"]
-    a, b, c = GC_THRESHOLD
-    return [sys.executable, "-c",
-            f"import gc, sys; gc.set_threshold({a}, {b}, {c}); "
-            "from shared_core.volume_files.cli import main; sys.exit(main(['run']))"]
+    return [sys.executable, "-m", "shared_core.volume_files.cli", "run"]
 
 
 def start_workers(

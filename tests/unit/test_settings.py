@@ -60,6 +60,7 @@ def test_defaults_load_from_the_shipped_config() -> None:
         metrics_host="127.0.0.1",
         metrics_port=9108,
         dual_write=True,
+        gc_gen0_threshold=50_000,
         curve="default",
         lookback_sessions=20,
         min_learned_sessions=5,
@@ -179,6 +180,10 @@ def test_directory_argument_wins(conf: Path, tmp_path: Path) -> None:
             "VOLUME_STREAM: must be a non-empty name without spaces, got 'my ticks'",
         ),
         ({"VOLUME_METRICS_PORT": "65536"}, "VOLUME_METRICS_PORT: must be <= 65535, got 65536"),
+        (
+            {"VOLUME_GC_GEN0_THRESHOLD": "-1"},
+            "VOLUME_GC_GEN0_THRESHOLD: must be >= 0, got -1",
+        ),
         (
             {"VOLUME_INSTRUMENTS_CSV": "/nonexistent/instruments.csv"},
             "VOLUME_INSTRUMENTS_CSV: no such file '/nonexistent/instruments.csv'",

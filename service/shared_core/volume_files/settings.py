@@ -48,6 +48,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     dual_write: bool = True
+    gc_gen0_threshold: int = 50_000
     curve: str = "default"
     lookback_sessions: int = 20
     min_learned_sessions: int = 5
@@ -74,6 +75,7 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
     "metrics_host": ("VOLUME_METRICS_HOST", "metrics", "host"),
     "metrics_port": ("VOLUME_METRICS_PORT", "metrics", "port"),
     "dual_write": ("VOLUME_DUAL_WRITE", "engine", "dual_write"),
+    "gc_gen0_threshold": ("VOLUME_GC_GEN0_THRESHOLD", "engine", "gc_gen0_threshold"),
     "curve": ("VOLUME_CURVE", "baseline", "curve"),
     "lookback_sessions": ("VOLUME_LOOKBACK_SESSIONS", "baseline", "lookback_sessions"),
     "min_learned_sessions": ("VOLUME_MIN_LEARNED_SESSIONS", "baseline", "min_learned_sessions"),
@@ -84,7 +86,7 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
 _MINIMUMS = {
     "partitions": 1, "read_count": 1, "block_ms": 1, "flush_interval_ms": 1,
     "flush_max_entries": 1, "max_deliveries": 1, "lease_ttl_ms": 100, "renew_interval_ms": 10,
-    "metrics_port": 0, "lookback_sessions": 1, "min_learned_sessions": 1,
+    "metrics_port": 0, "gc_gen0_threshold": 0, "lookback_sessions": 1, "min_learned_sessions": 1,
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +55,24 @@ class PartitionConfig:
     max_deliveries: int
     dual_write: bool
     learned_history_days: int = 0
+    partitions: int = 1  # of the stream: spaces the partitions' drains across the interval
+
+
+def drain_phase(partition: int, partitions: int, interval: float) -> float:
+    """Where in the interval a partition drains: partition/partitions of it.
+
+    The partitions' flushes share one event loop; drained at the same moment, the last one's
+    ticks would wait for every other partition's snapshots too.
+    """
+    n = max(1, partitions)
+    return interval * (partition % n) / n
+
+
+def next_drain(after: float, interval: float, phase: float) -> float:
+    """The first point of the grid `phase + k * interval` strictly after `after`."""
+    if interval <= 0:
+        return after
+    return phase + (math.floor((after - phase) / interval) + 1) * interval
 
 
 def _text(value: bytes | str) -> str:
@@ -85,7 +104,9 @@ class PartitionWorker:
         self._stored_checkpoint = ""
         self.batch = FlushBatch()
         self._unflushed = 0
-        self._last_flush = time.monotonic()
+        self._interval = config.flush_interval_ms / 1000
+        self._phase = drain_phase(config.partition, config.partitions, self._interval)
+        self._drain_due = self._next_grid(time.monotonic())
         self._catching_up = False  # the last read was a full batch: a backlog is waiting
         self._label = str(config.partition)
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
@@ -102,7 +123,7 @@ class PartitionWorker:
         await self._retrying(self._recover)
         while not self.stopping.is_set():
             block = self.cfg.block_ms if self._unflushed == 0 else max(
-                1, self.cfg.flush_interval_ms - self._since_flush_ms()
+                1, int((self._drain_due - time.monotonic()) * 1000)
             )
             entries = await self._retrying(functools.partial(self._read, ">", block))
             self._catching_up = len(entries) >= self.cfg.read_count
@@ -124,15 +145,15 @@ class PartitionWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    def _since_flush_ms(self) -> int:
-        return int((time.monotonic() - self._last_flush) * 1000)
+    def _next_grid(self, after: float) -> float:
+        return next_drain(after, self._interval, self._phase)
 
     def _flush_due(self) -> bool:
         if self._unflushed == 0:
             return False
         return (
             self._unflushed >= self.cfg.flush_max_entries
-            or self._since_flush_ms() >= self.cfg.flush_interval_ms
+            or time.monotonic() >= self._drain_due
         )
 
     # -- reading --------------------------------------------------------------------------------
@@ -329,17 +350,18 @@ class PartitionWorker:
     async def flush(self) -> None:
         """Write everything applied since the last flush in one fenced script call.
 
-        Live, the flush interval runs from drain to drain, so a tick waits at most one interval
-        plus one flush to be visible. While catching up on a backlog (the last read was a full
-        batch) it runs from the end of this write instead: latency is the backlog's then, and
-        the longer spacing means fewer, larger flushes and a faster catch-up.
+        Live, the partition drains on its grid (one interval apart, offset per partition), so a
+        tick waits at most one interval plus one flush to be visible. While catching up on a
+        backlog (the last read was a full batch) the next drain is one interval after the end
+        of this write instead: latency is the backlog's then, and the longer spacing means
+        fewer, larger flushes and a faster catch-up.
         """
         drained_at = time.monotonic()
         batch = self.batch
         for snap in self.core.drain():
             batch.writes.extend(snapshot_writes(snap, dual_write=self.cfg.dual_write))
         if not batch:
-            self._last_flush = drained_at
+            self._drained(drained_at)
             return
         script_keys, argv = flush_arguments(
             batch,
@@ -378,4 +400,10 @@ class PartitionWorker:
             self.metrics.key_writes.labels(family).inc(count)
         self.batch = FlushBatch()
         self._unflushed = 0
-        self._last_flush = time.monotonic() if self._catching_up else drained_at
+        self._drained(drained_at)
+
+    def _drained(self, drained_at: float) -> None:
+        if self._catching_up:
+            self._drain_due = time.monotonic() + self._interval
+        else:
+            self._drain_due = self._next_grid(drained_at)

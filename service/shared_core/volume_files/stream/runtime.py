@@ -221,7 +221,7 @@ class VolumeService:
             stream=s.stream, partition=partition, group=s.group, consumer=s.worker_id,
             read_count=s.read_count, block_ms=s.block_ms, flush_interval_ms=s.flush_interval_ms,
             flush_max_entries=s.flush_max_entries, max_deliveries=s.max_deliveries,
-            dual_write=s.dual_write,
+            dual_write=s.dual_write, partitions=s.partitions,
             learned_history_days=s.lookback_sessions if s.curve == "learned" else 0,
         )
         worker = PartitionWorker(self.client, cfg, self.core_config, token, self.flush_script,
