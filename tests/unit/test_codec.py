@@ -105,6 +105,7 @@ def _snapshot(
     expected: float | None = None,
     profile: ProfileSnapshot | None = None,
     kind: InstrumentKind = InstrumentKind.EQUITY,
+    baseline_changed: bool = True,
 ) -> SymbolSnapshot:
     return SymbolSnapshot(
         symbol="YESBANK",
@@ -119,7 +120,7 @@ def _snapshot(
         rvol=rvol,
         rvol_1m=None,
         profile=profile,
-        baseline_changed=True,
+        baseline_changed=baseline_changed,
         dirty_minutes=dict(session.minute_volumes),
     )
 
@@ -194,6 +195,16 @@ def test_snapshot_with_baseline_and_profile() -> None:
     for w in writes.values():
         assert set(w.fields) <= {*keys.SESSION_FIELDS, *keys.PROFILE_SESSION_FIELDS,
                                  *keys.BASELINE_FIELDS} or w.family == keys.FAMILY_STATE
+
+
+@pytest.mark.parametrize("kind", [InstrumentKind.EQUITY, InstrumentKind.OPTION])
+def test_an_unchanged_baseline_is_not_rewritten(kind: InstrumentKind) -> None:
+    baseline = Baseline(avg_volume_20d=37_500.0, baseline_1min=100.0, sessions=20)
+    snap = _snapshot(_state(), baseline=baseline, kind=kind, baseline_changed=False)
+    writes = _by_key(codec.snapshot_writes(snap, dual_write=True))
+    assert keys.baseline_key("YESBANK") not in writes
+    # the legacy hash still carries the average
+    assert writes[keys.legacy_key("YESBANK")].fields["avg_volume"] == "37500"
 
 
 def test_baseline_fields_match_the_engine_writes() -> None:

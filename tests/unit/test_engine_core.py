@@ -328,6 +328,25 @@ def test_option_keeps_the_last_spot_for_later_ticks() -> None:
     assert snap_of(core, symbol).fno_adjustment == 1.3 * 1.3
 
 
+def test_an_options_baseline_is_rewritten_only_when_its_adjustment_moves() -> None:
+    symbol = "NIFTY25JAN25000CE"
+    core = core_with(symbol, as_of=EXPIRY_WEEK)
+    core.apply(tick(symbol, at=ts(EXPIRY_WEEK, 10, 0), volume=1, underlying=24_800.0))
+    (first,) = core.drain()
+    assert first.baseline_changed is True  # first sight
+    core.apply(tick(symbol, at=ts(EXPIRY_WEEK, 10, 1), volume=1, underlying=24_790.0))
+    (same_band,) = core.drain()
+    assert same_band.fno_adjustment == first.fno_adjustment
+    assert same_band.baseline_changed is False
+    core.apply(tick(symbol, at=ts(EXPIRY_WEEK, 10, 2), volume=1, underlying=24_500.0))
+    (moved,) = core.drain()
+    assert moved.fno_adjustment == 1.3 * 1.1
+    assert moved.baseline_changed is True
+    core.apply(tick(symbol, at=ts(EXPIRY_WEEK, 10, 3), volume=1))
+    (after,) = core.drain()
+    assert after.baseline_changed is False
+
+
 # -- Crash and restore -------------------------------------------------------------------------
 
 Store = dict[str, dict[str, str]]

@@ -52,6 +52,7 @@ class SymbolContext:
     fno_adjustment: float = 1.0
     underlying_price: float | None = None
     baseline_changed: bool = True
+    drained_fno: float | None = None  # the F&O adjustment of the last drained snapshot
     session_day: date | None = None
     days_to_expiry: int | None = None  # for session_day; F&O only
     dirty_minutes: set[int] = field(default_factory=set)
@@ -78,7 +79,7 @@ class SymbolSnapshot:
     rvol: float | None
     rvol_1m: float | None
     profile: ProfileSnapshot | None
-    baseline_changed: bool
+    baseline_changed: bool  # the baseline hash differs from the last drained snapshot's
     dirty_minutes: dict[int, int]
     underlying_price: float | None = None
 
@@ -223,6 +224,7 @@ class VolumeEngineCore:
                 snap = self._snapshot(symbol, ctx, session)
                 if snap is not None:
                     out.append(snap)
+                    ctx.drained_fno = snap.fno_adjustment
             ctx.dirty_minutes.clear()
             ctx.baseline_changed = False
         self._dirty.clear()
@@ -270,7 +272,9 @@ class VolumeEngineCore:
             rvol=rvol,
             rvol_1m=rvol_1m,
             profile=None if profile is None else profile.snapshot(session.last_price),
-            baseline_changed=ctx.baseline_changed,
+            # An option's adjustment moves with its underlying's price: the baseline hash is
+            # rewritten when it does, not on every update.
+            baseline_changed=ctx.baseline_changed or fno != ctx.drained_fno,
             dirty_minutes={m: session.minute_volumes.get(m, 0) for m in ctx.dirty_minutes},
             underlying_price=ctx.underlying_price,
         )

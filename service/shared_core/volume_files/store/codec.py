@@ -158,7 +158,7 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
     baseline = snap.baseline
     is_fno = snap.instrument.is_fno
     avg_text: str | None = None
-    if snap.baseline_changed or is_fno:
+    if snap.baseline_changed:
         base = baseline_fields(baseline, fno_adjustment=snap.fno_adjustment, is_fno=is_fno)
         absent_base = () if baseline is not None else ("baseline_1min", "avg_volume_20d")
         writes.append(HashWrite(keys.baseline_key(symbol), keys.FAMILY_BASELINE, base,
