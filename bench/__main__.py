@@ -211,6 +211,7 @@ class Bench:
             "max_ms": round(result.max_ms, 1), "mean_ms": round(result.mean_ms, 1),
             "samples": result.samples, "target_rate": round(rate, 1),
             "worker_cpu_share": round(result.worker_cpu_share, 2),
+            "p99_ms_by_partition": list(result.p99_ms_by_partition),
             "flush_interval_ms": flush_ms, "target_p99_ms": flush_ms + 50,
         }
         self.emit(Figure("latency", result.rate, detail,

@@ -44,6 +44,7 @@ class Latency:
     max_ms: float
     mean_ms: float
     worker_cpu_share: float  # of one core, during the timed phase
+    p99_ms_by_partition: tuple[float, ...]  # which partitions make the tail
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -61,6 +62,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     inflight: list[deque[tuple[tuple[int, int], float]]] = [deque() for _ in range(PARTITIONS)]
     part_of = {keys.stream_key(STREAM, p): p for p in range(PARTITIONS)}
     latencies: list[float] = []
+    by_partition: list[list[float]] = [[] for _ in range(PARTITIONS)]
     n_total = min(len(entries), int(rate * duration))
     done_publishing = asyncio.Event()
     published = 0
@@ -100,6 +102,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
                     _, sent = queue.popleft()
                     if sent >= measure_from:
                         latencies.append(now - sent)
+                        by_partition[p].append(now - sent)
             if done_publishing.is_set() and not any(inflight):
                 return
             await asyncio.sleep(POLL_S)
@@ -123,6 +126,9 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         max_ms=ms[-1] if ms else float("nan"),
         mean_ms=statistics.fmean(ms) if ms else float("nan"),
         worker_cpu_share=cpu_share,
+        p99_ms_by_partition=tuple(
+            round(_quantile(sorted(v * 1000 for v in part), 0.99), 1) for part in by_partition
+        ),
     )
 
 
