@@ -361,13 +361,15 @@ class VolumeProfile:
         support: list[float] = []
         resistance: list[float] = []
         if max_levels:
+            # An HVN holds at least the mean: that test, on the volumes in hand, rules out most
+            # levels before the neighbours are looked up.
             for i in range(bisect_left(keys, ref) - 1, -1, -1):
-                if self._is_hvn(keys[i], count, total):
+                if vals[i] * count >= total and self._is_hvn(keys[i], count, total):
                     support.append(price_of(keys[i]))
                     if len(support) == max_levels:
                         break
             for i in range(bisect_right(keys, ref), count):
-                if self._is_hvn(keys[i], count, total):
+                if vals[i] * count >= total and self._is_hvn(keys[i], count, total):
                     resistance.append(price_of(keys[i]))
                     if len(resistance) == max_levels:
                         break
