@@ -118,10 +118,10 @@ def measure(writes: Sequence[HashWrite], repeat: int) -> list[dict[str, Any]]:
         pack: Callable[[tuple[str, ...]], bytes] = hiredis.pack_command  # type: ignore[assignment]
 
         def packed() -> list[bytes]:
-            out = [pack(("HSET", w.key, *itertools.chain.from_iterable(w.fields.items())))
-                   for w in writes]
-            out += [pack(("HDEL", w.key, *w.absent)) for w in writes if w.absent]
-            return out
+            commands = [pack(("HSET", w.key, *itertools.chain.from_iterable(w.fields.items())))
+                        for w in writes]
+            commands += [pack(("HDEL", w.key, *w.absent)) for w in writes if w.absent]
+            return commands
 
         (j_keys, j_argv), j_py = _timed(json_args, repeat)
         j_redis = _redis_usec(client, lambda: client.evalsha(

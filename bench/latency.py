@@ -61,7 +61,6 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     routes = [keys.stream_key(STREAM, partition_for(e["symbol"], PARTITIONS)) for e in entries]
     inflight: list[deque[tuple[tuple[int, int], float]]] = [deque() for _ in range(PARTITIONS)]
     part_of = {keys.stream_key(STREAM, p): p for p in range(PARTITIONS)}
-    latencies: list[float] = []
     by_partition: list[list[float]] = [[] for _ in range(PARTITIONS)]
     n_total = min(len(entries), int(rate * duration))
     done_publishing = asyncio.Event()
@@ -101,7 +100,6 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
                 while queue and queue[0][0] <= checkpoint:
                     _, sent = queue.popleft()
                     if sent >= measure_from:
-                        latencies.append(now - sent)
                         by_partition[p].append(now - sent)
             if done_publishing.is_set() and not any(inflight):
                 return
@@ -117,7 +115,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     finally:
         await publisher.aclose()
         await poller.aclose()
-    ms = sorted(v * 1000 for v in latencies)
+    ms = sorted(v * 1000 for part in by_partition for v in part)
     return Latency(
         rate=n_total / elapsed,
         samples=len(ms),

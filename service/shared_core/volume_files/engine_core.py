@@ -51,8 +51,9 @@ class SymbolContext:
     curve: TimeOfDayCurve | None = None
     fno_adjustment: float = 1.0
     underlying_price: float | None = None
-    baseline_changed: bool = True
-    drained_fno: float | None = None  # the F&O adjustment of the last drained snapshot
+    # The F&O adjustment of the last drained snapshot; None when the baseline hash is due
+    # anyway (first sight, a new session's baseline).
+    drained_fno: float | None = None
     session_day: date | None = None
     days_to_expiry: int | None = None  # for session_day; F&O only
     dirty_minutes: set[int] = field(default_factory=set)
@@ -194,7 +195,7 @@ class VolumeEngineCore:
         ctx.baseline = service.baseline(ctx.daily_totals, day)
         recent = [ctx.minute_history[d] for d in sorted(ctx.minute_history) if d < day]
         ctx.curve = service.curve_for(recent[-service.lookback :])
-        ctx.baseline_changed = True
+        ctx.drained_fno = None
 
     def _fno_adjustment(self, ctx: SymbolContext, day: date) -> float:
         inst = ctx.instrument
@@ -226,7 +227,6 @@ class VolumeEngineCore:
                     out.append(snap)
                     ctx.drained_fno = snap.fno_adjustment
             ctx.dirty_minutes.clear()
-            ctx.baseline_changed = False
         self._dirty.clear()
         return out
 
@@ -274,7 +274,7 @@ class VolumeEngineCore:
             profile=None if profile is None else profile.snapshot(session.last_price),
             # An option's adjustment moves with its underlying's price: the baseline hash is
             # rewritten when it does, not on every update.
-            baseline_changed=ctx.baseline_changed or fno != ctx.drained_fno,
+            baseline_changed=fno != ctx.drained_fno,
             dirty_minutes={m: session.minute_volumes.get(m, 0) for m in ctx.dirty_minutes},
             underlying_price=ctx.underlying_price,
         )

@@ -106,7 +106,7 @@ class PartitionWorker:
         self._unflushed = 0
         self._interval = config.flush_interval_ms / 1000
         self._phase = drain_phase(config.partition, config.partitions, self._interval)
-        self._drain_due = self._next_grid(time.monotonic())
+        self._drain_due = next_drain(time.monotonic(), self._interval, self._phase)
         self._catching_up = False  # the last read was a full batch: a backlog is waiting
         self._label = str(config.partition)
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
@@ -144,9 +144,6 @@ class PartitionWorker:
                 self.log.warning("redis_unavailable", error=str(exc), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-
-    def _next_grid(self, after: float) -> float:
-        return next_drain(after, self._interval, self._phase)
 
     def _flush_due(self) -> bool:
         if self._unflushed == 0:
@@ -406,4 +403,4 @@ class PartitionWorker:
         if self._catching_up:
             self._drain_due = time.monotonic() + self._interval
         else:
-            self._drain_due = self._next_grid(drained_at)
+            self._drain_due = next_drain(drained_at, self._interval, self._phase)
