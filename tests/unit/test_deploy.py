@@ -444,11 +444,26 @@ def test_dockerfile_runtime_stage() -> None:
     assert ("EXPOSE", "9108") in final
 
 
+def test_dockerfile_build_stage_compiles_the_profile_kernel() -> None:
+    """The C kernel is an optional extension: a build stage without a compiler would ship an
+    image that quietly runs the pure-Python scan, so the stage has gcc and checks the import."""
+    instructions = _instructions(DOCKERFILE)
+    starts = [i for i, (ins, _) in enumerate(instructions) if ins == "FROM"]
+    build = instructions[starts[0]:starts[-1]]
+    runs = [args for ins, args in build if ins == "RUN"]
+    assert any("apt-get install" in run and "gcc" in run for run in runs)
+    install = next(i for i, run in enumerate(runs) if "pip" in run and "install" in run)
+    assert "shared_core.volume_files._profile_kernel" in runs[install]
+    copied = {src for ins, args in build if ins == "COPY" for src in shlex.split(args)[:-1]}
+    assert {"setup.py", "service/"} <= copied
+
+
 def test_dockerignore_keeps_the_build_inputs() -> None:
     patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     assert patterns[0] == "*"
-    assert {"!pyproject.toml", "!README.md", "!service/", "!config/"} <= set(patterns)
+    assert {"!pyproject.toml", "!setup.py", "!README.md", "!service/", "!config/"} <= set(patterns)
+    assert "**/*.so" in patterns  # a kernel built on the host must not replace the image's
     copied = [shlex.split(args)[:-1] for ins, args in _instructions(DOCKERFILE)
               if ins == "COPY" and not args.startswith("--from")]
     for sources in copied:

@@ -41,7 +41,7 @@ from __future__ import annotations
 import functools
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -96,6 +96,150 @@ def _ratio(value_area: float) -> tuple[int, int]:
 
 
 _DEFAULT_RATIO = _ratio(0.70)
+
+Scan = tuple[int, int, int, int, list[int], list[int]]
+
+
+def _scan_levels(
+    keys: list[int],
+    vals: list[int],
+    total: int,
+    num: int,
+    den: int,
+    ref: int | None,
+    max_levels: int,
+    volumes: dict[int, int] | None = None,
+) -> Scan:
+    """(POC, its volume, value-area low and high, support and resistance levels) of a profile
+    given as ascending `keys` with their `vals`; `ref` None means the POC.
+
+    The reference for the C kernel (`_profile_kernel.scan`), which computes the same integers
+    step for step; the module docstring is the definition both follow. `volumes` is the
+    profile's own level -> volume dict when the caller has it (else it is built).
+    """
+    if volumes is None:
+        volumes = dict(zip(keys, vals, strict=True))
+    get = volumes.get
+    count = len(keys)
+    low = keys[0]
+    high = keys[-1]
+
+    # POC: most volume, then nearest the middle (2*level vs low+high), then lowest.
+    peak = max(vals)
+    if vals.count(peak) == 1:
+        poc = keys[vals.index(peak)]
+    else:
+        span = low + high
+        poc = min(
+            (lv for lv, v in zip(keys, vals, strict=True) if v == peak),
+            key=lambda lv: (abs(2 * lv - span), lv),
+        )
+
+    # Value area: expand by pairs from the POC until area/total >= num/den. Each side's next
+    # pair (its size and volume) depends only on that side's edge, so it is recomputed only
+    # after that side moved (size -1: not known yet).
+    lo = hi = poc
+    area = peak
+    target = total * num
+    n_up = n_dn = -1
+    up = dn = 0
+    while area * den < target:
+        if n_up < 0:
+            n_up = high - hi
+            if n_up >= 2:
+                n_up = 2
+                up = get(hi + 1, 0) + get(hi + 2, 0)
+            else:
+                up = get(hi + 1, 0) if n_up else 0
+        if n_dn < 0:
+            n_dn = lo - low
+            if n_dn >= 2:
+                n_dn = 2
+                dn = get(lo - 1, 0) + get(lo - 2, 0)
+            else:
+                dn = get(lo - 1, 0) if n_dn else 0
+        if n_up and (not n_dn or up >= dn):
+            if up:
+                hi += n_up
+                area += up
+            else:
+                # Two empty levels above, so n_up == 2 and the next volume is >= hi + 3:
+                # walking empty pairs repeats this same choice, so jump to the pair holding it.
+                nxt = keys[bisect_right(keys, hi)]
+                hi += 2 * ((nxt - hi - 1) // 2)
+            n_up = -1
+        elif n_dn:
+            if dn:
+                lo -= n_dn
+                area += dn
+            else:
+                prv = keys[bisect_left(keys, lo) - 1]
+                lo -= 2 * ((lo - prv - 1) // 2)
+            n_dn = -1
+        else:  # whole range included; unreachable while num/den <= 1
+            break
+
+    # Support and resistance: the HVNs nearest the reference level on each side. Only those
+    # are needed, so the levels are walked outwards from the reference and each is tested on
+    # its own: a busy symbol's flush does not pay for classifying levels it never reports.
+    if ref is None:
+        ref = poc
+    support: list[int] = []
+    resistance: list[int] = []
+    if max_levels:
+        # An HVN holds at least the mean: that test, on the volumes in hand, rules out most
+        # levels before the neighbours are looked up.
+        for i in range(bisect_left(keys, ref) - 1, -1, -1):
+            if vals[i] * count >= total and _is_hvn(volumes, keys[i], count, total):
+                support.append(keys[i])
+                if len(support) == max_levels:
+                    break
+        for i in range(bisect_right(keys, ref), count):
+            if vals[i] * count >= total and _is_hvn(volumes, keys[i], count, total):
+                resistance.append(keys[i])
+                if len(resistance) == max_levels:
+                    break
+    return poc, peak, lo, hi, support, resistance
+
+
+
+def _is_peak(volumes: dict[int, int], level: int, count: int, total: int) -> bool:
+    """A level with at least the mean volume and no less than its +-2 neighbours."""
+    get = volumes.get
+    v = get(level, 0)
+    return (
+        v > 0
+        and v * count >= total
+        and v >= get(level - 2, 0)
+        and v >= get(level - 1, 0)
+        and v >= get(level + 1, 0)
+        and v >= get(level + 2, 0)
+    )
+
+
+def _is_hvn(volumes: dict[int, int], level: int, count: int, total: int) -> bool:
+    """A peak that does not continue a plateau: no peak with the same volume one or two
+    levels below. (A level with the same volume as a peak is at the mean too, so testing
+    peaks only among levels at or above the mean changes nothing.)"""
+    if not _is_peak(volumes, level, count, total):
+        return False
+    get = volumes.get
+    v = get(level)
+    return not (
+        (get(level - 1) == v and _is_peak(volumes, level - 1, count, total))
+        or (get(level - 2) == v and _is_peak(volumes, level - 2, count, total))
+    )
+
+
+# The C kernel, where it was built (an optional extension: without a compiler the package
+# installs without it and every profile is scanned by `_scan_levels`). Small profiles stay in
+# Python: below this many levels the call and the copy into arrays cost more than they save.
+_NATIVE_FROM = 8
+_native_scan: Callable[[list[int], list[int], int, int, int, int | None, int], Scan] | None
+try:
+    from ._profile_kernel import scan as _native_scan
+except ImportError:  # pragma: no cover - depends on how the package was built
+    _native_scan = None
 # From this many levels a profile keeps its levels sorted with their price strings (see
 # VolumeProfile): about 75 more bytes a level, against re-sorting and re-formatting them all at
 # every flush.
@@ -282,98 +426,26 @@ class VolumeProfile:
         levels = self.levels
         if len(levels) == 1:  # most symbols at most flushes: everything is that one level
             return self._single_level_snapshot(last_price, max_levels)
-        get = levels.get
         keys, strs = self._ordered()
         vals = list(map(levels.__getitem__, keys))
         count = len(keys)
-        low = keys[0]
-        high = keys[-1]
-
-        # POC: most volume, then nearest the middle (2*level vs low+high), then lowest.
-        peak = max(vals)
-        if vals.count(peak) == 1:
-            poc = keys[vals.index(peak)]
-        else:
-            span = low + high
-            poc = min(
-                (lv for lv, v in zip(keys, vals, strict=True) if v == peak),
-                key=lambda lv: (abs(2 * lv - span), lv),
-            )
-
-        # Value area: expand by pairs from the POC until area/total >= num/den. Each side's next
-        # pair (its size and volume) depends only on that side's edge, so it is recomputed only
-        # after that side moved (size -1: not known yet).
-        lo = hi = poc
-        area = peak
-        target = total * num
-        n_up = n_dn = -1
-        up = dn = 0
-        while area * den < target:
-            if n_up < 0:
-                n_up = high - hi
-                if n_up >= 2:
-                    n_up = 2
-                    up = get(hi + 1, 0) + get(hi + 2, 0)
-                else:
-                    up = get(hi + 1, 0) if n_up else 0
-            if n_dn < 0:
-                n_dn = lo - low
-                if n_dn >= 2:
-                    n_dn = 2
-                    dn = get(lo - 1, 0) + get(lo - 2, 0)
-                else:
-                    dn = get(lo - 1, 0) if n_dn else 0
-            if n_up and (not n_dn or up >= dn):
-                if up:
-                    hi += n_up
-                    area += up
-                else:
-                    # Two empty levels above, so n_up == 2 and the next volume is >= hi + 3:
-                    # walking empty pairs repeats this same choice, so jump to the pair holding it.
-                    nxt = keys[bisect_right(keys, hi)]
-                    hi += 2 * ((nxt - hi - 1) // 2)
-                n_up = -1
-            elif n_dn:
-                if dn:
-                    lo -= n_dn
-                    area += dn
-                else:
-                    prv = keys[bisect_left(keys, lo) - 1]
-                    lo -= 2 * ((lo - prv - 1) // 2)
-                n_dn = -1
-            else:  # whole range included; unreachable while num/den <= 1
-                break
+        ref = None if last_price is None else self.level_of(last_price)
+        scan: Scan | None = None
+        if _native_scan is not None and count >= _NATIVE_FROM:
+            try:
+                scan = _native_scan(keys, vals, total, num, den, ref, max_levels)
+            except OverflowError:  # beyond the kernel's 64-bit range: the reference is exact
+                scan = None
+        if scan is None:
+            scan = _scan_levels(keys, vals, total, num, den, ref, max_levels, levels)
+        poc, peak, lo, hi, support, resistance = scan
 
         # Strength: exact normalised Herfindahl index.
-        if count == 1:
-            strength = 1.0
-        else:
-            sum_sq = sum(map(mul, vals, vals))
-            strength = (count * sum_sq - total * total) / (total * total * (count - 1))
-            strength = min(1.0, max(0.0, strength))
+        sum_sq = sum(map(mul, vals, vals))
+        strength = (count * sum_sq - total * total) / (total * total * (count - 1))
+        strength = min(1.0, max(0.0, strength))
 
-        # Support and resistance: the HVNs nearest the reference level on each side (see the
-        # module docstring). Only those are needed, so the levels are walked outwards from the
-        # reference and each is tested on its own: a busy symbol's flush does not pay for
-        # classifying hundreds of levels it never reports.
-        ref = poc if last_price is None else self.level_of(last_price)
         price_of = self.price_of
-        support: list[float] = []
-        resistance: list[float] = []
-        if max_levels:
-            # An HVN holds at least the mean: that test, on the volumes in hand, rules out most
-            # levels before the neighbours are looked up.
-            for i in range(bisect_left(keys, ref) - 1, -1, -1):
-                if vals[i] * count >= total and self._is_hvn(keys[i], count, total):
-                    support.append(price_of(keys[i]))
-                    if len(support) == max_levels:
-                        break
-            for i in range(bisect_right(keys, ref), count):
-                if vals[i] * count >= total and self._is_hvn(keys[i], count, total):
-                    resistance.append(price_of(keys[i]))
-                    if len(resistance) == max_levels:
-                        break
-
         return ProfileSnapshot(
             poc_price=price_of(poc),
             poc_volume=peak,
@@ -382,34 +454,8 @@ class VolumeProfile:
             profile_strength=strength,
             total_volume=total,
             distribution=self._distribution(keys, vals, strs),
-            support_levels=support,
-            resistance_levels=resistance,
-        )
-
-    def _is_peak(self, level: int, count: int, total: int) -> bool:
-        """A level with at least the mean volume and no less than its +-2 neighbours."""
-        get = self.levels.get
-        v = get(level, 0)
-        return (
-            v > 0
-            and v * count >= total
-            and v >= get(level - 2, 0)
-            and v >= get(level - 1, 0)
-            and v >= get(level + 1, 0)
-            and v >= get(level + 2, 0)
-        )
-
-    def _is_hvn(self, level: int, count: int, total: int) -> bool:
-        """A peak that does not continue a plateau: no peak with the same volume one or two
-        levels below. (A level with the same volume as a peak is at the mean too, so testing
-        peaks only among levels at or above the mean changes nothing.)"""
-        if not self._is_peak(level, count, total):
-            return False
-        get = self.levels.get
-        v = get(level)
-        return not (
-            (get(level - 1) == v and self._is_peak(level - 1, count, total))
-            or (get(level - 2) == v and self._is_peak(level - 2, count, total))
+            support_levels=list(map(price_of, support)),
+            resistance_levels=list(map(price_of, resistance)),
         )
 
     def _single_level_snapshot(

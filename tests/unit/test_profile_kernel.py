@@ -1,0 +1,131 @@
+"""The C profile kernel against its Python reference, `_scan_levels`, on random profiles.
+
+Without the extension built these are skipped, unless VOLUME_REQUIRE_NATIVE=1 (CI sets it), in
+which case a missing kernel is a failure: CI must not pass on the fallback by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared_core.volume_files import volume_profile_manager as vpm
+from shared_core.volume_files.volume_profile_manager import Scan, VolumeProfile
+
+if vpm._native_scan is None:
+    if os.environ.get("VOLUME_REQUIRE_NATIVE") == "1":
+        pytest.fail("the C profile kernel is not built", pytrace=False)
+    pytest.skip("the C profile kernel is not built", allow_module_level=True)
+
+native = vpm._native_scan
+assert native is not None
+
+
+def both(volumes: dict[int, int], num: int, den: int, ref: int | None, max_levels: int) -> Scan:
+    keys = sorted(volumes)
+    vals = [volumes[k] for k in keys]
+    total = sum(vals)
+    expected = vpm._scan_levels(keys, vals, total, num, den, ref, max_levels)
+    assert native(keys, vals, total, num, den, ref, max_levels) == expected
+    return expected
+
+
+dense = st.dictionaries(st.integers(-40, 40), st.integers(1, 50), min_size=1, max_size=60)
+sparse = st.dictionaries(st.integers(-5_000, 5_000), st.integers(1, 9), min_size=1, max_size=12)
+# Few distinct volumes: ties for the POC, plateaus of equal HVNs, equal pairs in the value area.
+tied = st.dictionaries(st.integers(0, 30), st.sampled_from([1, 2, 5, 5, 5]), min_size=1,
+                       max_size=31)
+huge = st.dictionaries(st.integers(-(2**60), 2**60), st.integers(1, 2**58), min_size=1,
+                       max_size=8)
+fractions = st.sampled_from([(7, 10), (1, 1), (1, 10**17), (68, 100), (999, 1000), (1, 2)])
+
+
+@settings(max_examples=600)
+@given(
+    volumes=st.one_of(dense, sparse, tied, huge),
+    fraction=fractions,
+    ref=st.none() | st.integers(-6_000, 6_000),
+    max_levels=st.integers(0, 5),
+)
+def test_the_kernel_computes_what_the_reference_does(
+    volumes: dict[int, int], fraction: tuple[int, int], ref: int | None, max_levels: int
+) -> None:
+    both(volumes, *fraction, ref, max_levels)
+
+
+@settings(max_examples=60)
+@given(
+    start=st.integers(0, 10**6),
+    steps=st.lists(st.integers(1, 3), min_size=300, max_size=900),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_wide_profiles_agree(start: int, steps: list[int], seed: int) -> None:
+    """Hundreds of levels (a busy symbol), gaps of one and two, a heavy-tailed shape."""
+    level = start
+    volumes: dict[int, int] = {}
+    x = seed
+    for step in steps:
+        level += step
+        x = (x * 6364136223846793005 + 1442695040888963407) % 2**64
+        volumes[level] = 1 + (x >> 40) % 97 * ((x >> 20) % 5 == 0) + (x >> 58)
+    both(volumes, 7, 10, None, 3)
+    both(volumes, 7, 10, start + len(steps), 3)
+
+
+def test_a_known_profile() -> None:
+    # mean 45/11; local maxima within +-2: 100, 104, 108 (110 is dominated by 108).
+    sr = {100: 10, 101: 2, 102: 1, 103: 2, 104: 8, 105: 2, 106: 1, 107: 3, 108: 9, 109: 1,
+          110: 6}
+    poc, peak, lo, hi, support, resistance = both(sr, 7, 10, 105, 3)
+    assert (poc, peak, support, resistance) == (100, 10, [104, 100], [108])
+    area = sum(v for lv, v in sr.items() if lo <= lv <= hi)
+    assert Fraction(area, sum(sr.values())) >= Fraction(7, 10)
+
+
+def test_beyond_64_bits_the_kernel_refuses_and_the_snapshot_falls_back() -> None:
+    volumes = {lv: 2**62 + lv for lv in range(10)}
+    keys = sorted(volumes)
+    vals = [volumes[k] for k in keys]
+    with pytest.raises(OverflowError):
+        native(keys, vals, sum(vals), 7, 10, None, 3)
+    profile = VolumeProfile(1.0)
+    for lv, v in volumes.items():
+        profile.add(profile.price_of(lv), v)
+    s = profile.snapshot()
+    assert s is not None
+    poc, peak, lo, hi, _, _ = vpm._scan_levels(keys, vals, sum(vals), 7, 10, None, 3)
+    assert (s.poc_price, s.poc_volume, s.value_area_low, s.value_area_high) == (poc, peak, lo, hi)
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        native([], [], 1, 7, 10, None, 3)
+    with pytest.raises(ValueError, match="equal length"):
+        native([1, 2], [1], 1, 7, 10, None, 3)
+    with pytest.raises(ValueError, match="num <= den"):
+        native([1], [1], 1, 11, 10, None, 3)
+    with pytest.raises(TypeError):
+        native((1,), [1], 1, 7, 10, None, 3)  # type: ignore[arg-type]
+
+
+def test_snapshots_are_the_same_with_and_without_the_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profile = VolumeProfile(0.05)
+    x = 12345
+    for i in range(5_000):
+        x = (x * 1103515245 + 12345) % 2**31
+        profile.add(100.0 + 0.05 * ((x >> 8) % 400 - (x >> 20) % 200), 1 + (x >> 24) % 30)
+        if i % 500 == 0 or i == 4_999:
+            with_kernel = profile.snapshot(profile.price_of(2000 + (x >> 10) % 50))
+            monkeypatch.setattr(vpm, "_native_scan", None)
+            without = profile.snapshot(profile.price_of(2000 + (x >> 10) % 50))
+            monkeypatch.undo()
+            assert with_kernel is not None
+            assert with_kernel == without
+    assert with_kernel is not None
+    assert len(with_kernel.distribution) > 100 >= vpm._NATIVE_FROM  # the kernel's side of it
