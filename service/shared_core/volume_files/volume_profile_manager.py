@@ -48,7 +48,7 @@ from fractions import Fraction
 from math import floor
 from operator import mul
 
-__all__ = ["ProfileSnapshot", "VolumeProfile", "VolumeProfileManager"]
+__all__ = ["ProfileSnapshot", "VolumeProfile", "VolumeProfileManager", "scan_kernel"]
 
 # Quotients this close (in levels) to an exact half are rounded with decimal arithmetic. Float
 # error of price / tick stays far below this for |price / tick| < 1e9.
@@ -240,6 +240,11 @@ try:
     from ._profile_kernel import scan as _native_scan
 except ImportError:  # pragma: no cover - depends on how the package was built
     _native_scan = None
+
+
+def scan_kernel() -> str:
+    """Which scan snapshots of large profiles use: "c" or "python" (the start-up log says)."""
+    return "python" if _native_scan is None else "c"
 # From this many levels a profile keeps its levels sorted with their price strings (see
 # VolumeProfile): about 75 more bytes a level, against re-sorting and re-formatting them all at
 # every flush.

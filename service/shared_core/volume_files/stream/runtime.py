@@ -26,6 +26,7 @@ from ..http_server import HealthServer
 from ..metrics import ServiceMetrics
 from ..settings import Settings, load_core_config, redacted_url
 from ..store import keys, scripts
+from ..volume_profile_manager import scan_kernel
 from .leases import LeaseClient, assignment
 from .partition_worker import RETRYABLE, LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
@@ -109,7 +110,8 @@ class VolumeService:
         )
         port = await self.http.start()
         self.log.info("starting", redis=redacted_url(s.redis_url), stream=s.stream,
-                      partitions=s.partitions, group=s.group, metrics_port=port)
+                      partitions=s.partitions, group=s.group, metrics_port=port,
+                      profile_kernel=scan_kernel())
         self.client = connect(s)
         try:
             await self._startup()
