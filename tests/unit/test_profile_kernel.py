@@ -41,12 +41,14 @@ tied = st.dictionaries(st.integers(0, 30), st.sampled_from([1, 2, 5, 5, 5]), min
                        max_size=31)
 huge = st.dictionaries(st.integers(-(2**60), 2**60), st.integers(1, 2**58), min_size=1,
                        max_size=8)
+# Squares past 64 bits, summed in the kernel's 128-bit path (volumes up to 2**40).
+large = st.dictionaries(st.integers(0, 50), st.integers(2**31, 2**40), min_size=1, max_size=20)
 fractions = st.sampled_from([(7, 10), (1, 1), (1, 10**17), (68, 100), (999, 1000), (1, 2)])
 
 
 @settings(max_examples=600)
 @given(
-    volumes=st.one_of(dense, sparse, tied, huge),
+    volumes=st.one_of(dense, sparse, tied, large, huge),
     fraction=fractions,
     ref=st.none() | st.integers(-6_000, 6_000),
     max_levels=st.integers(0, 5),
@@ -80,8 +82,9 @@ def test_a_known_profile() -> None:
     # mean 45/11; local maxima within +-2: 100, 104, 108 (110 is dominated by 108).
     sr = {100: 10, 101: 2, 102: 1, 103: 2, 104: 8, 105: 2, 106: 1, 107: 3, 108: 9, 109: 1,
           110: 6}
-    poc, peak, lo, hi, support, resistance = both(sr, 7, 10, 105, 3)
+    poc, peak, lo, hi, support, resistance, sum_sq = both(sr, 7, 10, 105, 3)
     assert (poc, peak, support, resistance) == (100, 10, [104, 100], [108])
+    assert sum_sq == sum(v * v for v in sr.values())
     area = sum(v for lv, v in sr.items() if lo <= lv <= hi)
     assert Fraction(area, sum(sr.values())) >= Fraction(7, 10)
 
@@ -97,7 +100,7 @@ def test_beyond_64_bits_the_kernel_refuses_and_the_snapshot_falls_back() -> None
         profile.add(profile.price_of(lv), v)
     s = profile.snapshot()
     assert s is not None
-    poc, peak, lo, hi, _, _ = vpm._scan_levels(keys, vals, sum(vals), 7, 10, None, 3)
+    poc, peak, lo, hi, _, _, _ = vpm._scan_levels(keys, vals, sum(vals), 7, 10, None, 3)
     assert (s.poc_price, s.poc_volume, s.value_area_low, s.value_area_high) == (poc, peak, lo, hi)
 
 

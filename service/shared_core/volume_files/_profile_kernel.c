@@ -7,10 +7,12 @@
  * 2**61 on the way in and products are taken in 128 bits, so no step can overflow; a larger
  * level, volume or total raises OverflowError and the caller falls back to the reference.
  *
- * scan(keys, vals, total, num, den, ref, max_levels) -> (poc, peak, lo, hi, support, resistance)
+ * scan(keys, vals, total, num, den, ref, max_levels)
+ *     -> (poc, peak, lo, hi, support, resistance, sum_sq)
  *   keys: ascending levels (list of int, no duplicates), vals: their volumes (list of int > 0),
  *   total: sum(vals), num/den: the value-area fraction, ref: reference level or None (= POC),
- *   support/resistance: lists of levels, nearest first.
+ *   support/resistance: lists of levels, nearest first; sum_sq: the sum of the squared volumes
+ *   (for the strength), exact.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -125,6 +127,37 @@ static PyObject *nodes(const Profile *p, Py_ssize_t start, Py_ssize_t step, i64 
     return out;
 }
 
+/* sum(v * v) as a Python int. Volumes up to 2**40 (the common case by far) are summed in 128
+ * bits: n * 2**80 cannot overflow for any list that fits in memory; larger ones in Python. */
+static PyObject *sum_of_squares(const Profile *p, i64 peak) {
+    if (peak <= ((i64)1 << 40)) {
+        unsigned __int128 sum = 0;
+        for (Py_ssize_t i = 0; i < p->n; i++) sum += (unsigned __int128)p->vals[i] * (unsigned __int128)p->vals[i];
+        uint64_t high = (uint64_t)(sum >> 64), low = (uint64_t)sum;
+        if (high == 0) return PyLong_FromUnsignedLongLong(low);
+        PyObject *h = PyLong_FromUnsignedLongLong(high), *shift = PyLong_FromLong(64);
+        PyObject *l = PyLong_FromUnsignedLongLong(low);
+        PyObject *shifted = (h && shift) ? PyNumber_Lshift(h, shift) : NULL;
+        PyObject *result = (shifted && l) ? PyNumber_Or(shifted, l) : NULL;
+        Py_XDECREF(h);
+        Py_XDECREF(shift);
+        Py_XDECREF(l);
+        Py_XDECREF(shifted);
+        return result;
+    }
+    PyObject *sum = PyLong_FromLong(0);
+    for (Py_ssize_t i = 0; sum != NULL && i < p->n; i++) {
+        PyObject *v = PyLong_FromLongLong(p->vals[i]);
+        PyObject *sq = v ? PyNumber_Multiply(v, v) : NULL;
+        PyObject *next = sq ? PyNumber_Add(sum, sq) : NULL;
+        Py_XDECREF(v);
+        Py_XDECREF(sq);
+        Py_DECREF(sum);
+        sum = next;
+    }
+    return sum;
+}
+
 static PyObject *compute(const Profile *p, i64 num, i64 den, PyObject *ref_obj, i64 max_levels) {
     const i64 *keys = p->keys, *vals = p->vals;
     Py_ssize_t n = p->n;
@@ -209,7 +242,13 @@ static PyObject *compute(const Profile *p, i64 num, i64 den, PyObject *ref_obj, 
         Py_DECREF(support);
         return NULL;
     }
-    return Py_BuildValue("(LLLLNN)", poc, peak, lo, hi, support, resistance);
+    PyObject *sum_sq = sum_of_squares(p, peak);
+    if (sum_sq == NULL) {
+        Py_DECREF(support);
+        Py_DECREF(resistance);
+        return NULL;
+    }
+    return Py_BuildValue("(LLLLNNN)", poc, peak, lo, hi, support, resistance, sum_sq);
 }
 
 static PyObject *scan(PyObject *self, PyObject *args) {

@@ -97,7 +97,7 @@ def _ratio(value_area: float) -> tuple[int, int]:
 
 _DEFAULT_RATIO = _ratio(0.70)
 
-Scan = tuple[int, int, int, int, list[int], list[int]]
+Scan = tuple[int, int, int, int, list[int], list[int], int]
 
 
 def _scan_levels(
@@ -110,8 +110,9 @@ def _scan_levels(
     max_levels: int,
     volumes: dict[int, int] | None = None,
 ) -> Scan:
-    """(POC, its volume, value-area low and high, support and resistance levels) of a profile
-    given as ascending `keys` with their `vals`; `ref` None means the POC.
+    """(POC, its volume, value-area low and high, support and resistance levels, the sum of the
+    squared volumes) of a profile given as ascending `keys` with their `vals`; `ref` None means
+    the POC.
 
     The reference for the C kernel (`_profile_kernel.scan`), which computes the same integers
     step for step; the module docstring is the definition both follow. `volumes` is the
@@ -199,7 +200,7 @@ def _scan_levels(
                 resistance.append(keys[i])
                 if len(resistance) == max_levels:
                     break
-    return poc, peak, lo, hi, support, resistance
+    return poc, peak, lo, hi, support, resistance, sum(map(mul, vals, vals))
 
 
 
@@ -443,10 +444,9 @@ class VolumeProfile:
                 scan = None
         if scan is None:
             scan = _scan_levels(keys, vals, total, num, den, ref, max_levels, levels)
-        poc, peak, lo, hi, support, resistance = scan
+        poc, peak, lo, hi, support, resistance, sum_sq = scan
 
         # Strength: exact normalised Herfindahl index.
-        sum_sq = sum(map(mul, vals, vals))
         strength = (count * sum_sq - total * total) / (total * total * (count - 1))
         strength = min(1.0, max(0.0, strength))
 
