@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from shared_core.volume_files import volume_profile_manager as vpm
 from shared_core.volume_files.metrics import (
     DEAD_LETTER_REASONS,
     FLUSH_ERROR_KINDS,
@@ -85,6 +87,7 @@ def test_metric_family_names() -> None:
         "volume_engine_last_exchange_timestamp_seconds": "gauge",
         "volume_engine_redis_reconnects": "counter",
         "volume_engine_migration_unified_read_ratio": "gauge",
+        "volume_engine_build": "info",
     }
 
 
@@ -98,7 +101,7 @@ def test_naming_conventions() -> None:
         for s in family.samples:
             assert "symbol" not in s.labels, s
             assert set(s.labels) <= {"outcome", "reason", "kind", "event", "family",
-                                     "partition", "le"}, s
+                                     "partition", "le", "version", "profile_kernel"}, s
             if family.type == "counter":
                 assert s.name in (f"{family.name}_total", f"{family.name}_created"), s.name
             else:
@@ -118,6 +121,18 @@ def test_the_scrape_text() -> None:
     assert 'volume_engine_flush_duration_seconds_bucket{le="0.005"} 1.0' in text
     assert "# TYPE volume_engine_ticks_total counter" in text
     assert not re.search(r"\{[^}]*symbol=", text)
+
+
+def test_build_info_names_the_profile_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator can tell a worker running the pure-Python fallback from the scrape."""
+    kernel = vpm.scan_kernel()
+    assert f'profile_kernel="{kernel}"' in scrape(ServiceMetrics(CollectorRegistry()))
+    monkeypatch.setattr(vpm, "_native_scan", None)
+    labels = samples(ServiceMetrics(CollectorRegistry()))
+    ((name, label_items),) = [k for k in labels if k[0] == "volume_engine_build_info"]
+    assert dict(label_items)["profile_kernel"] == "python"
+    assert dict(label_items)["version"] not in ("", None)
+    assert labels[(name, label_items)] == 1.0
 
 
 def test_registries_are_independent() -> None:

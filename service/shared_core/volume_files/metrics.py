@@ -7,10 +7,13 @@ partition count and by fixed enumerations.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from importlib import metadata
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.process_collector import ProcessCollector
 
 from .ticks import REASONS
+from .volume_profile_manager import scan_kernel
 
 PREFIX = "volume_engine"
 
@@ -68,6 +71,11 @@ class ServiceMetrics:
                                       "Newest exchange timestamp applied", registry=r)
         self.reconnects = Counter(f"{p}_redis_reconnects", "Redis connection losses recovered",
                                   registry=r)
+        # Which build runs: a worker on the pure-Python profile scan (no compiler where it was
+        # installed) is slower at flushes, and this is where an operator can see it.
+        self.build = Info(f"{p}_build", "Package version and the profile scan in use",
+                          registry=r)
+        self.build.info({"version": _version(), "profile_kernel": scan_kernel()})
         self.migration_ratio = Gauge(f"{p}_migration_unified_read_ratio",
                                      "Share of gateway reads served from unified keys", registry=r)
         for outcome in TICK_OUTCOMES:
@@ -88,6 +96,13 @@ class ServiceMetrics:
             self.partition_owned.labels(label).set(0)
             self.partition_lag.labels(label)
             self.partition_pending.labels(label)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("volume-engine")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def metric_names() -> frozenset[str]:
