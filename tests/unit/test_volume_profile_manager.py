@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared_core.volume_files import volume_profile_manager as vpm
 from shared_core.volume_files.volume_profile_manager import (
     ProfileSnapshot,
     VolumeProfile,
@@ -20,6 +21,16 @@ DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 BTC_TRADES = DATA_DIR / "binance-futures-btcusdt-trades-2020-02-22.csv"
 
 TICKS = (0.05, 0.01, 0.0025, 1.0, 5.0, 0.1)
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with the C scan (where it is built) and with the Python reference."""
+    if request.param == "python":
+        monkeypatch.setattr(vpm, "_native_scan", None)
+    elif vpm._native_scan is None:
+        pytest.skip("the C profile kernel is not built")
+    return str(request.param)
 
 
 def profile_of(volumes: dict[int, int], tick: float = 1.0) -> VolumeProfile:
