@@ -111,6 +111,8 @@ def test_bad_arguments_are_refused() -> None:
         native([1, 2], [1], 1, 7, 10, None, 3)
     with pytest.raises(ValueError, match="num <= den"):
         native([1], [1], 1, 11, 10, None, 3)
+    with pytest.raises(ValueError, match="max_levels >= 0"):
+        native([1], [1], 1, 7, 10, None, -1)
     with pytest.raises(TypeError):
         native((1,), [1], 1, 7, 10, None, 3)  # type: ignore[arg-type]
 

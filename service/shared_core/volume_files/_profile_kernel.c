@@ -114,7 +114,7 @@ static PyObject *append_level(PyObject *list, i64 level) {
 static PyObject *nodes(const Profile *p, Py_ssize_t start, Py_ssize_t step, i64 max_levels) {
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
-    if (max_levels <= 0) return out;
+    if (max_levels == 0) return out;
     for (Py_ssize_t i = start; i >= 0 && i < p->n; i += step) {
         if ((wide)p->vals[i] * p->count >= (wide)p->total && is_hvn(p, i)) {
             if (append_level(out, p->keys[i]) == NULL) {
@@ -264,8 +264,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "keys and vals must be non-empty and of equal length");
         return NULL;
     }
-    if (total <= 0 || num <= 0 || den <= 0 || num > den) {
-        PyErr_SetString(PyExc_ValueError, "need total > 0 and 0 < num <= den");
+    if (total <= 0 || num <= 0 || den <= 0 || num > den || max_levels < 0) {
+        PyErr_SetString(PyExc_ValueError, "need total > 0, 0 < num <= den and max_levels >= 0");
         return NULL;
     }
     i64 stack[2 * STACK_LEVELS];

@@ -203,7 +203,6 @@ def _scan_levels(
     return poc, peak, lo, hi, support, resistance, sum(map(mul, vals, vals))
 
 
-
 def _is_peak(volumes: dict[int, int], level: int, count: int, total: int) -> bool:
     """A level with at least the mean volume and no less than its +-2 neighbours."""
     get = volumes.get
@@ -243,8 +242,10 @@ except ImportError:  # pragma: no cover - depends on how the package was built
 
 
 def scan_kernel() -> str:
-    """Which scan snapshots of large profiles use: "c" or "python" (the start-up log says)."""
+    """Which scan multi-level snapshots use: "c" or "python" (the start-up log and metrics say)."""
     return "python" if _native_scan is None else "c"
+
+
 # From this many levels a profile keeps its levels sorted with their price strings (see
 # VolumeProfile): about 75 more bytes a level, against re-sorting and re-formatting them all at
 # every flush.
@@ -420,7 +421,8 @@ class VolumeProfile:
         """POC, value area, strength, distribution and support/resistance; None when empty.
 
         Runs for every changed symbol at every flush, so it works on one sorted pass of the
-        levels (C-level helpers where it can) and special-cases the common single peak.
+        levels, scanned by the C kernel where it is built (else `_scan_levels`), and
+        special-cases the common single peak.
         """
         total = self._total
         if total <= 0:
