@@ -1,7 +1,7 @@
 """The C extension only; everything else about the package is in pyproject.toml.
 
 `optional=True`: where no C compiler is available the package still installs, and the profile
-snapshot runs its pure-Python reference (`volume_profile_manager._scan_levels`) instead.
+snapshot runs its pure-Python reference (`profile_scan.scan_levels`) instead.
 """
 
 from setuptools import Extension, setup

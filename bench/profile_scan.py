@@ -2,7 +2,7 @@
 
 `python -m bench.profile_scan [--every K] [--repeat R]` replays real trades into one profile
 and snapshots it every K ticks, as a flush does for a busy symbol, once with the C kernel and
-once with `_scan_levels` (the same snapshots, checked equal), and reports the time per
+once with `profile_scan.scan_levels` (the same snapshots, checked equal), and reports the time per
 snapshot of each and their ratio, by source:
 
 - `btc_*`: the 9,999 real BTCUSDT trades (../shared/data), at three tick sizes, from a few dozen
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from shared_core.volume_files import volume_profile_manager as vpm
+from shared_core.volume_files import profile_scan
 from shared_core.volume_files.sample_data import (
     BINANCE_FILE,
     YESBANK_FILE,
@@ -78,7 +78,7 @@ def _replay(sessions: Iterable[Trades], tick: float, every: int
 
 def measure(name: str, sessions: Sequence[Trades], tick: float, every: int, repeat: int
             ) -> Result:
-    native = vpm._native_scan
+    native = profile_scan._native_scan
     if native is None:
         raise SystemExit("the C profile kernel is not built (pip install -e . with gcc present)")
     best: dict[str, float] = {}
@@ -87,12 +87,12 @@ def measure(name: str, sessions: Sequence[Trades], tick: float, every: int, repe
     try:
         for _ in range(repeat):  # alternate, so drift on the machine hits both alike
             for label, scan in (("python", None), ("c", native)):
-                vpm._native_scan = scan
+                profile_scan._native_scan = scan
                 spent, snaps, widths = _replay(sessions, tick, every)
                 best[label] = min(best.get(label, spent), spent)
                 outputs[label] = snaps
     finally:
-        vpm._native_scan = native
+        profile_scan._native_scan = native
     if outputs["python"] != outputs["c"]:
         raise SystemExit(f"{name}: the C and Python snapshots differ")
     n = len(widths)

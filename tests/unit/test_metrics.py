@@ -5,7 +5,7 @@ import re
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from shared_core.volume_files import volume_profile_manager as vpm
+from shared_core.volume_files import profile_scan
 from shared_core.volume_files.metrics import (
     DEAD_LETTER_REASONS,
     FLUSH_ERROR_KINDS,
@@ -125,9 +125,9 @@ def test_the_scrape_text() -> None:
 
 def test_build_info_names_the_profile_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     """An operator can tell a worker running the pure-Python fallback from the scrape."""
-    kernel = vpm.scan_kernel()
+    kernel = profile_scan.kernel()
     assert f'profile_kernel="{kernel}"' in scrape(ServiceMetrics(CollectorRegistry()))
-    monkeypatch.setattr(vpm, "_native_scan", None)
+    monkeypatch.setattr(profile_scan, "_native_scan", None)
     labels = samples(ServiceMetrics(CollectorRegistry()))
     ((name, label_items),) = [k for k in labels if k[0] == "volume_engine_build_info"]
     assert dict(label_items)["profile_kernel"] == "python"

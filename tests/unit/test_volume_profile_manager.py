@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_core.volume_files import volume_profile_manager as vpm
+from shared_core.volume_files import profile_scan
 from shared_core.volume_files.volume_profile_manager import (
     ProfileSnapshot,
     VolumeProfile,
@@ -27,8 +27,8 @@ TICKS = (0.05, 0.01, 0.0025, 1.0, 5.0, 0.1)
 def scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test here runs with the C scan (where it is built) and with the Python reference."""
     if request.param == "python":
-        monkeypatch.setattr(vpm, "_native_scan", None)
-    elif vpm._native_scan is None:
+        monkeypatch.setattr(profile_scan, "_native_scan", None)
+    elif profile_scan._native_scan is None:
         pytest.skip("the C profile kernel is not built")
     return str(request.param)
 

@@ -1,6 +1,6 @@
 /* The profile snapshot's level scan in C: POC, value area and the nearest high-volume nodes.
  *
- * `volume_profile_manager._scan_levels` is the reference and the definition (module docstring
+ * `profile_scan.scan_levels` is the reference and the definition (module docstring
  * there); this computes the same integers, step for step, on arrays instead of a dict, because
  * at every flush the busiest symbols' profiles (hundreds of levels) are scanned in Python loops
  * otherwise. The tests compare the two on random profiles. Levels and volumes are bounded by
@@ -292,7 +292,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_profile_kernel",
-    "The profile snapshot's level scan in C (see volume_profile_manager._scan_levels).",
+    "The profile snapshot's level scan in C (see profile_scan.scan_levels).",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 

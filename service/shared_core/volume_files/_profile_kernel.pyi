@@ -1,4 +1,4 @@
-"""The C kernel's one function; `volume_profile_manager._scan_levels` is its reference."""
+"""The C kernel's one function; `profile_scan.scan_levels` is its reference."""
 
 def scan(
     keys: list[int],

@@ -12,8 +12,8 @@ from importlib import metadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.process_collector import ProcessCollector
 
+from .profile_scan import kernel
 from .ticks import REASONS
-from .volume_profile_manager import scan_kernel
 
 PREFIX = "volume_engine"
 
@@ -75,7 +75,7 @@ class ServiceMetrics:
         # installed) is slower at flushes, and this is where an operator can see it.
         self.build = Info(f"{p}_build", "Package version and the profile scan in use",
                           registry=r)
-        self.build.info({"version": _version(), "profile_kernel": scan_kernel()})
+        self.build.info({"version": _version(), "profile_kernel": kernel()})
         self.migration_ratio = Gauge(f"{p}_migration_unified_read_ratio",
                                      "Share of gateway reads served from unified keys", registry=r)
         for outcome in TICK_OUTCOMES:

@@ -1,4 +1,4 @@
-"""Session volume profiles: volume per price level, POC, value area, strength, support/resistance.
+"""Session volume profiles: volume per integer price level, and their snapshots.
 
 A level is an integer: the price divided by the tick size, rounded to the nearest integer with an
 exact half going up. Working in integer levels keeps the finance exact: every comparison below
@@ -8,30 +8,9 @@ exact where it matters: a quotient within a millionth of a level of an exact hal
 with the decimal value of the price (its shortest repr), so 120.525 at tick 0.05 is level 2411
 even though `120.525 / 0.05` is 2410.4999... in binary floating point.
 
-Definitions (DESIGN.md "Definitions"); the range is the lowest to the highest level with volume
-and levels inside it without volume count as zero:
-
-- POC: the level with the most volume; on a tie the one nearest the middle of the range
-  (compared as ``|2 * level - (low + high)|``), then the lower one.
-- Value area: the classic Market Profile expansion from the POC. Each step compares the sum of
-  the next two levels above with the next two below (what is left where fewer than two remain)
-  and adds the larger pair whole, the pair above on a tie; when one side is exhausted it takes
-  from the other. It stops once ``area * den >= total * num`` where ``num / den`` is the exact
-  decimal value of `value_area` (7/10 by default). Value area high/low are the prices of the
-  extreme levels included, which may be empty levels. Runs of empty pairs are skipped in one
-  jump (same result as walking them), so a stray far-off price cannot make a snapshot O(range).
-- Strength: the normalised Herfindahl index ``(sum(s_i^2) - 1/L) / (1 - 1/L)`` over the shares
-  of the L levels with volume, computed exactly as ``(L*sum(v^2) - T^2) / (T^2 * (L-1))``; 1.0
-  when L = 1. 0 means volume spread evenly, 1 means all of it at one price.
-- High-volume nodes (HVNs): a level with volume that is a local maximum within +-2 levels
-  (volume >= each of the four neighbours, empty or out-of-range neighbours counting as zero)
-  and holds at least the mean volume of the levels with volume. Equal local maxima within two
-  levels of each other form a plateau and count once, at the lowest level: a local maximum is
-  dropped when a level one or two below it is a local maximum with the same volume.
-- Support: up to `max_levels` HVNs strictly below the reference level, nearest first;
-  resistance: up to `max_levels` HVNs strictly above it, nearest first. The reference level is
-  the level of `last_price` (or the POC when no last price is given); an HVN at the reference
-  level itself is neither.
+The definitions of POC, value area, strength, high-volume nodes, support and resistance (DESIGN.md
+"Definitions") are in `profile_scan`, which computes them from a profile's levels; this module
+holds the levels, rounds prices onto them and assembles the snapshot.
 
 Pure: no I/O, no clock, no module state that changes.
 """
@@ -40,15 +19,16 @@ from __future__ import annotations
 
 import functools
 import math
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping
+from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from math import floor
-from operator import mul
 
-__all__ = ["ProfileSnapshot", "VolumeProfile", "VolumeProfileManager", "scan_kernel"]
+from . import profile_scan
+
+__all__ = ["ProfileSnapshot", "VolumeProfile", "VolumeProfileManager"]
 
 # Quotients this close (in levels) to an exact half are rounded with decimal arithmetic. Float
 # error of price / tick stays far below this for |price / tick| < 1e9.
@@ -96,155 +76,6 @@ def _ratio(value_area: float) -> tuple[int, int]:
 
 
 _DEFAULT_RATIO = _ratio(0.70)
-
-Scan = tuple[int, int, int, int, list[int], list[int], int]
-
-
-def _scan_levels(
-    keys: list[int],
-    vals: list[int],
-    total: int,
-    num: int,
-    den: int,
-    ref: int | None,
-    max_levels: int,
-    volumes: dict[int, int] | None = None,
-) -> Scan:
-    """(POC, its volume, value-area low and high, support and resistance levels, the sum of the
-    squared volumes) of a profile given as ascending `keys` with their `vals`; `ref` None means
-    the POC.
-
-    The reference for the C kernel (`_profile_kernel.scan`), which computes the same integers
-    step for step; the module docstring is the definition both follow. `volumes` is the
-    profile's own level -> volume dict when the caller has it (else it is built).
-    """
-    if volumes is None:
-        volumes = dict(zip(keys, vals, strict=True))
-    get = volumes.get
-    count = len(keys)
-    low = keys[0]
-    high = keys[-1]
-
-    # POC: most volume, then nearest the middle (2*level vs low+high), then lowest.
-    peak = max(vals)
-    if vals.count(peak) == 1:
-        poc = keys[vals.index(peak)]
-    else:
-        span = low + high
-        poc = min(
-            (lv for lv, v in zip(keys, vals, strict=True) if v == peak),
-            key=lambda lv: (abs(2 * lv - span), lv),
-        )
-
-    # Value area: expand by pairs from the POC until area/total >= num/den. Each side's next
-    # pair (its size and volume) depends only on that side's edge, so it is recomputed only
-    # after that side moved (size -1: not known yet).
-    lo = hi = poc
-    area = peak
-    target = total * num
-    n_up = n_dn = -1
-    up = dn = 0
-    while area * den < target:
-        if n_up < 0:
-            n_up = high - hi
-            if n_up >= 2:
-                n_up = 2
-                up = get(hi + 1, 0) + get(hi + 2, 0)
-            else:
-                up = get(hi + 1, 0) if n_up else 0
-        if n_dn < 0:
-            n_dn = lo - low
-            if n_dn >= 2:
-                n_dn = 2
-                dn = get(lo - 1, 0) + get(lo - 2, 0)
-            else:
-                dn = get(lo - 1, 0) if n_dn else 0
-        if n_up and (not n_dn or up >= dn):
-            if up:
-                hi += n_up
-                area += up
-            else:
-                # Two empty levels above, so n_up == 2 and the next volume is >= hi + 3:
-                # walking empty pairs repeats this same choice, so jump to the pair holding it.
-                nxt = keys[bisect_right(keys, hi)]
-                hi += 2 * ((nxt - hi - 1) // 2)
-            n_up = -1
-        elif n_dn:
-            if dn:
-                lo -= n_dn
-                area += dn
-            else:
-                prv = keys[bisect_left(keys, lo) - 1]
-                lo -= 2 * ((lo - prv - 1) // 2)
-            n_dn = -1
-        else:  # whole range included; unreachable while num/den <= 1
-            break
-
-    # Support and resistance: the HVNs nearest the reference level on each side. Only those
-    # are needed, so the levels are walked outwards from the reference and each is tested on
-    # its own: a busy symbol's flush does not pay for classifying levels it never reports.
-    if ref is None:
-        ref = poc
-    support: list[int] = []
-    resistance: list[int] = []
-    if max_levels:
-        # An HVN holds at least the mean: that test, on the volumes in hand, rules out most
-        # levels before the neighbours are looked up.
-        for i in range(bisect_left(keys, ref) - 1, -1, -1):
-            if vals[i] * count >= total and _is_hvn(volumes, keys[i], count, total):
-                support.append(keys[i])
-                if len(support) == max_levels:
-                    break
-        for i in range(bisect_right(keys, ref), count):
-            if vals[i] * count >= total and _is_hvn(volumes, keys[i], count, total):
-                resistance.append(keys[i])
-                if len(resistance) == max_levels:
-                    break
-    return poc, peak, lo, hi, support, resistance, sum(map(mul, vals, vals))
-
-
-def _is_peak(volumes: dict[int, int], level: int, count: int, total: int) -> bool:
-    """A level with at least the mean volume and no less than its +-2 neighbours."""
-    get = volumes.get
-    v = get(level, 0)
-    return (
-        v > 0
-        and v * count >= total
-        and v >= get(level - 2, 0)
-        and v >= get(level - 1, 0)
-        and v >= get(level + 1, 0)
-        and v >= get(level + 2, 0)
-    )
-
-
-def _is_hvn(volumes: dict[int, int], level: int, count: int, total: int) -> bool:
-    """A peak that does not continue a plateau: no peak with the same volume one or two
-    levels below. (A level with the same volume as a peak is at the mean too, so testing
-    peaks only among levels at or above the mean changes nothing.)"""
-    if not _is_peak(volumes, level, count, total):
-        return False
-    get = volumes.get
-    v = get(level)
-    return not (
-        (get(level - 1) == v and _is_peak(volumes, level - 1, count, total))
-        or (get(level - 2) == v and _is_peak(volumes, level - 2, count, total))
-    )
-
-
-# The C kernel, where it was built (an optional extension: without a compiler the package
-# installs without it and every profile is scanned by `_scan_levels`). It is faster from two
-# levels on (a 2-level snapshot 4.2 us against 5.1), so it takes every multi-level profile.
-_native_scan: Callable[[list[int], list[int], int, int, int, int | None, int], Scan] | None
-try:
-    from ._profile_kernel import scan as _native_scan
-except ImportError:  # pragma: no cover - depends on how the package was built
-    _native_scan = None
-
-
-def scan_kernel() -> str:
-    """Which scan multi-level snapshots use: "c" or "python" (the start-up log and metrics say)."""
-    return "python" if _native_scan is None else "c"
-
 
 # From this many levels a profile keeps its levels sorted with their price strings (see
 # VolumeProfile): about 75 more bytes a level, against re-sorting and re-formatting them all at
@@ -421,8 +252,8 @@ class VolumeProfile:
         """POC, value area, strength, distribution and support/resistance; None when empty.
 
         Runs for every changed symbol at every flush, so it works on one sorted pass of the
-        levels, scanned by the C kernel where it is built (else `_scan_levels`), and
-        special-cases the common single peak.
+        levels (`profile_scan.scan`, in C where the kernel is built) and special-cases the
+        common single peak.
         """
         total = self._total
         if total <= 0:
@@ -437,19 +268,9 @@ class VolumeProfile:
         vals = list(map(levels.__getitem__, keys))
         count = len(keys)
         ref = None if last_price is None else self.level_of(last_price)
-        scan: Scan | None = None
-        if _native_scan is not None:
-            try:
-                scan = _native_scan(keys, vals, total, num, den, ref, max_levels)
-            except OverflowError:  # beyond the kernel's 64-bit range: the reference is exact
-                scan = None
-        if scan is None:
-            scan = _scan_levels(keys, vals, total, num, den, ref, max_levels, levels)
-        poc, peak, lo, hi, support, resistance, sum_sq = scan
-
-        # Strength: exact normalised Herfindahl index.
-        strength = (count * sum_sq - total * total) / (total * total * (count - 1))
-        strength = min(1.0, max(0.0, strength))
+        poc, peak, lo, hi, support, resistance, sum_sq = profile_scan.scan(
+            keys, vals, total, num, den, ref, max_levels, levels
+        )
 
         price_of = self.price_of
         return ProfileSnapshot(
@@ -457,7 +278,7 @@ class VolumeProfile:
             poc_volume=peak,
             value_area_high=price_of(hi),
             value_area_low=price_of(lo),
-            profile_strength=strength,
+            profile_strength=profile_scan.strength(count, total, sum_sq),
             total_volume=total,
             distribution=self._distribution(keys, vals, strs),
             support_levels=list(map(price_of, support)),

@@ -24,9 +24,9 @@ from redis.exceptions import ResponseError
 from ..engine_core import CoreConfig
 from ..http_server import HealthServer
 from ..metrics import ServiceMetrics
+from ..profile_scan import kernel
 from ..settings import Settings, load_core_config, redacted_url
 from ..store import keys, scripts
-from ..volume_profile_manager import scan_kernel
 from .leases import LeaseClient, assignment
 from .partition_worker import RETRYABLE, LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
@@ -111,7 +111,7 @@ class VolumeService:
         port = await self.http.start()
         self.log.info("starting", redis=redacted_url(s.redis_url), stream=s.stream,
                       partitions=s.partitions, group=s.group, metrics_port=port,
-                      profile_kernel=scan_kernel())
+                      profile_kernel=kernel())
         self.client = connect(s)
         try:
             await self._startup()

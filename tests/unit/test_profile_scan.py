@@ -1,7 +1,8 @@
-"""The C profile kernel against its Python reference, `_scan_levels`, on random profiles.
+"""The profile scan: the C kernel against its Python reference, `scan_levels`, on random profiles.
 
-Without the extension built these are skipped, unless VOLUME_REQUIRE_NATIVE=1 (CI sets it), in
-which case a missing kernel is a failure: CI must not pass on the fallback by accident.
+Without the extension built the kernel's tests are skipped, unless VOLUME_REQUIRE_NATIVE=1 (CI
+sets it): then a missing kernel is a failure, so CI cannot pass on the fallback by accident.
+(The reference itself is tested through the snapshots in test_volume_profile_manager.)
 """
 
 from __future__ import annotations
@@ -13,23 +14,49 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_core.volume_files import volume_profile_manager as vpm
-from shared_core.volume_files.volume_profile_manager import Scan, VolumeProfile
+from shared_core.volume_files import profile_scan
+from shared_core.volume_files.profile_scan import Scan, scan_levels
+from shared_core.volume_files.volume_profile_manager import VolumeProfile
 
-if vpm._native_scan is None:
+_KERNEL = profile_scan._native_scan
+needs_kernel = pytest.mark.skipif(_KERNEL is None, reason="the C profile kernel is not built")
+
+
+def native(
+    keys: list[int], vals: list[int], total: int, num: int, den: int, ref: int | None,
+    max_levels: int,
+) -> Scan:
+    assert _KERNEL is not None
+    return _KERNEL(keys, vals, total, num, den, ref, max_levels)
+
+
+def test_the_kernel_is_built_where_it_is_required() -> None:
     if os.environ.get("VOLUME_REQUIRE_NATIVE") == "1":
-        pytest.fail("the C profile kernel is not built", pytrace=False)
-    pytest.skip("the C profile kernel is not built", allow_module_level=True)
+        assert _KERNEL is not None, "the C profile kernel is not built"
+        assert profile_scan.kernel() == "c"
 
-native = vpm._native_scan
-assert native is not None
+
+def test_strength_is_the_normalised_herfindahl_index() -> None:
+    assert profile_scan.strength(1, 7, 49) == 1.0
+    assert profile_scan.strength(2, 4, 10) == 0.25  # shares 3/4, 1/4
+    assert profile_scan.strength(3, 12, 48) == 0.0  # even
+    assert profile_scan.strength(3, 4, 6) == 0.0625  # shares 1/2, 1/4, 1/4
+
+
+def test_scan_runs_the_reference_without_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(profile_scan, "_native_scan", None)
+    keys, vals = [100, 101, 102, 104], [3, 9, 2, 5]
+    assert profile_scan.kernel() == "python"
+    assert profile_scan.scan(keys, vals, 19, 7, 10, None, 3) == scan_levels(
+        keys, vals, 19, 7, 10, None, 3
+    )
 
 
 def both(volumes: dict[int, int], num: int, den: int, ref: int | None, max_levels: int) -> Scan:
     keys = sorted(volumes)
     vals = [volumes[k] for k in keys]
     total = sum(vals)
-    expected = vpm._scan_levels(keys, vals, total, num, den, ref, max_levels)
+    expected = scan_levels(keys, vals, total, num, den, ref, max_levels)
     assert native(keys, vals, total, num, den, ref, max_levels) == expected
     return expected
 
@@ -46,6 +73,7 @@ large = st.dictionaries(st.integers(0, 50), st.integers(2**31, 2**40), min_size=
 fractions = st.sampled_from([(7, 10), (1, 1), (1, 10**17), (68, 100), (999, 1000), (1, 2)])
 
 
+@needs_kernel
 @settings(max_examples=600)
 @given(
     volumes=st.one_of(dense, sparse, tied, large, huge),
@@ -59,6 +87,7 @@ def test_the_kernel_computes_what_the_reference_does(
     both(volumes, *fraction, ref, max_levels)
 
 
+@needs_kernel
 @settings(max_examples=60)
 @given(
     start=st.integers(0, 10**6),
@@ -78,6 +107,7 @@ def test_wide_profiles_agree(start: int, steps: list[int], seed: int) -> None:
     both(volumes, 7, 10, start + len(steps), 3)
 
 
+@needs_kernel
 def test_a_known_profile() -> None:
     # mean 45/11; local maxima within +-2: 100, 104, 108 (110 is dominated by 108).
     sr = {100: 10, 101: 2, 102: 1, 103: 2, 104: 8, 105: 2, 106: 1, 107: 3, 108: 9, 109: 1,
@@ -89,21 +119,26 @@ def test_a_known_profile() -> None:
     assert Fraction(area, sum(sr.values())) >= Fraction(7, 10)
 
 
-def test_beyond_64_bits_the_kernel_refuses_and_the_snapshot_falls_back() -> None:
+@needs_kernel
+def test_beyond_64_bits_the_kernel_refuses_and_scan_falls_back() -> None:
     volumes = {lv: 2**62 + lv for lv in range(10)}
     keys = sorted(volumes)
     vals = [volumes[k] for k in keys]
     with pytest.raises(OverflowError):
         native(keys, vals, sum(vals), 7, 10, None, 3)
+    expected = scan_levels(keys, vals, sum(vals), 7, 10, 4, 3)
+    assert profile_scan.scan(keys, vals, sum(vals), 7, 10, 4, 3) == expected
+    assert expected[4:6] == ([], [9])  # the plateau rule on a rising profile: only the top
     profile = VolumeProfile(1.0)
     for lv, v in volumes.items():
         profile.add(profile.price_of(lv), v)
     s = profile.snapshot()
     assert s is not None
-    poc, peak, lo, hi, _, _, _ = vpm._scan_levels(keys, vals, sum(vals), 7, 10, None, 3)
+    poc, peak, lo, hi, _, _, _ = scan_levels(keys, vals, sum(vals), 7, 10, None, 3)
     assert (s.poc_price, s.poc_volume, s.value_area_low, s.value_area_high) == (poc, peak, lo, hi)
 
 
+@needs_kernel
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         native([], [], 1, 7, 10, None, 3)
@@ -117,6 +152,7 @@ def test_bad_arguments_are_refused() -> None:
         native((1,), [1], 1, 7, 10, None, 3)  # type: ignore[arg-type]
 
 
+@needs_kernel
 def test_snapshots_are_the_same_with_and_without_the_kernel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -127,7 +163,7 @@ def test_snapshots_are_the_same_with_and_without_the_kernel(
         profile.add(100.0 + 0.05 * ((x >> 8) % 400 - (x >> 20) % 200), 1 + (x >> 24) % 30)
         if i % 500 == 0 or i == 4_999:
             with_kernel = profile.snapshot(profile.price_of(2000 + (x >> 10) % 50))
-            monkeypatch.setattr(vpm, "_native_scan", None)
+            monkeypatch.setattr(profile_scan, "_native_scan", None)
             without = profile.snapshot(profile.price_of(2000 + (x >> 10) % 50))
             monkeypatch.undo()
             assert with_kernel is not None
@@ -136,7 +172,8 @@ def test_snapshots_are_the_same_with_and_without_the_kernel(
     assert len(with_kernel.distribution) > 100
 
 
+@needs_kernel
 def test_the_start_up_log_can_tell_which_scan_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert vpm.scan_kernel() == "c"
-    monkeypatch.setattr(vpm, "_native_scan", None)
-    assert vpm.scan_kernel() == "python"
+    assert profile_scan.kernel() == "c"
+    monkeypatch.setattr(profile_scan, "_native_scan", None)
+    assert profile_scan.kernel() == "python"
