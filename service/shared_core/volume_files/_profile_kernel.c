@@ -1,11 +1,11 @@
-/* The profile snapshot's level scan in C: POC, value area and the nearest high-volume nodes.
+/* The profile snapshot's level scan in C: POC, value area, nearest HVNs, sum of squares.
  *
- * `profile_scan.scan_levels` is the reference and the definition (module docstring
- * there); this computes the same integers, step for step, on arrays instead of a dict, because
- * at every flush the busiest symbols' profiles (hundreds of levels) are scanned in Python loops
- * otherwise. The tests compare the two on random profiles. Levels and volumes are bounded by
- * 2**61 on the way in and products are taken in 128 bits, so no step can overflow; a larger
- * level, volume or total raises OverflowError and the caller falls back to the reference.
+ * `profile_scan.scan_levels` is the reference, and the definitions are in that module's
+ * docstring (and DESIGN.md). This computes the same integers, step for step, on arrays instead
+ * of a dict: it runs for every changed symbol at every flush, and the busiest symbols' profiles
+ * have hundreds of levels. The tests compare the two on random profiles. Levels and volumes are
+ * bounded by 2**61 on the way in and products are taken in 128 bits, so no step can overflow; a
+ * larger level, volume or total raises OverflowError and the caller falls back to the reference.
  *
  * scan(keys, vals, total, num, den, ref, max_levels)
  *     -> (poc, peak, lo, hi, support, resistance, sum_sq)
@@ -132,7 +132,10 @@ static PyObject *nodes(const Profile *p, Py_ssize_t start, Py_ssize_t step, i64 
 static PyObject *sum_of_squares(const Profile *p, i64 peak) {
     if (peak <= ((i64)1 << 40)) {
         unsigned __int128 sum = 0;
-        for (Py_ssize_t i = 0; i < p->n; i++) sum += (unsigned __int128)p->vals[i] * (unsigned __int128)p->vals[i];
+        for (Py_ssize_t i = 0; i < p->n; i++) {
+            unsigned __int128 v = (unsigned __int128)p->vals[i];
+            sum += v * v;
+        }
         uint64_t high = (uint64_t)(sum >> 64), low = (uint64_t)sum;
         if (high == 0) return PyLong_FromUnsignedLongLong(low);
         PyObject *h = PyLong_FromUnsignedLongLong(high), *shift = PyLong_FromLong(64);
