@@ -7,11 +7,10 @@ partition count and by fixed enumerations.
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.process_collector import ProcessCollector
 
+from . import __version__
 from .profile_scan import kernel
 from .ticks import REASONS
 
@@ -75,7 +74,7 @@ class ServiceMetrics:
         # installed) is slower at flushes, and this is where an operator can see it.
         self.build = Info(f"{p}_build", "Package version and the profile scan in use",
                           registry=r)
-        self.build.info({"version": _version(), "profile_kernel": kernel()})
+        self.build.info({"version": __version__, "profile_kernel": kernel()})
         self.migration_ratio = Gauge(f"{p}_migration_unified_read_ratio",
                                      "Share of gateway reads served from unified keys", registry=r)
         for outcome in TICK_OUTCOMES:
@@ -96,13 +95,6 @@ class ServiceMetrics:
             self.partition_owned.labels(label).set(0)
             self.partition_lag.labels(label)
             self.partition_pending.labels(label)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("volume-engine")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
 
 
 def metric_names() -> frozenset[str]:

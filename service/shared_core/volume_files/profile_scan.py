@@ -172,7 +172,7 @@ def _is_hvn(volumes: dict[int, int], level: int, count: int, total: int) -> bool
 # The C kernel, where it was built (an optional extension: without a compiler the package
 # installs without it and every profile is scanned by `scan_levels`). It is faster from two
 # levels on (a 2-level snapshot 4.2 us against 5.1), so it takes every scan it can.
-_native_scan: Callable[[list[int], list[int], int, int, int, int | None, int], Scan] | None
+_native_scan: Callable[..., Scan] | None  # its signature: _profile_kernel.pyi
 try:
     from ._profile_kernel import scan as _native_scan
 except ImportError:  # pragma: no cover - depends on how the package was built

@@ -76,7 +76,6 @@ def _ratio(value_area: float) -> tuple[int, int]:
 
 
 _DEFAULT_RATIO = _ratio(0.70)
-
 # From this many levels a profile keeps its levels sorted with their price strings (see
 # VolumeProfile): about 75 more bytes a level, against re-sorting and re-formatting them all at
 # every flush.
