@@ -1,0 +1,4 @@
+//! The volume engine's hot path: the Rust twin of the pure-Python core.
+//!
+//! Pure: no I/O, no clock, no Python. The bindings crate (`../python`) wraps it in one stateful
+//! object per partition; the Python core stays the reference these modules are tested against.

@@ -1,0 +1,8 @@
+//! Thin PyO3 bindings over `volume_core`.
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__doc__", "The volume engine's native core (Rust).")?;
+    Ok(())
+}
