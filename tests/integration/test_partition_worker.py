@@ -127,10 +127,7 @@ async def test_a_retried_flush_writes_nothing_twice(
     await worker._load_checkpoint()
     await worker._process(await worker._read(">", 10))
     batch = worker.batch
-    for snap in worker.core.drain():
-        from shared_core.volume_files.store.codec import snapshot_writes
-
-        batch.writes.extend(snapshot_writes(snap, dual_write=True))
+    batch.writes.extend(worker.core.drain().writes)
     script_keys, argv = scripts.flush_arguments(
         batch, lease=keys.lease_key(ss.STREAM, 0),
         checkpoint_key=keys.checkpoint_key(ss.STREAM, 0), stream=STREAM,
