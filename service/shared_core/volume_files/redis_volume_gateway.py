@@ -28,8 +28,8 @@ import redis.asyncio as aredis
 
 from .key_usage_tracker import KeyUsageTracker
 from .store import keys
+from .store.wire import Command, text
 
-Command = tuple[str, ...]
 Day = dt.date | str | None
 T = TypeVar("T")
 
@@ -125,8 +125,6 @@ class VolumeProfileInfo:
 # -- Pure parsing -------------------------------------------------------------------------------
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def as_hash(reply: Any) -> dict[str, str]:
@@ -135,16 +133,16 @@ def as_hash(reply: Any) -> dict[str, str]:
     if reply is None:
         return {}
     if isinstance(reply, Mapping):
-        return {_text(k): _text(v) for k, v in reply.items()}
+        return {text(k): text(v) for k, v in reply.items()}
     items = list(reply)
-    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
 def parse_latest_reply(reply: Any) -> tuple[str | None, dict[str, str]]:
     """The script's reply: (latest date or None, that date's hash)."""
     if not reply:
         return None, {}
-    return _text(reply[0]), as_hash(reply[1])
+    return text(reply[0]), as_hash(reply[1])
 
 
 class _Fields:

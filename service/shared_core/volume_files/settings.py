@@ -17,18 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .baseline_service import BaselineService, FnoMultipliers, TimeOfDayCurve
+from .baseline_service import CURVE_MODES, BaselineService, FnoMultipliers, TimeOfDayCurve
 from .engine_core import CoreConfig
-from .instruments import InstrumentRegistry
+from .instruments import AMBIGUOUS_POLICIES, InstrumentRegistry
 from .market_clock import MarketCalendar
 
 
 class SettingsError(ValueError):
     """Invalid configuration; the message names the setting."""
-
-
-CURVE_MODES = ("default", "flat", "learned")
-AMBIGUOUS_POLICIES = ("auto", "day", "year")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from .engine_core import CoreConfig, SymbolSnapshot, VolumeEngineCore
 from .key_usage_tracker import KeyUsageTracker
 from .settings import Settings, load_core_config, load_settings
 from .store.codec import HashWrite, snapshot_writes
-from .store.loader import Command, SymbolLoad
+from .store.loader import SymbolLoad
+from .store.wire import Command
 from .ticks import Tick, parse_tick
 
 

@@ -86,6 +86,7 @@ FAMILY_LEGACY: Final = "legacy"
 FAMILY_PROFILE: Final = "profile"
 FAMILY_BASELINE: Final = "baseline"
 FAMILY_STATE: Final = "state"
+KEY_FAMILIES: Final = (FAMILY_UNIFIED, FAMILY_LEGACY, FAMILY_PROFILE, FAMILY_BASELINE, FAMILY_STATE)
 
 # -- Fields ---------------------------------------------------------------------------------------
 

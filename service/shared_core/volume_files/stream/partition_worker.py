@@ -23,9 +23,7 @@ from typing import Any, TypeVar, cast
 import redis.asyncio as aredis
 import structlog
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..engine_core import CoreConfig
 from ..metrics import ServiceMetrics
@@ -36,8 +34,8 @@ from ..store.wire import text
 from .batch_core import PythonBatchCore, Reject, StreamEntry, TickBatchCore
 from .ledger import PartitionLedger
 from .partitions import format_entry_id, parse_entry_id
+from .retry import RETRYABLE, retrying
 
-RETRYABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _T = TypeVar("_T")
 
 
@@ -142,15 +140,7 @@ class PartitionWorker:
 
     async def _retrying(self, op: Callable[[], Awaitable[_T]]) -> _T:
         """Run op, retrying connection losses with backoff; the fence is never retried."""
-        delay = 0.05
-        while True:
-            try:
-                return await op()
-            except RETRYABLE as exc:
-                self.metrics.reconnects.inc()
-                self.log.warning("redis_unavailable", error=str(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        return await retrying(op, metrics=self.metrics, log=self.log)
 
     def _block_ms(self) -> int:
         """Wait for new entries until the next drain is due (indefinitely up to block_ms)."""

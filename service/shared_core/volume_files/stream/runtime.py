@@ -27,9 +27,11 @@ from ..metrics import ServiceMetrics
 from ..profile_scan import kernel
 from ..settings import Settings, load_core_config, redacted_url
 from ..store import keys, scripts
+from ..store.wire import text
 from .leases import LeaseClient, assignment
-from .partition_worker import RETRYABLE, LeaseLostError, PartitionConfig, PartitionWorker
+from .partition_worker import LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
+from .retry import RETRYABLE, retrying
 
 LAG_POLL_S = 2.0
 TRIM_EVERY_S = 30.0
@@ -131,23 +133,25 @@ class VolumeService:
 
     async def _startup(self) -> None:
         assert self.client is not None
-        delay = 0.1
-        while not self._stop.is_set():
-            try:
-                await self.client.ping()
-                await self._check_eviction_policy()
-                await ensure_groups(self.client, self.settings.stream, self.settings.partitions,
-                                    self.settings.group)
-                break
-            except RETRYABLE as exc:
-                self.metrics.reconnects.inc()
-                self.log.warning("redis_unavailable", error=str(exc), retry_in=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
+        await retrying(self._connect, metrics=self.metrics, log=self.log, pause=self._pause)
         self.leases = LeaseClient(self.client, self.settings.stream, self.settings.worker_id,
                                   self.settings.lease_ttl_ms)
         self.flush_script = self.client.register_script(scripts.FLUSH)
+
+    async def _connect(self) -> None:
+        """Check the server and create the groups; nothing to wait for once stopping."""
+        assert self.client is not None
+        if self._stop.is_set():
+            return
+        await self.client.ping()
+        await self._check_eviction_policy()
+        await ensure_groups(self.client, self.settings.stream, self.settings.partitions,
+                            self.settings.group)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less when a shutdown is asked for meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _check_eviction_policy(self) -> None:
         assert self.client is not None
@@ -180,8 +184,7 @@ class VolumeService:
                 self.metrics.reconnects.inc()
                 self.log.warning("redis_unavailable", error=str(exc))
             self._last_tick = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), interval)
+            await self._pause(interval)
 
     async def _tick(self) -> None:
         self._reap()
@@ -277,8 +280,7 @@ class VolumeService:
             stream = keys.stream_key(self.settings.stream, partition)
             groups: Any = await self.client.xinfo_groups(stream)
             for g in groups:
-                name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
-                if name != self.settings.group:
+                if text(g["name"]) != self.settings.group:
                     continue
                 label = str(partition)
                 lag = g.get("lag")
@@ -309,7 +311,7 @@ class VolumeService:
         assert self.client is not None
         consumers: Any = await self.client.xinfo_consumers(stream, self.settings.group)
         for c in consumers:
-            name = c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
+            name = text(c["name"])
             idle_ms = int(c.get("idle", 0))
             if name in self._live or int(c["pending"]) or idle_ms < 10 * self.settings.lease_ttl_ms:
                 continue
