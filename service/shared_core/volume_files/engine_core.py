@@ -175,9 +175,7 @@ class VolumeEngineCore:
     ) -> None:
         if closed is not None:
             # The closed session's last changes are written before the new session's.
-            final = self._snapshot(symbol, ctx, closed)
-            if final is not None:
-                ctx.closed.append(final)
+            ctx.closed.append(self._snapshot(symbol, ctx, closed))
             ctx.daily_totals[closed.date] = closed.cumulative_volume
             if self.config.learned_curves and closed.minute_volumes:
                 ctx.minute_history[closed.date] = dict(closed.minute_volumes)
@@ -214,9 +212,8 @@ class VolumeEngineCore:
             session = self.sessions.get(symbol)
             if session is not None:
                 snap = self._snapshot(symbol, ctx, session)
-                if snap is not None:
-                    out.append(snap)
-                    ctx.drained_fno = snap.fno_adjustment
+                out.append(snap)
+                ctx.drained_fno = snap.fno_adjustment
             ctx.dirty_minutes.clear()
         self._dirty.clear()
         return out
@@ -229,9 +226,7 @@ class VolumeEngineCore:
             return None
         return self._snapshot(symbol, ctx, session)
 
-    def _snapshot(
-        self, symbol: str, ctx: SymbolContext, session: SessionState
-    ) -> SymbolSnapshot | None:
+    def _snapshot(self, symbol: str, ctx: SymbolContext, session: SessionState) -> SymbolSnapshot:
         """Metrics from state alone (no clock), so any flush timing writes the same values."""
         minutes = self.calendar.minutes_elapsed(session.last_ts_ms)
         fno = self._fno_adjustment(ctx, session.date)

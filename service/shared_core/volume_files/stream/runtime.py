@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aredis
 import structlog
+from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from ..engine_core import CoreConfig
@@ -83,10 +84,12 @@ class VolumeService:
         self.owned: dict[int, Owned] = {}
         self.client: aredis.Redis | None = None
         self.http: HealthServer | None = None
+        self.leases: LeaseClient | None = None  # these two once connected (_startup)
+        self.flush_script: AsyncScript | None = None
         self._stop = asyncio.Event()
         self._hard_stop = asyncio.Event()
         self._ready = False
-        self._last_tick = time.monotonic()
+        self._last_round = time.monotonic()  # the end of the supervisor's last round
         self._last_lag = 0.0
         self._last_trim = time.monotonic()
         self._live: set[str] = set()
@@ -171,32 +174,36 @@ class VolumeService:
     # -- supervision ----------------------------------------------------------------------------
 
     def _healthy(self) -> bool:
-        return time.monotonic() - self._last_tick < max(10.0, 3 * self.settings.lease_ttl_ms / 1000)
+        stale_after = max(10.0, 3 * self.settings.lease_ttl_ms / 1000)
+        return time.monotonic() - self._last_round < stale_after
 
     async def _supervise(self) -> None:
         interval = self.settings.renew_interval_ms / 1000
         while not self._stop.is_set():
             try:
-                await self._tick()
+                await self._supervision_round()
                 self._ready = True
             except RETRYABLE as exc:
                 self._ready = False
                 self.metrics.reconnects.inc()
                 self.log.warning("redis_unavailable", error=str(exc))
-            self._last_tick = time.monotonic()
+            self._last_round = time.monotonic()
             await self._pause(interval)
 
-    async def _tick(self) -> None:
+    async def _supervision_round(self) -> None:
+        """Heartbeat, renew, rebalance, then the periodic lag poll and trim."""
         self._reap()
         health = orjson.dumps({
             "worker": self.settings.worker_id,
             "partitions": sorted(self.owned),
             "at": time.time(),
         }).decode()
-        live = await self.leases.heartbeat(health)
+        leases = self.leases
+        assert leases is not None
+        live = await leases.heartbeat(health)
         self._live = set(live)
         for partition, owned in list(self.owned.items()):
-            if not await self.leases.renew(partition, owned.token):
+            if not await leases.renew(partition, owned.token):
                 self.log.warning("lease_lost", partition=partition)
                 self.metrics.lease_changes.labels("lost").inc()
                 owned.worker.stop()
@@ -206,7 +213,7 @@ class VolumeService:
         for partition in sorted(set(self.owned) - desired):
             await self._release(partition)
         for partition in sorted(desired - set(self.owned)):
-            token = await self.leases.acquire(partition)
+            token = await leases.acquire(partition)
             if token is not None:
                 self._start_partition(partition, token)
         self.metrics.partitions_owned.set(len(self.owned))
@@ -221,6 +228,7 @@ class VolumeService:
 
     def _start_partition(self, partition: int, token: str) -> None:
         assert self.client is not None
+        assert self.flush_script is not None
         s = self.settings
         cfg = PartitionConfig(
             stream=s.stream, partition=partition, group=s.group, consumer=s.worker_id,
@@ -269,6 +277,7 @@ class VolumeService:
             self.log.error("partition_stop_timeout", partition=partition)
         finally:
             self._forget(partition)
+        assert self.leases is not None
         with contextlib.suppress(*RETRYABLE):
             await self.leases.release(partition, owned.token)
         self.metrics.lease_changes.labels("released").inc()
@@ -338,16 +347,17 @@ class VolumeService:
                 if not task.done():
                     task.cancel()
                     self.log.error("hard_stop", task=task.get_name())
-        if self.client is not None and getattr(self, "leases", None) is not None:
+        leases = self.leases
+        if self.client is not None and leases is not None:
             for partition, owned in list(self.owned.items()):
                 with contextlib.suppress(*RETRYABLE):
                     if owned.task.done() and not owned.task.cancelled() \
                             and owned.task.exception() is None:
-                        await self.leases.release(partition, owned.token)
+                        await leases.release(partition, owned.token)
                         self.metrics.lease_changes.labels("released").inc()
                 self._forget(partition)
             with contextlib.suppress(*RETRYABLE):
-                await self.leases.leave()
+                await leases.leave()
         if self.client is not None:
             await self.client.aclose()
         if self.http is not None:
