@@ -10,8 +10,9 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.metrics import ServiceMetrics
-from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store import keys, scripts
 from shared_core.volume_files.stream.leases import LeaseClient
 from shared_core.volume_files.stream.partition_worker import (

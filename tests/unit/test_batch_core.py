@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from shared_core.volume_files import settings as cfg_settings
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
 from shared_core.volume_files.market_clock import IST
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store.codec import snapshot_writes
 from shared_core.volume_files.stream.batch_core import (
     PythonBatchCore,
@@ -15,7 +16,7 @@ from shared_core.volume_files.stream.batch_core import (
 )
 from shared_core.volume_files.ticks import parse_entry
 
-CONFIG: CoreConfig = cfg_settings.load_core_config(cfg_settings.load_settings(env={}))
+CONFIG: CoreConfig = load_core_config(load_settings(env={}))
 D1 = date(2025, 12, 9)  # a Tuesday
 D2 = date(2025, 12, 10)
 

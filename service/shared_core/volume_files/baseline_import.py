@@ -49,8 +49,8 @@ from typing import Any, NamedTuple
 
 import redis
 
+from .core_config import load_core_config
 from .engine_core import CoreConfig, expiry_days, fno_adjustment
-from .settings import load_core_config
 from .store import codec, keys
 from .ticks import MAX_SYMBOL_LENGTH
 

@@ -35,12 +35,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .core_config import load_core_config
 from .engine_core import CoreConfig
 from .local_redis import INSTALL_HINT, RedisServer, RedisServerNotFoundError
 from .logs import configure_logging
 from .market_clock import MarketCalendar
 from .redis_volume_gateway import AsyncRedisVolumeGateway, PocInfo, SessionMetrics
-from .settings import Settings, load_core_config, redacted_url
+from .settings import Settings, redacted_url
 from .simulator import SimInstrument, build_universe, simulate_ticks
 from .store import codec, keys
 from .store.wire import text

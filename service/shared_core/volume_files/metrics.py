@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.process_collector import ProcessCollector
 
-from . import __version__
+from ._version import __version__
 from .profile_scan import kernel
 from .store import keys
 from .ticks import DEAD_LETTER_REASONS as _REASONS

@@ -14,9 +14,10 @@ from typing import Any, Generic, TypeVar
 import redis
 import redis.asyncio as aredis
 
+from .core_config import load_core_config
 from .engine_core import CoreConfig, SymbolSnapshot, VolumeEngineCore
 from .key_usage_tracker import KeyUsageTracker
-from .settings import Settings, load_core_config, load_settings
+from .settings import Settings, load_settings
 from .store.codec import HashWrite, snapshot_writes
 from .store.loader import SymbolLoad
 from .store.wire import Command

@@ -22,11 +22,12 @@ import structlog
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
+from ..core_config import load_core_config
 from ..engine_core import CoreConfig
 from ..http_server import HealthServer
 from ..metrics import ServiceMetrics
 from ..profile_scan import kernel
-from ..settings import Settings, load_core_config, redacted_url
+from ..settings import Settings, redacted_url
 from ..store import keys, scripts
 from ..store.wire import text
 from .leases import LeaseClient, assignment
