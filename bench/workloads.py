@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import redis
 
-from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.simulator import SimInstrument, build_universe, simulate_ticks
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.wire import text

@@ -15,7 +15,7 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
-from shared_core.volume_files.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
+from shared_core.volume_files.dev.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
 from shared_core.volume_files.settings import Settings, load_settings
 from shared_core.volume_files.store import codec, keys
 from shared_core.volume_files.unified_engine import AsyncUnifiedVolumeEngine, UnifiedVolumeEngine

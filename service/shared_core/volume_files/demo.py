@@ -36,8 +36,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .core_config import load_core_config
+from .dev.local_redis import INSTALL_HINT, RedisServer, RedisServerNotFoundError
 from .engine_core import CoreConfig
-from .local_redis import INSTALL_HINT, RedisServer, RedisServerNotFoundError
 from .logs import configure_logging
 from .market_clock import MarketCalendar
 from .redis_volume_gateway import AsyncRedisVolumeGateway, PocInfo, SessionMetrics
