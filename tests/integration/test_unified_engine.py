@@ -90,7 +90,7 @@ def _is_plain(value: str) -> bool:
 def test_output_contract_types(
     redis_client: redis.Redis, settings: Settings, yesbank: Path
 ) -> None:
-    """Every key and field of DESIGN.md's output table, with the types it promises."""
+    """Every key and field of the README's output table, with the types it promises."""
     engine = UnifiedVolumeEngine(redis_client, settings=settings, dual_write=True)
     rows = ticks(yesbank, 3)
     result = replay(engine, SYMBOL, rows)

@@ -5,7 +5,7 @@ ascending keys with their volumes, so every comparison is exact integer arithmet
 the C kernel (`_profile_kernel.c`) where the package was built with it and `scan_levels`, the
 Python reference it is tested against, otherwise.
 
-Definitions (DESIGN.md "Definitions"); the range is the lowest to the highest level with volume
+Definitions (README "Definitions"); the range is the lowest to the highest level with volume
 and levels inside it without volume count as zero:
 
 - POC: the level with the most volume; on a tie the one nearest the middle of the range

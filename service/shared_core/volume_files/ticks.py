@@ -4,7 +4,7 @@ This is the only place that knows the wire format, so every alias and crawler qu
 here and the rest of the core sees one clean shape. It runs once per tick, so it avoids regexes,
 decodes each byte string once and reads only the keys it knows.
 
-Rules (DESIGN.md "Input"):
+Rules (README "Input: ticks on Redis Streams"):
 
 - Flat fields, or one field `data` holding a JSON object with the same keys. When both appear,
   the JSON keys win and flat fields fill the gaps. An empty string or JSON null is "absent".

@@ -8,7 +8,7 @@ exact where it matters: a quotient within a millionth of a level of an exact hal
 with the decimal value of the price (its shortest repr), so 120.525 at tick 0.05 is level 2411
 even though `120.525 / 0.05` is 2410.4999... in binary floating point.
 
-The definitions of POC, value area, strength, high-volume nodes, support and resistance (DESIGN.md
+The definitions of POC, value area, strength, high-volume nodes, support and resistance (README
 "Definitions") are in `profile_scan`, which computes them from a profile's levels; this module
 holds the levels, rounds prices onto them and assembles the snapshot.
 
