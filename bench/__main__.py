@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.settings import load_settings
 
 from . import consumers, latency, service, workloads

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import redis.asyncio as aredis
 
-from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.session_tracker import StaleSessionError
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.ticks import TickError

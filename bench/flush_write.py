@@ -27,9 +27,10 @@ import hiredis
 import orjson
 import redis
 
+from shared_core.volume_files.core_config import load_core_config
+from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.engine_core import VolumeEngineCore
-from shared_core.volume_files.local_redis import RedisServer
-from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.store import codec, keys, scripts
 from shared_core.volume_files.store.codec import HashWrite

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aredis
 
-from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.stream.partitions import parse_entry_id, partition_for
 from shared_core.volume_files.stream.producer import publish_sync

@@ -28,8 +28,9 @@ from typing import Any
 
 import orjson
 
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.engine_core import VolumeEngineCore
-from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.store import codec
 from shared_core.volume_files.ticks import Tick, parse_entry

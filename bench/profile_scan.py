@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import orjson
 
 from shared_core.volume_files import profile_scan
-from shared_core.volume_files.sample_data import (
+from shared_core.volume_files.dev.sample_data import (
     BINANCE_FILE,
     YESBANK_FILE,
     binance_trades,

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.stream.leases import assignment
 

@@ -18,9 +18,11 @@ from typing import Any, cast
 
 import redis
 
-from shared_core.volume_files.local_redis import RedisServer
+from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.simulator import SimInstrument, build_universe, simulate_ticks
 from shared_core.volume_files.store import keys
+from shared_core.volume_files.store.wire import text
+from shared_core.volume_files.stream.partitions import format_entry_id, parse_entry_id
 from shared_core.volume_files.stream.producer import publish_sync
 
 SESSION_DATE = date(2025, 12, 9)  # a Tuesday: weekly NIFTY expiry, monthly on 2025-12-30
@@ -159,8 +161,7 @@ def backlog(client: redis.Redis, group: str) -> int:
     total = 0
     for key, groups in zip(stream_keys(), pipe.execute(), strict=True):
         for g in groups:
-            name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
-            if name != group:
+            if text(g["name"]) != group:
                 continue
             lag = g.get("lag")
             if lag is None:  # Redis cannot tell (should not happen here): count from the ids
@@ -170,9 +171,8 @@ def backlog(client: redis.Redis, group: str) -> int:
 
 
 def _undelivered(client: redis.Redis, key: str, last: bytes | str) -> int:
-    text = last.decode() if isinstance(last, bytes) else last
-    ms, _, seq = text.partition("-")
-    start = f"{ms}-{int(seq or 0) + 1}"
+    ms, seq = parse_entry_id(last)
+    start = format_entry_id((ms, seq + 1))
     entries: Any = client.xrange(key, min=start, max="+")
     return len(entries)
 

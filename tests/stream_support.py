@@ -35,7 +35,7 @@ def recorded_session(n_sim: int = 3000, yesbank_days: int = 3) -> list[dict[str,
     """Real YESBANK bars over several sessions (date rolls, baselines) plus a simulated F&O mix."""
     ticks: list[dict[str, str]] = []
     if YESBANK.is_file():
-        from shared_core.volume_files.sample_data import yesbank_ticks
+        from shared_core.volume_files.dev.sample_data import yesbank_ticks
 
         ticks.extend(yesbank_ticks(YESBANK, days=yesbank_days))
     day = date(2025, 12, 9)

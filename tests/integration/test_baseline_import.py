@@ -20,9 +20,10 @@ from shared_core.volume_files.baseline_import import (
     parse_day,
     parse_volume,
 )
+from shared_core.volume_files.core_config import load_core_config
+from shared_core.volume_files.dev.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
 from shared_core.volume_files.engine_core import CoreConfig
-from shared_core.volume_files.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
-from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store import codec, keys
 from shared_core.volume_files.unified_engine import UnifiedVolumeEngine
 

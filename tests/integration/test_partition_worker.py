@@ -10,8 +10,9 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.metrics import ServiceMetrics
-from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store import keys, scripts
 from shared_core.volume_files.stream.leases import LeaseClient
 from shared_core.volume_files.stream.partition_worker import (
@@ -127,10 +128,7 @@ async def test_a_retried_flush_writes_nothing_twice(
     await worker._load_checkpoint()
     await worker._process(await worker._read(">", 10))
     batch = worker.batch
-    for snap in worker.core.drain():
-        from shared_core.volume_files.store.codec import snapshot_writes
-
-        batch.writes.extend(snapshot_writes(snap, dual_write=True))
+    batch.writes.extend(worker.core.drain().writes)
     script_keys, argv = scripts.flush_arguments(
         batch, lease=keys.lease_key(ss.STREAM, 0),
         checkpoint_key=keys.checkpoint_key(ss.STREAM, 0), stream=STREAM,

@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
+from shared_core.volume_files.dev.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
 from shared_core.volume_files.key_usage_tracker import KeyUsageTracker, parse_stats
 from shared_core.volume_files.redis_volume_gateway import (
     AsyncRedisVolumeGateway,
@@ -21,7 +22,6 @@ from shared_core.volume_files.redis_volume_gateway import (
     SessionMetrics,
     VolumeProfileInfo,
 )
-from shared_core.volume_files.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store import codec, keys
 from shared_core.volume_files.unified_engine import UnifiedVolumeEngine

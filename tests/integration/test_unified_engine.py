@@ -15,7 +15,7 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
-from shared_core.volume_files.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
+from shared_core.volume_files.dev.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
 from shared_core.volume_files.settings import Settings, load_settings
 from shared_core.volume_files.store import codec, keys
 from shared_core.volume_files.unified_engine import AsyncUnifiedVolumeEngine, UnifiedVolumeEngine
@@ -90,7 +90,7 @@ def _is_plain(value: str) -> bool:
 def test_output_contract_types(
     redis_client: redis.Redis, settings: Settings, yesbank: Path
 ) -> None:
-    """Every key and field of DESIGN.md's output table, with the types it promises."""
+    """Every key and field of the README's output table, with the types it promises."""
     engine = UnifiedVolumeEngine(redis_client, settings=settings, dual_write=True)
     rows = ticks(yesbank, 3)
     result = replay(engine, SYMBOL, rows)

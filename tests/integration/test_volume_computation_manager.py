@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from shared_core.volume_files.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
+from shared_core.volume_files.dev.sample_data import YESBANK_FILE, daily_totals, yesbank_ticks
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store import codec, keys
 from shared_core.volume_files.ticks import TickError

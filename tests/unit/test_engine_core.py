@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared_core.volume_files import settings as cfg_settings
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.engine_core import (
     CoreConfig,
     SymbolHistory,
@@ -24,7 +25,7 @@ from shared_core.volume_files.store import codec, keys
 from shared_core.volume_files.ticks import Tick
 
 SETTINGS = cfg_settings.load_settings(env={})
-CONFIG: CoreConfig = cfg_settings.load_core_config(SETTINGS)
+CONFIG: CoreConfig = load_core_config(SETTINGS)
 CURVE = CONFIG.baselines.curve
 MULT = CONFIG.baselines.multipliers
 

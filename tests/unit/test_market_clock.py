@@ -322,3 +322,11 @@ def test_shipped_holidays_match_real_2019_sessions(nse: MarketCalendar, shared_d
         d += timedelta(days=1)
     assert sessions == trading
     assert len(trading) == 122
+
+
+def test_the_expiry_weekday_in_force_changes_on_the_rule_date() -> None:
+    from shared_core.volume_files.market_clock import MarketCalendar
+
+    calendar = MarketCalendar()
+    assert calendar.expiry_weekday(date(2025, 8, 31)) == 3  # Thursday
+    assert calendar.expiry_weekday(date(2025, 9, 1)) == 1  # Tuesday from 2025-09-01

@@ -154,3 +154,14 @@ def test_metric_names_lists_scrapeable_samples() -> None:
         "volume_engine_migration_unified_read_ratio",
     } <= names
     assert "volume_engine_ticks" not in names
+
+
+def test_the_package_version_is_the_one_pyproject_declares() -> None:
+    import tomllib
+    from pathlib import Path
+
+    import shared_core.volume_files as package
+    from shared_core.volume_files._version import __version__
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert __version__ == pyproject["project"]["version"] == package.__version__

@@ -27,7 +27,7 @@ def native(
     max_levels: int,
 ) -> Scan:
     assert _KERNEL is not None
-    return _KERNEL(keys, vals, total, num, den, ref, max_levels)
+    return Scan._make(_KERNEL(keys, vals, total, num, den, ref, max_levels))
 
 
 def test_the_kernel_is_built_where_it_is_required() -> None:

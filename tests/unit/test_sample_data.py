@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared_core.volume_files.sample_data import (
+from shared_core.volume_files.dev.sample_data import (
     BINANCE_FILE,
     DATA_DIR_ENV,
     YESBANK_FILE,

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from shared_core.volume_files.baseline_service import FnoMultipliers, TimeOfDayCurve
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.instruments import InstrumentKind
 from shared_core.volume_files.settings import (
     Settings,
     SettingsError,
     config_dir,
-    load_core_config,
     load_settings,
     redacted_url,
 )

@@ -396,3 +396,17 @@ def test_symbols_resolve_with_the_engine_symbol_parser() -> None:
         assert parsed.expiry == inst.expiry, inst.symbol
         assert parsed.strike == inst.strike, inst.symbol
         assert parsed.option_type == inst.option_type, inst.symbol
+
+
+def test_expiries_follow_the_calendar_given_holidays_included() -> None:
+    from shared_core.volume_files.market_clock import MarketCalendar
+
+    holiday = date(2025, 12, 30)  # December's monthly expiry (last Tuesday)
+    calendar = MarketCalendar(holidays=frozenset({holiday}))
+    assert monthly_expiry(2025, 12, calendar) == date(2025, 12, 29)
+    futures = [i for i in build_universe(200, session_date=DAY, calendar=calendar)
+               if i.kind == "future" and i.expiry is not None and i.expiry.month == 12]
+    assert futures
+    assert {i.expiry for i in futures} == {date(2025, 12, 29)}
+    assert build_universe(300, session_date=DAY) == build_universe(
+        300, session_date=DAY, calendar=MarketCalendar())

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+
 if TYPE_CHECKING:
     from .redis_volume_gateway import AsyncRedisVolumeGateway, RedisVolumeGateway
     from .unified_engine import AsyncUnifiedVolumeEngine, UnifiedVolumeEngine
@@ -20,8 +22,8 @@ __all__ = [
     "RedisVolumeGateway",
     "UnifiedVolumeEngine",
     "VolumeComputationManager",
+    "__version__",
 ]
-__version__ = "0.1.0"
 
 _HOMES = {
     "UnifiedVolumeEngine": "unified_engine",

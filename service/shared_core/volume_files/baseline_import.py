@@ -49,15 +49,14 @@ from typing import Any, NamedTuple
 
 import redis
 
-from .engine_core import CoreConfig
-from .instruments import Instrument, InstrumentKind
-from .settings import load_core_config
+from .core_config import load_core_config
+from .engine_core import CoreConfig, expiry_days, fno_adjustment
 from .store import codec, keys
+from .ticks import MAX_SYMBOL_LENGTH
 
 Progress = Callable[[int, int], None]
 
 EQUITY_SERIES: frozenset[str] = frozenset({"EQ", "BE", "BZ", "SM", "ST"})
-MAX_SYMBOL_LENGTH = 64
 
 # normalised header name -> role; the volume column also names the file's form.
 _SYMBOL_COLUMNS = ("SYMBOL", "TCKRSYMB")
@@ -281,16 +280,6 @@ def read_text(path: str | Path) -> str:
     return p.read_text(encoding="utf-8-sig")
 
 
-def _fno_adjustment(config: CoreConfig, inst: Instrument, as_of: date) -> float:
-    """What the engine uses at a session's start (no spot yet); 1.0 for equity and index."""
-    if inst.kind is InstrumentKind.EQUITY or inst.kind is InstrumentKind.INDEX:
-        return 1.0
-    dte = None if inst.expiry is None else config.calendar.days_to_expiry(as_of, inst.expiry)
-    return config.baselines.multipliers.adjustment(
-        inst.kind, days_to_expiry=dte, strike=inst.strike, underlying_price=None
-    )
-
-
 def baseline_write(
     config: CoreConfig, symbol: str, history: dict[date, int], as_of: date
 ) -> codec.Fields | None:
@@ -299,9 +288,9 @@ def baseline_write(
     if baseline is None:
         return None
     inst = config.registry.resolve(symbol, as_of)
-    return codec.baseline_fields(
-        baseline, fno_adjustment=_fno_adjustment(config, inst, as_of), is_fno=inst.is_fno
-    )
+    # At a session's start the engine has no spot yet: the same adjustment, without moneyness.
+    adjustment = fno_adjustment(config, inst, expiry_days(config.calendar, inst, as_of), None)
+    return codec.baseline_fields(baseline, fno_adjustment=adjustment, is_fno=inst.is_fno)
 
 
 # -- Executor -------------------------------------------------------------------------------------

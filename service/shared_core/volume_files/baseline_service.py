@@ -1,6 +1,6 @@
 """Expected volume: a symbol's own history, shaped by time of day, adjusted for F&O.
 
-Expected cumulative volume at time t is `baseline_1min * fno_adjustment * W(t)` (DESIGN.md
+Expected cumulative volume at time t is `baseline_1min * fno_adjustment * W(t)` (README
 "Definitions"):
 
 - `baseline_1min` = `avg_volume_20d` / session minutes, where `avg_volume_20d` is the mean daily

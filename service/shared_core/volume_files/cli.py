@@ -147,7 +147,7 @@ def cmd_baselines_import(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from .baseline_import import ImportFormatError, import_file
-    from .settings import load_core_config
+    from .core_config import load_core_config
 
     settings = _settings(args)
     client = redis.Redis.from_url(settings.redis_url)

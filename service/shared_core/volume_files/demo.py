@@ -35,14 +35,16 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .core_config import load_core_config
+from .dev.local_redis import INSTALL_HINT, RedisServer, RedisServerNotFoundError
 from .engine_core import CoreConfig
-from .local_redis import INSTALL_HINT, RedisServer, RedisServerNotFoundError
 from .logs import configure_logging
 from .market_clock import MarketCalendar
 from .redis_volume_gateway import AsyncRedisVolumeGateway, PocInfo, SessionMetrics
-from .settings import Settings, load_core_config, redacted_url
+from .settings import Settings, redacted_url
 from .simulator import SimInstrument, build_universe, simulate_ticks
 from .store import codec, keys
+from .store.wire import text
 from .stream.producer import TickProducer
 
 DEFAULT_DATE = date(2025, 12, 9)  # a Tuesday: NIFTY weekly expiry, December monthly still ahead
@@ -293,8 +295,7 @@ async def backlog(client: aredis.Redis, settings: Settings) -> int:
     for p in range(settings.partitions):
         with contextlib.suppress(ResponseError):
             for g in await client.xinfo_groups(keys.stream_key(settings.stream, p)):
-                name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
-                if name == settings.group:
+                if text(g["name"]) == settings.group:
                     total += int(g.get("pending") or 0) + int(g.get("lag") or 0)
     return total
 

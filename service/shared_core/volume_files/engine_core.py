@@ -20,7 +20,7 @@ from .baseline_service import (
     expected_volume,
     relative_volume,
 )
-from .instruments import Instrument, InstrumentKind, InstrumentRegistry
+from .instruments import Instrument, InstrumentRegistry
 from .market_clock import MarketCalendar
 from .session_tracker import SessionState, SessionTracker, flow_rate
 from .ticks import Tick
@@ -175,9 +175,7 @@ class VolumeEngineCore:
     ) -> None:
         if closed is not None:
             # The closed session's last changes are written before the new session's.
-            final = self._snapshot(symbol, ctx, closed)
-            if final is not None:
-                ctx.closed.append(final)
+            ctx.closed.append(self._snapshot(symbol, ctx, closed))
             ctx.daily_totals[closed.date] = closed.cumulative_volume
             if self.config.learned_curves and closed.minute_volumes:
                 ctx.minute_history[closed.date] = dict(closed.minute_volumes)
@@ -190,27 +188,18 @@ class VolumeEngineCore:
         _keep_recent(ctx.daily_totals, day, service.lookback)
         _keep_recent(ctx.minute_history, day, service.lookback)
         ctx.session_day = day
-        expiry = ctx.instrument.expiry
-        ctx.days_to_expiry = None if expiry is None else self.calendar.days_to_expiry(day, expiry)
+        ctx.days_to_expiry = expiry_days(self.calendar, ctx.instrument, day)
         ctx.baseline = service.baseline(ctx.daily_totals, day)
         recent = [ctx.minute_history[d] for d in sorted(ctx.minute_history) if d < day]
         ctx.curve = service.curve_for(recent[-service.lookback :])
         ctx.drained_fno = None
 
     def _fno_adjustment(self, ctx: SymbolContext, day: date) -> float:
-        inst = ctx.instrument
-        if inst.kind is InstrumentKind.EQUITY or inst.kind is InstrumentKind.INDEX:
-            return 1.0
-        if inst.expiry is None:
-            dte = None
-        elif day == ctx.session_day:
+        if day == ctx.session_day:
             dte = ctx.days_to_expiry  # computed once per session day
         else:
-            dte = self.calendar.days_to_expiry(day, inst.expiry)
-        return self.config.baselines.multipliers.adjustment(
-            inst.kind, days_to_expiry=dte, strike=inst.strike,
-            underlying_price=ctx.underlying_price,
-        )
+            dte = expiry_days(self.calendar, ctx.instrument, day)
+        return fno_adjustment(self.config, ctx.instrument, dte, ctx.underlying_price)
 
     def drain(self) -> list[SymbolSnapshot]:
         """Snapshots of every symbol changed since the last drain, closed sessions first."""
@@ -223,9 +212,8 @@ class VolumeEngineCore:
             session = self.sessions.get(symbol)
             if session is not None:
                 snap = self._snapshot(symbol, ctx, session)
-                if snap is not None:
-                    out.append(snap)
-                    ctx.drained_fno = snap.fno_adjustment
+                out.append(snap)
+                ctx.drained_fno = snap.fno_adjustment
             ctx.dirty_minutes.clear()
         self._dirty.clear()
         return out
@@ -238,9 +226,7 @@ class VolumeEngineCore:
             return None
         return self._snapshot(symbol, ctx, session)
 
-    def _snapshot(
-        self, symbol: str, ctx: SymbolContext, session: SessionState
-    ) -> SymbolSnapshot | None:
+    def _snapshot(self, symbol: str, ctx: SymbolContext, session: SessionState) -> SymbolSnapshot:
         """Metrics from state alone (no clock), so any flush timing writes the same values."""
         minutes = self.calendar.minutes_elapsed(session.last_ts_ms)
         fno = self._fno_adjustment(ctx, session.date)
@@ -278,6 +264,27 @@ class VolumeEngineCore:
             dirty_minutes={m: session.minute_volumes.get(m, 0) for m in ctx.dirty_minutes},
             underlying_price=ctx.underlying_price,
         )
+
+
+def expiry_days(calendar: MarketCalendar, instrument: Instrument, day: date) -> int | None:
+    """Trading days from `day` to the instrument's expiry; None for one that does not expire."""
+    expiry = instrument.expiry
+    return None if expiry is None else calendar.days_to_expiry(day, expiry)
+
+
+def fno_adjustment(
+    config: CoreConfig, instrument: Instrument, days_to_expiry: int | None,
+    underlying_price: float | None,
+) -> float:
+    """The F&O multiplier on an instrument's baseline: exactly 1.0 for equity and index.
+
+    The engine and the baseline import (which has no spot yet: None) share it, so an imported
+    baseline hash carries the adjustment the engine writes at the session's start.
+    """
+    return config.baselines.multipliers.adjustment(
+        instrument.kind, days_to_expiry=days_to_expiry, strike=instrument.strike,
+        underlying_price=underlying_price,
+    )
 
 
 def _keep_recent(history: dict[date, _V], day: date, lookback: int) -> None:

@@ -207,7 +207,8 @@ class InstrumentRegistry:
 
 def _check_policy(ambiguous: str) -> None:
     if ambiguous not in AMBIGUOUS_POLICIES:
-        raise ValueError(f"ambiguous: must be one of auto, day, year, got {ambiguous!r}")
+        raise ValueError(
+            f"ambiguous: must be one of {', '.join(AMBIGUOUS_POLICIES)}, got {ambiguous!r}")
 
 
 def _strip_prefix(text: str) -> tuple[str, str]:

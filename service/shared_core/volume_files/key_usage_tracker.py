@@ -11,8 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 from .store import keys
-
-Command = tuple[str, ...]
+from .store.wire import Command, text
 
 
 class KeyUsageTracker:
@@ -41,8 +40,7 @@ def parse_stats(
 ) -> dict[str, int]:
     out: dict[str, int] = {}
     for k, v in raw.items():
-        name = k.decode() if isinstance(k, bytes) else k
-        out[name] = int(v)
+        out[text(k)] = int(v)
     return out
 
 

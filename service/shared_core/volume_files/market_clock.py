@@ -154,6 +154,14 @@ class MarketCalendar:
         """An expiry falling on a holiday or weekend moves back to the previous trading day."""
         return d if self.is_trading_day(d) else self.previous_trading_day(d)
 
+    def expiry_weekday(self, d: date) -> int:
+        """The F&O expiry weekday (Mon=0) in force on `d`."""
+        weekday = self.expiry_weekdays[0][1]
+        for start, rule in self.expiry_weekdays:
+            if start <= d:
+                weekday = rule
+        return weekday
+
     def monthly_expiry(self, year: int, month: int) -> date:
         """Monthly F&O expiry: the last expiry weekday of the month, moved back over holidays."""
         last = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)

@@ -10,16 +10,17 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.process_collector import ProcessCollector
 
-from . import __version__
+from ._version import __version__
 from .profile_scan import kernel
-from .ticks import REASONS
+from .store import keys
+from .ticks import DEAD_LETTER_REASONS as _REASONS
 
 PREFIX = "volume_engine"
 
 TICK_OUTCOMES = ("applied", "duplicate", "dead_lettered")
 LEASE_EVENTS = ("acquired", "released", "lost")
-KEY_FAMILIES = ("unified", "legacy", "profile", "baseline", "state")
-DEAD_LETTER_REASONS = tuple(sorted({*REASONS, "stale_session", "max_deliveries"}))
+KEY_FAMILIES = keys.KEY_FAMILIES
+DEAD_LETTER_REASONS = tuple(sorted(_REASONS))
 FLUSH_ERROR_KINDS = ("fenced", "connection", "error")
 
 

@@ -5,7 +5,7 @@ ascending keys with their volumes, so every comparison is exact integer arithmet
 the C kernel (`_profile_kernel.c`) where the package was built with it and `scan_levels`, the
 Python reference it is tested against, otherwise.
 
-Definitions (DESIGN.md "Definitions"); the range is the lowest to the highest level with volume
+Definitions (README "Definitions"); the range is the lowest to the highest level with volume
 and levels inside it without volume count as zero:
 
 - POC: the level with the most volume; on a tie the one nearest the middle of the range
@@ -38,10 +38,22 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from operator import mul
+from typing import NamedTuple
 
 __all__ = ["Scan", "kernel", "scan", "scan_levels", "strength"]
 
-Scan = tuple[int, int, int, int, list[int], list[int], int]
+
+
+class Scan(NamedTuple):
+    """What one scan finds, in levels (the C kernel returns the same fields as a plain tuple)."""
+
+    poc: int
+    poc_volume: int
+    value_area_low: int
+    value_area_high: int
+    support: list[int]  # nearest first
+    resistance: list[int]  # nearest first
+    sum_sq: int  # the sum of the squared volumes, for `strength`
 
 
 def scan_levels(
@@ -138,7 +150,7 @@ def scan_levels(
                 resistance.append(keys[i])
                 if len(resistance) == max_levels:
                     break
-    return poc, peak, lo, hi, support, resistance, sum(map(mul, vals, vals))
+    return Scan(poc, peak, lo, hi, support, resistance, sum(map(mul, vals, vals)))
 
 
 def _is_peak(volumes: dict[int, int], level: int, count: int, total: int) -> bool:
@@ -172,7 +184,8 @@ def _is_hvn(volumes: dict[int, int], level: int, count: int, total: int) -> bool
 # The C kernel, where it was built (an optional extension: without a compiler the package
 # installs without it and every profile is scanned by `scan_levels`). It is faster from two
 # levels on (a 2-level snapshot 4.2 us against 5.1), so it takes every scan it can.
-_native_scan: Callable[..., Scan] | None  # its signature: _profile_kernel.pyi
+_native_scan: Callable[..., tuple[int, int, int, int, list[int], list[int], int]] | None
+# (its signature: _profile_kernel.pyi)
 try:
     from ._profile_kernel import scan as _native_scan
 except ImportError:  # pragma: no cover - depends on how the package was built
@@ -189,15 +202,15 @@ def scan(
     max_levels: int,
     volumes: dict[int, int] | None = None,
 ) -> Scan:
-    """(POC, its volume, value-area low and high, support and resistance levels nearest first,
-    the sum of the squared volumes) of a profile given as ascending `keys` with their `vals`
+    """The `Scan` (POC, its volume, value area, support and resistance, sum of squared volumes)
+    of a profile given as ascending `keys` with their `vals`
     (all > 0, `total` their sum); `num / den` is the value-area fraction and `ref` the
     reference level (None: the POC). `volumes` is the profile's own level -> volume dict when
     the caller has it. Levels throughout: prices are the caller's business.
     """
     if _native_scan is not None:
         try:
-            return _native_scan(keys, vals, total, num, den, ref, max_levels)
+            return Scan._make(_native_scan(keys, vals, total, num, den, ref, max_levels))
         except OverflowError:  # beyond the kernel's 64-bit range: the reference is exact
             pass
     return scan_levels(keys, vals, total, num, den, ref, max_levels, volumes)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from operator import itemgetter
+from typing import Any, TypeVar
 
 import orjson
 import redis
@@ -28,8 +29,9 @@ import redis.asyncio as aredis
 
 from .key_usage_tracker import KeyUsageTracker
 from .store import keys
+from .store.plans import Plan, Round, one_round, run_plan, run_plan_async, then
+from .store.wire import Command, text
 
-Command = tuple[str, ...]
 Day = dt.date | str | None
 T = TypeVar("T")
 
@@ -125,26 +127,22 @@ class VolumeProfileInfo:
 # -- Pure parsing -------------------------------------------------------------------------------
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def as_hash(reply: Any) -> dict[str, str]:
     """An HGETALL reply (a dict under RESP3 or after redis-py's callback, a flat array from
     Lua) as str -> str."""
     if reply is None:
         return {}
     if isinstance(reply, Mapping):
-        return {_text(k): _text(v) for k, v in reply.items()}
+        return {text(k): text(v) for k, v in reply.items()}
     items = list(reply)
-    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
 def parse_latest_reply(reply: Any) -> tuple[str | None, dict[str, str]]:
     """The script's reply: (latest date or None, that date's hash)."""
     if not reply:
         return None, {}
-    return _text(reply[0]), as_hash(reply[1])
+    return text(reply[0]), as_hash(reply[1])
 
 
 class _Fields:
@@ -299,14 +297,6 @@ def parse_profile(
 # -- Plans: commands to send and how to read the replies (shared by both executors) -------------
 
 
-@dataclass(frozen=True, slots=True)
-class ReadPlan(Generic[T]):
-    """Commands for one pipeline (reads first, then the usage HINCRBYs) and the reply parser."""
-
-    commands: list[Command]
-    parse: Callable[[Sequence[Any]], T]
-
-
 def _day_text(day: Day) -> str | None:
     if day is None:
         return None
@@ -323,10 +313,11 @@ def _unique(symbols: Iterable[str]) -> list[str]:
 
 def _counted(
     tracker: KeyUsageTracker, family: str, reads: list[Command], parse: Callable[[Sequence[Any]], T]
-) -> ReadPlan[T]:
+) -> Plan[T]:
+    """One round: the reads, then the usage HINCRBYs (their replies follow the reads')."""
     if reads:
         tracker.record_read(family, len(reads))
-    return ReadPlan([*reads, *tracker.commands()], parse)
+    return one_round(Round([*reads, *tracker.commands()]), parse)
 
 
 def _dated_plan(
@@ -336,7 +327,7 @@ def _dated_plan(
     day: Day,
     key_of: Callable[[str, str], str],
     parse_one: Callable[[str, str | None, Mapping[str, str]], T | None],
-) -> ReadPlan[dict[str, T | None]]:
+) -> Plan[dict[str, T | None]]:
     """Per symbol: the hash for `day`, or (day None) for the latest date in its history."""
     text = _day_text(day)
     if text is None:
@@ -369,7 +360,7 @@ def _plain_plan(
     symbols: list[str],
     key_of: Callable[[str], str],
     parse_one: Callable[[str, Mapping[str, str]], T | None],
-) -> ReadPlan[dict[str, T | None]]:
+) -> Plan[dict[str, T | None]]:
     reads: list[Command] = [("HGETALL", key_of(s)) for s in symbols]
 
     def parse(replies: Sequence[Any]) -> dict[str, T | None]:
@@ -383,49 +374,64 @@ def _parse_legacy(symbol: str, raw: Mapping[str, str]) -> dict[str, str] | None:
 
 
 class _Plans:
-    """Builds the read plans; the executors below only run them."""
+    """Builds every read's plan; the executors below only run them."""
 
     def __init__(self, key_usage: KeyUsageTracker | None) -> None:
         # Reads are always counted: migration progress is measured from them.
         self.key_usage = key_usage if key_usage is not None else KeyUsageTracker()
 
-    def sessions(
+    def many_session_metrics(
         self, symbols: Iterable[str], day: Day
-    ) -> ReadPlan[dict[str, SessionMetrics | None]]:
+    ) -> Plan[dict[str, SessionMetrics | None]]:
         return _dated_plan(
             self.key_usage, keys.FAMILY_UNIFIED, _unique(symbols), day, keys.session_key,
             parse_session,
         )
 
-    def profiles(
-        self, symbols: Iterable[str], day: Day
-    ) -> ReadPlan[dict[str, VolumeProfileInfo | None]]:
-        return _dated_plan(
-            self.key_usage, keys.FAMILY_PROFILE, _unique(symbols), day,
-            keys.profile_session_key, parse_profile,
-        )
+    def session_metrics(self, symbol: str, day: Day) -> Plan[SessionMetrics | None]:
+        return then(self.many_session_metrics([symbol], day), itemgetter(symbol))
 
-    def baselines(self, symbols: Iterable[str]) -> ReadPlan[dict[str, BaselineInfo | None]]:
-        return _plain_plan(
-            self.key_usage, keys.FAMILY_BASELINE, _unique(symbols), keys.baseline_key,
-            parse_baseline,
-        )
+    def rvol(self, symbol: str, day: Day) -> Plan[float | None]:
+        return then(self.session_metrics(symbol, day), lambda m: None if m is None else m.rvol)
 
-    def pocs(self, symbols: Iterable[str]) -> ReadPlan[dict[str, PocInfo | None]]:
+    def profile(self, symbol: str, day: Day) -> Plan[VolumeProfileInfo | None]:
+        plan = _dated_plan(
+            self.key_usage, keys.FAMILY_PROFILE, [symbol], day, keys.profile_session_key,
+            parse_profile,
+        )
+        return then(plan, itemgetter(symbol))
+
+    def baseline(self, symbol: str) -> Plan[BaselineInfo | None]:
+        plan = _plain_plan(
+            self.key_usage, keys.FAMILY_BASELINE, [symbol], keys.baseline_key, parse_baseline
+        )
+        return then(plan, itemgetter(symbol))
+
+    def many_poc(self, symbols: Iterable[str]) -> Plan[dict[str, PocInfo | None]]:
         return _plain_plan(
             self.key_usage, keys.FAMILY_PROFILE, _unique(symbols), keys.poc_key, parse_poc
         )
 
-    def legacy(self, symbols: Iterable[str]) -> ReadPlan[dict[str, dict[str, str] | None]]:
-        return _plain_plan(
-            self.key_usage, keys.FAMILY_LEGACY, _unique(symbols), keys.legacy_key, _parse_legacy
+    def poc(self, symbol: str) -> Plan[PocInfo | None]:
+        return then(self.many_poc([symbol]), itemgetter(symbol))
+
+    def legacy(self, symbol: str) -> Plan[dict[str, str] | None]:
+        plan = _plain_plan(
+            self.key_usage, keys.FAMILY_LEGACY, [symbol], keys.legacy_key, _parse_legacy
         )
+        return then(plan, itemgetter(symbol))
 
 
-# -- Executors ----------------------------------------------------------------------------------
+# -- Executors: one line a method, each running the plan of the same name -----------------------
 
 
-class RedisVolumeGateway:
+class _GatewayFront:
+    def __init__(self, key_usage: KeyUsageTracker | None) -> None:
+        self._plans = _Plans(key_usage)
+        self.key_usage = self._plans.key_usage
+
+
+class RedisVolumeGateway(_GatewayFront):
     """Reads for `redis.Redis`; one pipelined round trip per call, however many symbols.
 
     >>> gw = RedisVolumeGateway(redis.Redis(db=1))
@@ -434,87 +440,67 @@ class RedisVolumeGateway:
     """
 
     def __init__(self, redis_client: redis.Redis, key_usage: KeyUsageTracker | None = None) -> None:
+        super().__init__(key_usage)
         self.redis = redis_client
-        self._plans = _Plans(key_usage)
-        self.key_usage = self._plans.key_usage
-
-    def _execute(self, plan: ReadPlan[T]) -> T:
-        if not plan.commands:
-            return plan.parse([])
-        pipe: Any = self.redis.pipeline(transaction=False)  # its execute_command is untyped
-        for command in plan.commands:
-            pipe.execute_command(*command)
-        return plan.parse(pipe.execute())
 
     def session_metrics(self, symbol: str, day: Day = None) -> SessionMetrics | None:
-        return self._execute(self._plans.sessions([symbol], day))[symbol]
+        return run_plan(self.redis, self._plans.session_metrics(symbol, day))
 
     def many_session_metrics(
         self, symbols: Iterable[str], day: Day = None
     ) -> dict[str, SessionMetrics | None]:
-        return self._execute(self._plans.sessions(symbols, day))
+        return run_plan(self.redis, self._plans.many_session_metrics(symbols, day))
 
     def rvol(self, symbol: str, day: Day = None) -> float | None:
-        metrics = self.session_metrics(symbol, day)
-        return None if metrics is None else metrics.rvol
+        return run_plan(self.redis, self._plans.rvol(symbol, day))
 
     def baseline(self, symbol: str) -> BaselineInfo | None:
-        return self._execute(self._plans.baselines([symbol]))[symbol]
+        return run_plan(self.redis, self._plans.baseline(symbol))
 
     def poc(self, symbol: str) -> PocInfo | None:
-        return self._execute(self._plans.pocs([symbol]))[symbol]
+        return run_plan(self.redis, self._plans.poc(symbol))
 
     def many_poc(self, symbols: Iterable[str]) -> dict[str, PocInfo | None]:
-        return self._execute(self._plans.pocs(symbols))
+        return run_plan(self.redis, self._plans.many_poc(symbols))
 
     def profile(self, symbol: str, day: Day = None) -> VolumeProfileInfo | None:
-        return self._execute(self._plans.profiles([symbol], day))[symbol]
+        return run_plan(self.redis, self._plans.profile(symbol, day))
 
     def legacy(self, symbol: str) -> dict[str, str] | None:
-        return self._execute(self._plans.legacy([symbol]))[symbol]
+        return run_plan(self.redis, self._plans.legacy(symbol))
 
 
-class AsyncRedisVolumeGateway:
+class AsyncRedisVolumeGateway(_GatewayFront):
     """The `redis.asyncio` twin of RedisVolumeGateway: same plans, same results."""
 
     def __init__(
         self, redis_client: aredis.Redis, key_usage: KeyUsageTracker | None = None
     ) -> None:
+        super().__init__(key_usage)
         self.redis = redis_client
-        self._plans = _Plans(key_usage)
-        self.key_usage = self._plans.key_usage
-
-    async def _execute(self, plan: ReadPlan[T]) -> T:
-        if not plan.commands:
-            return plan.parse([])
-        pipe = self.redis.pipeline(transaction=False)
-        for command in plan.commands:
-            pipe.execute_command(*command)
-        return plan.parse(await pipe.execute())
 
     async def session_metrics(self, symbol: str, day: Day = None) -> SessionMetrics | None:
-        return (await self._execute(self._plans.sessions([symbol], day)))[symbol]
+        return await run_plan_async(self.redis, self._plans.session_metrics(symbol, day))
 
     async def many_session_metrics(
         self, symbols: Iterable[str], day: Day = None
     ) -> dict[str, SessionMetrics | None]:
-        return await self._execute(self._plans.sessions(symbols, day))
+        return await run_plan_async(self.redis, self._plans.many_session_metrics(symbols, day))
 
     async def rvol(self, symbol: str, day: Day = None) -> float | None:
-        metrics = await self.session_metrics(symbol, day)
-        return None if metrics is None else metrics.rvol
+        return await run_plan_async(self.redis, self._plans.rvol(symbol, day))
 
     async def baseline(self, symbol: str) -> BaselineInfo | None:
-        return (await self._execute(self._plans.baselines([symbol])))[symbol]
+        return await run_plan_async(self.redis, self._plans.baseline(symbol))
 
     async def poc(self, symbol: str) -> PocInfo | None:
-        return (await self._execute(self._plans.pocs([symbol])))[symbol]
+        return await run_plan_async(self.redis, self._plans.poc(symbol))
 
     async def many_poc(self, symbols: Iterable[str]) -> dict[str, PocInfo | None]:
-        return await self._execute(self._plans.pocs(symbols))
+        return await run_plan_async(self.redis, self._plans.many_poc(symbols))
 
     async def profile(self, symbol: str, day: Day = None) -> VolumeProfileInfo | None:
-        return (await self._execute(self._plans.profiles([symbol], day)))[symbol]
+        return await run_plan_async(self.redis, self._plans.profile(symbol, day))
 
     async def legacy(self, symbol: str) -> dict[str, str] | None:
-        return (await self._execute(self._plans.legacy([symbol])))[symbol]
+        return await run_plan_async(self.redis, self._plans.legacy(symbol))

@@ -3,7 +3,7 @@
 Pure and on the hot path: `SessionTracker.update` runs once per tick, so it touches only the
 symbol's own state and allocates nothing beyond its result.
 
-Volume rules (DESIGN.md "Input"):
+Volume rules (README "Input: ticks on Redis Streams"):
 
 - A tick carrying the exchange's day-cumulative volume is authoritative: it adds its rise over
   the session total seen so far. A fall is a stale or out-of-order tick and adds nothing, so

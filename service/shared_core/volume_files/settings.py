@@ -1,4 +1,6 @@
-"""Settings: config/ tables plus environment variables, validated before anything starts.
+"""Service settings: config/volume_engine.toml plus environment variables, validated first.
+
+(The core's own tables, calendar to curve, are `core_config`'s.)
 
 A bad value stops start-up with a SettingsError that names the setting, the value and what it
 must be; secrets in the Redis URL never appear in that message or in logs (`redacted_url`).
@@ -6,7 +8,6 @@ must be; secrets in the Redis URL never appear in that message or in logs (`reda
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import tomllib
@@ -17,18 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .baseline_service import BaselineService, FnoMultipliers, TimeOfDayCurve
-from .engine_core import CoreConfig
-from .instruments import InstrumentRegistry
-from .market_clock import MarketCalendar
+from .baseline_service import CURVE_MODES
+from .instruments import AMBIGUOUS_POLICIES
 
 
 class SettingsError(ValueError):
     """Invalid configuration; the message names the setting."""
-
-
-CURVE_MODES = ("default", "flat", "learned")
-AMBIGUOUS_POLICIES = ("auto", "day", "year")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +116,8 @@ def config_dir(explicit: str | None = None, env: Mapping[str, str] | None = None
     return Path(__file__).resolve().parents[3] / "config"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A config table; a missing or malformed file is a SettingsError naming it."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -159,7 +155,7 @@ def load_settings(
     """Defaults < config/volume_engine.toml < environment variables."""
     env = os.environ if env is None else env
     cdir = config_dir(directory, env)
-    table = _read_toml(cdir / "volume_engine.toml")
+    table = read_toml(cdir / "volume_engine.toml")
     defaults = Settings()
     values: dict[str, object] = {"config_dir": str(cdir)}
     for name, (var, section, key) in _SOURCES.items():
@@ -209,52 +205,3 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"VOLUME_METRICS_PORT: must be <= 65535, got {s.metrics_port}")
     if s.instruments_csv and not Path(s.instruments_csv).is_file():
         raise SettingsError(f"VOLUME_INSTRUMENTS_CSV: no such file {s.instruments_csv!r}")
-
-
-def load_core_config(settings: Settings | None = None) -> CoreConfig:
-    """The pure core's configuration, built from the config tables."""
-    s = settings if settings is not None else load_settings()
-    cdir = Path(s.config_dir) if s.config_dir else config_dir()
-    market = _read_toml(cdir / "market.toml")
-    holidays = _read_toml(cdir / "holidays.toml")
-    try:
-        calendar = MarketCalendar.from_config({**market.get("market", market),
-                                               **holidays.get("holidays", holidays)})
-        multipliers = FnoMultipliers.from_config(_read_toml(cdir / "fno_multipliers.toml"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SettingsError(f"config in {cdir}: {exc}") from exc
-    curve_path = cdir / "curve_nse_intraday.json"
-    try:
-        curve_doc = json.loads(curve_path.read_text())
-        default_curve = TimeOfDayCurve.from_weights(curve_doc["weights"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise SettingsError(f"curve file {curve_path}: {exc}") from exc
-    minutes = calendar.hours.minutes
-    curve = TimeOfDayCurve.flat(minutes) if s.curve == "flat" else default_curve
-    if curve.minutes != minutes:
-        raise SettingsError(
-            f"curve file {curve_path}: has {curve.minutes} minutes, the session has {minutes}"
-        )
-    baselines = BaselineService(
-        curve=curve,
-        multipliers=multipliers,
-        curve_mode=s.curve,
-        lookback=s.lookback_sessions,
-        min_learned_sessions=s.min_learned_sessions,
-        session_minutes=minutes,
-    )
-    if s.instruments_csv:
-        try:
-            registry = InstrumentRegistry.from_kite_csv(
-                Path(s.instruments_csv).read_text(), calendar, ambiguous=s.ambiguous_dates
-            )
-        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, or a malformed row
-            raise SettingsError(f"VOLUME_INSTRUMENTS_CSV: {s.instruments_csv}: {exc}") from exc
-    else:
-        registry = InstrumentRegistry(calendar, ambiguous=s.ambiguous_dates)
-    return CoreConfig(
-        calendar=calendar,
-        registry=registry,
-        baselines=baselines,
-        learned_curves=s.curve == "learned",
-    )

@@ -9,11 +9,12 @@ stock futures, NIFTY weekly options (NSE lists weeklies only on NIFTY since 2024
 is used for every date), and index and stock monthly options around spot. Symbols are Kite
 tradingsymbols: `RELIANCE`, `NIFTY25DECFUT`, `NIFTY25DEC26000CE`, weekly `NIFTY25D0926000CE`
 (YY, month digit 1-9/O/N/D, DD). A weekly that falls on the monthly expiry takes the monthly
-form, as on NSE. Monthly expiry: the last Tuesday of the month from 2025-09-01, the last
-Thursday before; holidays are ignored here. The universe grows (more strikes, then more
-expiries, then synthetic stocks `STK0001`, ...) until it reaches `n_symbols`, and is then cut
-to exactly `n_symbols` by dropping the least active instruments, so small universes keep the
-busiest names.
+form, as on NSE. Expiries follow a `MarketCalendar`'s rule (the monthly expiry: the last Tuesday
+of the month from 2025-09-01, the last Thursday before, moved back over the calendar's holidays);
+by default one without holidays, so a seed's universe does not depend on a holiday table.
+The universe grows (more strikes, then more expiries, then synthetic stocks `STK0001`, ...)
+until it reaches `n_symbols`, and is then cut to exactly `n_symbols` by dropping the least
+active instruments, so small universes keep the busiest names.
 
 Ticks (`simulate_ticks`): flat string fields as a crawler writes them to a stream, in
 non-decreasing exchange time. Activity is heavy tailed (ATM near-expiry options and index futures
@@ -24,12 +25,13 @@ per-tick step scaled so a symbol's move over the window does not depend on `n_ti
 from __future__ import annotations
 
 import bisect
-import calendar
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from .market_clock import MarketCalendar
 
 __all__ = [
     "INDEX_NAMES",
@@ -46,7 +48,7 @@ KINDS = frozenset({"equity", "index", "future", "option"})
 VOLUME_FORMS = frozenset({"incremental", "cumulative", "mixed"})
 SESSION_MINUTES = 375
 _OPEN_MINUTE = 9 * 60 + 15
-_TUESDAY_FROM = date(2025, 9, 1)
+_NSE_RULES = MarketCalendar()  # the exchange's expiry weekdays, no holidays
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKLY_MONTH = "123456789OND"
 
@@ -182,31 +184,29 @@ def _plan(level: int) -> _Plan:
     )
 
 
-def monthly_expiry(year: int, month: int) -> date:
-    """Last Tuesday of the month from 2025-09-01 (SEBI change), last Thursday before."""
-    weekday = 1 if date(year, month, 1) >= _TUESDAY_FROM else 3
-    last = date(year, month, calendar.monthrange(year, month)[1])
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
+def monthly_expiry(year: int, month: int, calendar: MarketCalendar = _NSE_RULES) -> date:
+    """The calendar's monthly expiry (by default: the exchange's rule, no holidays)."""
+    return calendar.monthly_expiry(year, month)
 
 
-def _monthly_expiries(session_date: date, count: int) -> list[date]:
+def _monthly_expiries(session_date: date, count: int, calendar: MarketCalendar) -> list[date]:
     out: list[date] = []
     year, month = session_date.year, session_date.month
     while len(out) < count:
-        expiry = monthly_expiry(year, month)
+        expiry = calendar.monthly_expiry(year, month)
         if expiry >= session_date:
             out.append(expiry)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out
 
 
-def _weekly_expiries(session_date: date, count: int) -> list[date]:
+def _weekly_expiries(session_date: date, count: int, calendar: MarketCalendar) -> list[date]:
     """Weekly expiry days on or after the session that are not also a monthly expiry."""
     out: list[date] = []
     day = session_date
     while len(out) < count:
-        weekday = 1 if day >= _TUESDAY_FROM else 3
-        if day.weekday() == weekday and day != monthly_expiry(day.year, day.month):
+        if (day.weekday() == calendar.expiry_weekday(day)
+                and day != calendar.monthly_expiry(day.year, day.month)):
             out.append(day)
         day += timedelta(days=1)
     return out
@@ -352,7 +352,9 @@ def _instruments_for(
     return out
 
 
-def build_universe(n_symbols: int, *, session_date: date, seed: int = 7) -> list[SimInstrument]:
+def build_universe(
+    n_symbols: int, *, session_date: date, seed: int = 7, calendar: MarketCalendar = _NSE_RULES
+) -> list[SimInstrument]:
     """Exactly `n_symbols` instruments, grouped by underlying, activity normalised to max 1.0."""
     if n_symbols < 1:
         raise ValueError(f"n_symbols must be >= 1, got {n_symbols}")
@@ -370,8 +372,8 @@ def build_universe(n_symbols: int, *, session_date: date, seed: int = 7) -> list
         underlyings.append(extra)
         total += _count(extra, plan)
 
-    monthly = _monthly_expiries(session_date, 3)
-    weekly = _weekly_expiries(session_date, plan.n_weekly)
+    monthly = _monthly_expiries(session_date, 3, calendar)
+    weekly = _weekly_expiries(session_date, plan.n_weekly, calendar)
     universe: list[SimInstrument] = []
     for u in underlyings:
         universe.extend(_instruments_for(u, plan, session_date, monthly, weekly, rng))

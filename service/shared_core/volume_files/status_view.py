@@ -20,6 +20,7 @@ from rich.text import Text
 from .key_usage_tracker import parse_stats, progress_line
 from .settings import Settings, redacted_url
 from .store import keys
+from .store.wire import text
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +54,19 @@ class StatusReport:
     migration: str
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def parse_lease(value: Any) -> tuple[str | None, str | None]:
     """A lease value `worker:generation` as (worker, generation)."""
     if value is None:
         return None, None
-    owner, _, generation = _text(value).rpartition(":")
-    return (owner, generation) if owner else (_text(value), None)
+    owner, _, generation = text(value).rpartition(":")
+    return (owner, generation) if owner else (text(value), None)
 
 
 def _group(groups: Any, name: str) -> Mapping[str, Any] | None:
     if isinstance(groups, Exception) or not groups:
         return None
     for g in groups:
-        if _text(g.get("name")) == name:
+        if text(g.get("name") or "") == name:
             return dict(g)
     return None
 
@@ -119,7 +116,7 @@ def collect(client: redis.Redis, settings: Settings) -> StatusReport:
     )
     dead, stats, members, now = replies[4 * s.partitions:]
     now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
-    live = [(_text(w), int(score)) for w, score in members if int(score) > now_ms]
+    live = [(text(w), int(score)) for w, score in members if int(score) > now_ms]
     health = client.mget([keys.worker_health_key(w) for w, _ in live]) if live else []
     workers = tuple(
         WorkerStatus(w, expiry - now_ms, _health(h))

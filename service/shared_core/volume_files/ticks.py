@@ -4,7 +4,7 @@ This is the only place that knows the wire format, so every alias and crawler qu
 here and the rest of the core sees one clean shape. It runs once per tick, so it avoids regexes,
 decodes each byte string once and reads only the keys it knows.
 
-Rules (DESIGN.md "Input"):
+Rules (README "Input: ticks on Redis Streams"):
 
 - Flat fields, or one field `data` holding a JSON object with the same keys. When both appear,
   the JSON keys win and flat fields fill the gaps. An empty string or JSON null is "absent".
@@ -50,6 +50,12 @@ REASONS: frozenset[str] = frozenset(
         "bad_symbol",
     }
 )
+# Why the stream workers dead-letter a well-formed entry: a tick dated before its symbol's open
+# session, or an entry whose deliveries ran out (a poison pill that kept killing its worker).
+STALE_SESSION = "stale_session"
+MAX_DELIVERIES = "max_deliveries"
+# Every dead-letter `reason` (and value of the dead_letters metric's label).
+DEAD_LETTER_REASONS: frozenset[str] = REASONS | {STALE_SESSION, MAX_DELIVERIES}
 
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE_IST = datetime(1970, 1, 1, 5, 30)  # the epoch on the exchange's (UTC+05:30) clock

@@ -14,12 +14,15 @@ from typing import Any, Generic, TypeVar
 import redis
 import redis.asyncio as aredis
 
+from .core_config import load_core_config
 from .engine_core import CoreConfig, SymbolSnapshot, VolumeEngineCore
 from .key_usage_tracker import KeyUsageTracker
-from .settings import Settings, load_core_config, load_settings
+from .settings import Settings, load_settings
 from .store.codec import HashWrite, snapshot_writes
-from .store.loader import Command, SymbolLoad
-from .ticks import Tick, parse_tick
+from .store.loader import SymbolLoad
+from .store.plans import Plan, Round, run_plan, run_plan_async
+from .store.wire import Command
+from .ticks import parse_tick
 
 
 def snapshot_result(snap: SymbolSnapshot, increment: int) -> dict[str, Any]:
@@ -81,17 +84,20 @@ class _EngineLogic:
         lookback = core_config.baselines.lookback if core_config.learned_curves else 0
         self._minute_history_days = lookback
 
-    def plan_load(self, tick: Tick) -> SymbolLoad | None:
-        if not self.core.needs_load(tick.symbol):
-            return None
-        return SymbolLoad([tick.symbol], minute_history_days=self._minute_history_days)
-
-    def step(self, tick: Tick) -> tuple[dict[str, Any], list[Command]]:
-        increment = self.core.apply(tick)
-        snaps = self.core.drain()
-        commands = self.write_commands(snaps)
-        current = snaps[-1]
-        return snapshot_result(current, increment), commands
+    def process(self, symbol: str | None, tick: Mapping[str, object]) -> Plan[dict[str, Any]]:
+        """One tick: load its symbol if new (two reads), apply, write (one transaction)."""
+        parsed = parse_tick(symbol, tick)
+        core = self.core
+        if core.needs_load(parsed.symbol):
+            load = SymbolLoad([parsed.symbol], minute_history_days=self._minute_history_days)
+            second = load.second((yield Round(load.first())))
+            histories = load.result((yield Round(second)))
+            day = core.calendar.trading_date(parsed.ts_ms)
+            core.load(parsed.symbol, histories[parsed.symbol], day)
+        increment = core.apply(parsed)
+        snaps = core.drain()
+        yield Round(self.write_commands(snaps), transaction=True)
+        return snapshot_result(snaps[-1], increment)
 
     def write_commands(self, snaps: Sequence[SymbolSnapshot]) -> list[Command]:
         writes: list[HashWrite] = []
@@ -141,44 +147,14 @@ class UnifiedVolumeEngine(_EngineFront[redis.Redis]):
     >>> result["ratios"]["cumulative"]
     """
 
-    def _run(self, commands: Sequence[Command], *, transaction: bool) -> list[Any]:
-        pipe: Any = self.redis.pipeline(transaction=transaction)  # execute_command is untyped
-        for command in commands:
-            pipe.execute_command(*command)
-        return list(pipe.execute())
-
     def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
         """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""
-        parsed = parse_tick(symbol, tick)
-        plan = self._logic.plan_load(parsed)
-        if plan is not None:
-            second = plan.second(self._run(plan.first(), transaction=False))
-            histories = plan.result(self._run(second, transaction=False) if second else [])
-            day = self.core.calendar.trading_date(parsed.ts_ms)
-            self.core.load(parsed.symbol, histories[parsed.symbol], day)
-        result, commands = self._logic.step(parsed)
-        self._run(commands, transaction=True)
-        return result
+        return run_plan(self.redis, self._logic.process(symbol, tick))
 
 
 class AsyncUnifiedVolumeEngine(_EngineFront[aredis.Redis]):
-    """The `redis.asyncio` twin of UnifiedVolumeEngine; same keys, same values."""
-
-    async def _run(self, commands: Sequence[Command], *, transaction: bool) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=transaction)
-        for command in commands:
-            pipe.execute_command(*command)
-        return list(await pipe.execute())
+    """The `redis.asyncio` twin of UnifiedVolumeEngine; same plan, same keys, same values."""
 
     async def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
         """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""
-        parsed = parse_tick(symbol, tick)
-        plan = self._logic.plan_load(parsed)
-        if plan is not None:
-            second = plan.second(await self._run(plan.first(), transaction=False))
-            histories = plan.result(await self._run(second, transaction=False) if second else [])
-            day = self.core.calendar.trading_date(parsed.ts_ms)
-            self.core.load(parsed.symbol, histories[parsed.symbol], day)
-        result, commands = self._logic.step(parsed)
-        await self._run(commands, transaction=True)
-        return result
+        return await run_plan_async(self.redis, self._logic.process(symbol, tick))

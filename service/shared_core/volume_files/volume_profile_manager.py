@@ -8,7 +8,7 @@ exact where it matters: a quotient within a millionth of a level of an exact hal
 with the decimal value of the price (its shortest repr), so 120.525 at tick 0.05 is level 2411
 even though `120.525 / 0.05` is 2410.4999... in binary floating point.
 
-The definitions of POC, value area, strength, high-volume nodes, support and resistance (DESIGN.md
+The definitions of POC, value area, strength, high-volume nodes, support and resistance (README
 "Definitions") are in `profile_scan`, which computes them from a profile's levels; this module
 holds the levels, rounds prices onto them and assembles the snapshot.
 
@@ -267,21 +267,19 @@ class VolumeProfile:
         vals = list(map(levels.__getitem__, keys))
         count = len(keys)
         ref = None if last_price is None else self.level_of(last_price)
-        poc, peak, lo, hi, support, resistance, sum_sq = profile_scan.scan(
-            keys, vals, total, num, den, ref, max_levels, levels
-        )
+        found = profile_scan.scan(keys, vals, total, num, den, ref, max_levels, levels)
 
         price_of = self.price_of
         return ProfileSnapshot(
-            poc_price=price_of(poc),
-            poc_volume=peak,
-            value_area_high=price_of(hi),
-            value_area_low=price_of(lo),
-            profile_strength=profile_scan.strength(count, total, sum_sq),
+            poc_price=price_of(found.poc),
+            poc_volume=found.poc_volume,
+            value_area_high=price_of(found.value_area_high),
+            value_area_low=price_of(found.value_area_low),
+            profile_strength=profile_scan.strength(count, total, found.sum_sq),
             total_volume=total,
             distribution=self._distribution(keys, vals, strs),
-            support_levels=list(map(price_of, support)),
-            resistance_levels=list(map(price_of, resistance)),
+            support_levels=list(map(price_of, found.support)),
+            resistance_levels=list(map(price_of, found.resistance)),
         )
 
     def _single_level_snapshot(

@@ -19,6 +19,7 @@ from ..baseline_service import Baseline
 from ..engine_core import SymbolHistory, SymbolSnapshot
 from ..session_tracker import SessionState
 from . import keys
+from .wire import text
 
 _IST = timezone(timedelta(hours=5, minutes=30))
 _IST_OFFSET_MS = 19_800_000
@@ -211,15 +212,13 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
 # -- Reading state back -----------------------------------------------------------------------
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 RawHash = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
 
 
 def decode_hash(raw: RawHash) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in raw.items()}
+    return {text(k): text(v) for k, v in raw.items()}
 
 
 def parse_history(raw: dict[str, str]) -> dict[date, int]:

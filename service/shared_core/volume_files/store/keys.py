@@ -1,7 +1,7 @@
 """Every Redis key and field name the service reads or writes.
 
-Users read these keys every second, so they are the contract (DESIGN.md "Output"): nothing else
-in the code spells a key. Dates are YYYY-MM-DD in exchange time.
+Users read these keys every second, so they are the contract (README "Output: Redis keys"):
+nothing else in the code spells a key. Dates are YYYY-MM-DD in exchange time.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ FAMILY_LEGACY: Final = "legacy"
 FAMILY_PROFILE: Final = "profile"
 FAMILY_BASELINE: Final = "baseline"
 FAMILY_STATE: Final = "state"
+KEY_FAMILIES: Final = (FAMILY_UNIFIED, FAMILY_LEGACY, FAMILY_PROFILE, FAMILY_BASELINE, FAMILY_STATE)
 
 # -- Fields ---------------------------------------------------------------------------------------
 

@@ -13,8 +13,7 @@ from typing import Any
 
 from ..engine_core import SymbolHistory
 from . import codec, keys
-
-Command = tuple[str, ...]
+from .wire import Command
 
 
 class SymbolLoad:

@@ -14,6 +14,7 @@ import redis.asyncio as aredis
 from redis.commands.core import AsyncScript
 
 from ..store import keys, scripts
+from ..store.wire import text
 
 
 def assignment(partitions: int, live_workers: Sequence[str]) -> dict[str, set[int]]:
@@ -27,8 +28,6 @@ def assignment(partitions: int, live_workers: Sequence[str]) -> dict[str, set[in
     return out
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class LeaseClient:
@@ -51,7 +50,7 @@ class LeaseClient:
             keys=[keys.workers_key(self.stream), keys.worker_health_key(self.worker_id)],
             args=[self.worker_id, self.ttl_ms, health],
         )
-        return [_text(m) for m in members]
+        return [text(m) for m in members]
 
     async def leave(self) -> None:
         await self._leave(
@@ -66,7 +65,7 @@ class LeaseClient:
                   keys.lease_generation_key(self.stream, partition)],
             args=[self.worker_id, self.ttl_ms],
         )
-        return None if token is None else _text(token)
+        return None if token is None else text(token)
 
     async def renew(self, partition: int, token: str) -> bool:
         ok = await self._renew(keys=[keys.lease_key(self.stream, partition)],
@@ -82,5 +81,5 @@ class LeaseClient:
         values = await self.client.mget([keys.lease_key(self.stream, p) for p in range(partitions)])
         out: dict[int, str | None] = {}
         for p, value in enumerate(values):
-            out[p] = None if value is None else _text(value).rsplit(":", 1)[0]
+            out[p] = None if value is None else text(value).rsplit(":", 1)[0]
         return out

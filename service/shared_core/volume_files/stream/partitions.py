@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import zlib
 
+from ..store.wire import text
+
 
 def partition_for(symbol: str, partitions: int) -> int:
     """`zlib.crc32(symbol) % P`: a symbol always lands in the same partition."""
@@ -12,8 +14,7 @@ def partition_for(symbol: str, partitions: int) -> int:
 
 def parse_entry_id(entry_id: bytes | str) -> tuple[int, int]:
     """`ms-seq` as a pair of ints, so ids compare numerically, never as strings."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
+    ms, _, seq = text(entry_id).partition("-")
     return int(ms), int(seq or 0)
 
 

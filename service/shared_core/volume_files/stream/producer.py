@@ -7,7 +7,7 @@ lands in two partitions.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 import orjson
@@ -46,6 +46,22 @@ def route(entry: Entry, stream: str, partitions: int) -> str:
     return keys.stream_key(stream, partition_for(symbol, partitions) if symbol else 0)
 
 
+def _rounds(
+    entries: Iterable[Entry], stream: str, partitions: int, batch: int
+) -> Iterator[list[tuple[str, Entry]]]:
+    """The (stream key, fields) XADDs of both producers, in pipeline rounds of `batch`.
+
+    The last round holds the rest and may be empty (then the pipeline sends nothing).
+    """
+    xadds: list[tuple[str, Entry]] = []
+    for entry in entries:
+        xadds.append((route(entry, stream, partitions), dict(entry)))
+        if len(xadds) == batch:
+            yield xadds
+            xadds = []
+    yield xadds
+
+
 class TickProducer:
     """Async producer: pipelined XADDs, one round trip per `batch` entries."""
 
@@ -59,12 +75,11 @@ class TickProducer:
     async def publish(self, entries: Iterable[Entry]) -> int:
         count = 0
         pipe = self.client.pipeline(transaction=False)
-        for entry in entries:
-            pipe.xadd(route(entry, self.stream, self.partitions), cast(Any, dict(entry)))
-            count += 1
-            if count % self.batch == 0:
-                await pipe.execute()
-        await pipe.execute()
+        for xadds in _rounds(entries, self.stream, self.partitions, self.batch):
+            for key, fields in xadds:
+                pipe.xadd(key, cast(Any, fields))
+            count += len(xadds)
+            await pipe.execute()
         return count
 
 
@@ -75,10 +90,9 @@ def publish_sync(
     """The synchronous twin, for crawlers that are not asyncio programs."""
     count = 0
     pipe = client.pipeline(transaction=False)
-    for entry in entries:
-        pipe.xadd(route(entry, stream, partitions), cast(Any, dict(entry)))
-        count += 1
-        if count % batch == 0:
-            pipe.execute()
-    pipe.execute()
+    for xadds in _rounds(entries, stream, partitions, batch):
+        for key, fields in xadds:
+            pipe.xadd(key, cast(Any, fields))
+        count += len(xadds)
+        pipe.execute()
     return count

@@ -19,17 +19,21 @@ from typing import Any
 import orjson
 import redis.asyncio as aredis
 import structlog
+from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
+from ..core_config import load_core_config
 from ..engine_core import CoreConfig
 from ..http_server import HealthServer
 from ..metrics import ServiceMetrics
 from ..profile_scan import kernel
-from ..settings import Settings, load_core_config, redacted_url
+from ..settings import Settings, redacted_url
 from ..store import keys, scripts
+from ..store.wire import text
 from .leases import LeaseClient, assignment
-from .partition_worker import RETRYABLE, LeaseLostError, PartitionConfig, PartitionWorker
+from .partition_worker import LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
+from .retry import RETRYABLE, retrying
 
 LAG_POLL_S = 2.0
 TRIM_EVERY_S = 30.0
@@ -81,10 +85,12 @@ class VolumeService:
         self.owned: dict[int, Owned] = {}
         self.client: aredis.Redis | None = None
         self.http: HealthServer | None = None
+        self.leases: LeaseClient | None = None  # these two once connected (_startup)
+        self.flush_script: AsyncScript | None = None
         self._stop = asyncio.Event()
         self._hard_stop = asyncio.Event()
         self._ready = False
-        self._last_tick = time.monotonic()
+        self._last_round = time.monotonic()  # the end of the supervisor's last round
         self._last_lag = 0.0
         self._last_trim = time.monotonic()
         self._live: set[str] = set()
@@ -131,23 +137,25 @@ class VolumeService:
 
     async def _startup(self) -> None:
         assert self.client is not None
-        delay = 0.1
-        while not self._stop.is_set():
-            try:
-                await self.client.ping()
-                await self._check_eviction_policy()
-                await ensure_groups(self.client, self.settings.stream, self.settings.partitions,
-                                    self.settings.group)
-                break
-            except RETRYABLE as exc:
-                self.metrics.reconnects.inc()
-                self.log.warning("redis_unavailable", error=str(exc), retry_in=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
+        await retrying(self._connect, metrics=self.metrics, log=self.log, pause=self._pause)
         self.leases = LeaseClient(self.client, self.settings.stream, self.settings.worker_id,
                                   self.settings.lease_ttl_ms)
         self.flush_script = self.client.register_script(scripts.FLUSH)
+
+    async def _connect(self) -> None:
+        """Check the server and create the groups; nothing to wait for once stopping."""
+        assert self.client is not None
+        if self._stop.is_set():
+            return
+        await self.client.ping()
+        await self._check_eviction_policy()
+        await ensure_groups(self.client, self.settings.stream, self.settings.partitions,
+                            self.settings.group)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less when a shutdown is asked for meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _check_eviction_policy(self) -> None:
         assert self.client is not None
@@ -167,33 +175,36 @@ class VolumeService:
     # -- supervision ----------------------------------------------------------------------------
 
     def _healthy(self) -> bool:
-        return time.monotonic() - self._last_tick < max(10.0, 3 * self.settings.lease_ttl_ms / 1000)
+        stale_after = max(10.0, 3 * self.settings.lease_ttl_ms / 1000)
+        return time.monotonic() - self._last_round < stale_after
 
     async def _supervise(self) -> None:
         interval = self.settings.renew_interval_ms / 1000
         while not self._stop.is_set():
             try:
-                await self._tick()
+                await self._supervision_round()
                 self._ready = True
             except RETRYABLE as exc:
                 self._ready = False
                 self.metrics.reconnects.inc()
                 self.log.warning("redis_unavailable", error=str(exc))
-            self._last_tick = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), interval)
+            self._last_round = time.monotonic()
+            await self._pause(interval)
 
-    async def _tick(self) -> None:
+    async def _supervision_round(self) -> None:
+        """Heartbeat, renew, rebalance, then the periodic lag poll and trim."""
         self._reap()
         health = orjson.dumps({
             "worker": self.settings.worker_id,
             "partitions": sorted(self.owned),
             "at": time.time(),
         }).decode()
-        live = await self.leases.heartbeat(health)
+        leases = self.leases
+        assert leases is not None
+        live = await leases.heartbeat(health)
         self._live = set(live)
         for partition, owned in list(self.owned.items()):
-            if not await self.leases.renew(partition, owned.token):
+            if not await leases.renew(partition, owned.token):
                 self.log.warning("lease_lost", partition=partition)
                 self.metrics.lease_changes.labels("lost").inc()
                 owned.worker.stop()
@@ -203,7 +214,7 @@ class VolumeService:
         for partition in sorted(set(self.owned) - desired):
             await self._release(partition)
         for partition in sorted(desired - set(self.owned)):
-            token = await self.leases.acquire(partition)
+            token = await leases.acquire(partition)
             if token is not None:
                 self._start_partition(partition, token)
         self.metrics.partitions_owned.set(len(self.owned))
@@ -218,6 +229,7 @@ class VolumeService:
 
     def _start_partition(self, partition: int, token: str) -> None:
         assert self.client is not None
+        assert self.flush_script is not None
         s = self.settings
         cfg = PartitionConfig(
             stream=s.stream, partition=partition, group=s.group, consumer=s.worker_id,
@@ -266,6 +278,7 @@ class VolumeService:
             self.log.error("partition_stop_timeout", partition=partition)
         finally:
             self._forget(partition)
+        assert self.leases is not None
         with contextlib.suppress(*RETRYABLE):
             await self.leases.release(partition, owned.token)
         self.metrics.lease_changes.labels("released").inc()
@@ -277,8 +290,7 @@ class VolumeService:
             stream = keys.stream_key(self.settings.stream, partition)
             groups: Any = await self.client.xinfo_groups(stream)
             for g in groups:
-                name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
-                if name != self.settings.group:
+                if text(g["name"]) != self.settings.group:
                     continue
                 label = str(partition)
                 lag = g.get("lag")
@@ -309,7 +321,7 @@ class VolumeService:
         assert self.client is not None
         consumers: Any = await self.client.xinfo_consumers(stream, self.settings.group)
         for c in consumers:
-            name = c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
+            name = text(c["name"])
             idle_ms = int(c.get("idle", 0))
             if name in self._live or int(c["pending"]) or idle_ms < 10 * self.settings.lease_ttl_ms:
                 continue
@@ -336,16 +348,17 @@ class VolumeService:
                 if not task.done():
                     task.cancel()
                     self.log.error("hard_stop", task=task.get_name())
-        if self.client is not None and getattr(self, "leases", None) is not None:
+        leases = self.leases
+        if self.client is not None and leases is not None:
             for partition, owned in list(self.owned.items()):
                 with contextlib.suppress(*RETRYABLE):
                     if owned.task.done() and not owned.task.cancelled() \
                             and owned.task.exception() is None:
-                        await self.leases.release(partition, owned.token)
+                        await leases.release(partition, owned.token)
                         self.metrics.lease_changes.labels("released").inc()
                 self._forget(partition)
             with contextlib.suppress(*RETRYABLE):
-                await self.leases.leave()
+                await leases.leave()
         if self.client is not None:
             await self.client.aclose()
         if self.http is not None:

@@ -59,7 +59,7 @@ def default_data_dir() -> Path | None:
     configured = os.environ.get(DATA_DIR_ENV)
     if configured:
         return Path(configured)
-    candidate = (Path(__file__).resolve().parents[3] / ".." / "shared" / "data").resolve()
+    candidate = (Path(__file__).resolve().parents[4] / ".." / "shared" / "data").resolve()
     return candidate if candidate.is_dir() else None
 
 

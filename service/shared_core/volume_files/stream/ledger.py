@@ -1,0 +1,144 @@
+"""A partition's bookkeeping between reads and flushes, with no I/O.
+
+What makes processing effectively-once lives here, apart from the worker that talks to Redis
+(the way aiokafka keeps `SubscriptionState` beside its fetcher): the checkpoint (the last entry
+id the state reflects) and its stored text, duplicate skipping, the delivery limit, and the
+`FlushBatch` being built (acks, dead letters, checkpoint). Every entry read is acked; the ones
+past the checkpoint move it; only those with a tick to apply go on to the batch core.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..store.codec import HashWrite
+from ..store.scripts import FlushBatch, dead_letter_fields
+from ..store.wire import text
+from ..ticks import MAX_DELIVERIES
+from .batch_core import Reject, StreamEntry
+from .partitions import parse_entry_id
+
+EntryId = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """What admit() let through, and what it held back."""
+
+    entries: Sequence[StreamEntry]  # to stage, in order
+    duplicates: int  # at or below the checkpoint: acked, not applied
+    rejects: list[Reject]  # delivered too often: to dead-letter (settle), not applied
+
+
+@dataclass(frozen=True, slots=True)
+class Flushed:
+    """What a confirmed flush wrote, for its metrics."""
+
+    families: dict[str, int]
+    symbols: int
+
+
+class PartitionLedger:
+    """Checkpoint, duplicates, delivery counts and the batch under way, for one partition."""
+
+    def __init__(self, *, source_stream: str, max_deliveries: int) -> None:
+        self.source_stream = source_stream
+        self.max_deliveries = max_deliveries
+        self.checkpoint: EntryId = (0, 0)
+        self.stored_checkpoint = ""  # the checkpoint text Redis holds (the flush's fence)
+        self.batch = FlushBatch()
+        self.unflushed = 0  # entries past the checkpoint since the last flush
+        self._families: dict[str, int] = {}
+        self._symbols = 0
+
+    def restore(self, stored: bytes | str | None) -> None:
+        """Start from the checkpoint Redis holds (None or empty: the stream's beginning)."""
+        self.stored_checkpoint = text(stored) if stored else ""
+        self.checkpoint = parse_entry_id(self.stored_checkpoint) if stored else (0, 0)
+
+    def admit(
+        self, entries: Sequence[StreamEntry], deliveries: Mapping[str, int] | None = None
+    ) -> Admitted:
+        """Ack every entry; move the checkpoint past the new ones; keep back what must not apply.
+
+        Entries of one read are in id order, so when the first is past the checkpoint and none
+        has a delivery history (the normal, non-recovery case) none is a duplicate and no id is
+        parsed but the first and the last.
+        """
+        if not entries:
+            return Admitted((), 0, [])
+        batch = self.batch
+        if deliveries or parse_entry_id(entries[0].entry_id) <= self.checkpoint:
+            return self._admit_checked(entries, deliveries or {})
+        batch.acks.extend([e.entry_id for e in entries])
+        last_id = entries[-1].entry_id
+        self.checkpoint = parse_entry_id(last_id)
+        batch.checkpoint = last_id
+        self.unflushed += len(entries)
+        # Trimmed away while pending (empty fields): acked and checkpointed, nothing to apply.
+        staged = [e for e in entries if e.fields]
+        return Admitted(staged, 0, [])
+
+    def _admit_checked(
+        self, entries: Sequence[StreamEntry], deliveries: Mapping[str, int]
+    ) -> Admitted:
+        batch = self.batch
+        staged: list[StreamEntry] = []
+        held: list[Reject] = []
+        duplicates = 0
+        for entry in entries:
+            entry_id = entry.entry_id
+            batch.acks.append(entry_id)
+            eid = parse_entry_id(entry_id)
+            if eid <= self.checkpoint:
+                duplicates += 1
+                continue
+            self.checkpoint = eid
+            batch.checkpoint = entry_id
+            self.unflushed += 1
+            if not entry.fields:
+                continue
+            delivered = deliveries.get(entry_id, 0)
+            if delivered > self.max_deliveries:
+                held.append(Reject(entry_id, entry.fields, MAX_DELIVERIES,
+                                   f"delivered {delivered} times without success"))
+            else:
+                staged.append(entry)
+        return Admitted(staged, duplicates, held)
+
+    def settle(self, held: Sequence[Reject], rejects: Sequence[Reject]) -> Sequence[Reject]:
+        """Dead-letter admit()'s and the batch core's rejects together, in entry order."""
+        if held and rejects:
+            ordered: Sequence[Reject] = list(heapq.merge(
+                held, rejects, key=lambda r: parse_entry_id(r.entry_id)))
+        else:
+            ordered = held or rejects
+        letters = self.batch.dead_letters
+        for r in ordered:
+            letters.append(dead_letter_fields(
+                reason=r.reason, error=r.error, source_id=r.entry_id,
+                source_stream=self.source_stream,
+                payload=[(text(k), text(v)) for k, v in r.fields.items()],
+            ))
+        return ordered
+
+    def add_writes(self, writes: Sequence[HashWrite], families: Mapping[str, int],
+                   symbols: int) -> None:
+        """Add a drain's writes to the batch (kept, with their counts, until a flush succeeds)."""
+        self.batch.writes.extend(writes)
+        for family, count in families.items():
+            self._families[family] = self._families.get(family, 0) + count
+        self._symbols += symbols
+
+    def flushed(self) -> Flushed:
+        """Redis confirmed the batch: its checkpoint is the stored one; start a new batch."""
+        if self.batch.checkpoint:
+            self.stored_checkpoint = self.batch.checkpoint
+        done = Flushed(self._families, self._symbols)
+        self.batch = FlushBatch()
+        self.unflushed = 0
+        self._families = {}
+        self._symbols = 0
+        return done

@@ -1,0 +1,123 @@
+"""The partition ledger alone: checkpoint, duplicates, delivery limit and the batch under way."""
+
+from __future__ import annotations
+
+from shared_core.volume_files.store.codec import HashWrite
+from shared_core.volume_files.stream.batch_core import Reject, StreamEntry
+from shared_core.volume_files.stream.ledger import PartitionLedger
+
+FIELDS = {b"symbol": b"SBIN", b"price": b"600", b"timestamp": b"1765254600000"}
+
+
+def _entries(*ids: str, fields: dict[bytes, bytes] = FIELDS) -> list[StreamEntry]:
+    return [StreamEntry(i, fields) for i in ids]
+
+
+def _ledger(max_deliveries: int = 5) -> PartitionLedger:
+    return PartitionLedger(source_stream="ticks:0", max_deliveries=max_deliveries)
+
+
+def test_restore_reads_the_stored_checkpoint() -> None:
+    ledger = _ledger()
+    ledger.restore(b"17-3")
+    assert ledger.checkpoint == (17, 3)
+    assert ledger.stored_checkpoint == "17-3"
+    ledger.restore(None)
+    assert ledger.checkpoint == (0, 0)
+    assert ledger.stored_checkpoint == ""
+
+
+def test_new_entries_are_acked_checkpointed_and_staged() -> None:
+    ledger = _ledger()
+    entries = _entries("5-0", "5-1", "6-0")
+    admitted = ledger.admit(entries)
+    assert list(admitted.entries) == entries
+    assert admitted.duplicates == 0
+    assert admitted.rejects == []
+    assert ledger.batch.acks == ["5-0", "5-1", "6-0"]
+    assert ledger.batch.checkpoint == "6-0"
+    assert ledger.checkpoint == (6, 0)
+    assert ledger.unflushed == 3
+
+
+def test_entries_at_or_below_the_checkpoint_are_acked_as_duplicates() -> None:
+    ledger = _ledger()
+    ledger.restore("5-1")
+    admitted = ledger.admit(_entries("5-0", "5-1", "5-2", "7-0"))
+    assert [e.entry_id for e in admitted.entries] == ["5-2", "7-0"]
+    assert admitted.duplicates == 2
+    assert ledger.batch.acks == ["5-0", "5-1", "5-2", "7-0"]
+    assert ledger.batch.checkpoint == "7-0"
+    assert ledger.unflushed == 2
+
+
+def test_a_batch_wholly_below_the_checkpoint_leaves_it_unchanged() -> None:
+    ledger = _ledger()
+    ledger.restore("9-0")
+    admitted = ledger.admit(_entries("8-0", "9-0"))
+    assert admitted.duplicates == 2
+    assert ledger.batch.checkpoint == ""
+    assert ledger.checkpoint == (9, 0)
+    assert ledger.unflushed == 0
+
+
+def test_entries_trimmed_while_pending_are_acked_and_checkpointed_not_staged() -> None:
+    for deliveries in (None, {"2-0": 1}):
+        ledger = _ledger()
+        entries = [StreamEntry("1-0", FIELDS), StreamEntry("2-0", {}), StreamEntry("3-0", FIELDS)]
+        admitted = ledger.admit(entries, deliveries)
+        assert [e.entry_id for e in admitted.entries] == ["1-0", "3-0"]
+        assert ledger.batch.acks == ["1-0", "2-0", "3-0"]
+        assert ledger.unflushed == 3
+
+
+def test_an_entry_delivered_too_often_is_held_back_as_a_reject() -> None:
+    ledger = _ledger(max_deliveries=5)
+    admitted = ledger.admit(_entries("1-0", "2-0", "3-0"), {"1-0": 5, "2-0": 6})
+    assert [e.entry_id for e in admitted.entries] == ["1-0", "3-0"]
+    [held] = admitted.rejects
+    assert (held.entry_id, held.reason) == ("2-0", "max_deliveries")
+    assert held.error == "delivered 6 times without success"
+    assert ledger.batch.dead_letters == []  # not until settled
+
+
+def test_settle_dead_letters_every_reject_in_entry_order() -> None:
+    ledger = _ledger()
+    held = [Reject("2-0", {b"symbol": b"A"}, "max_deliveries", "delivered 9 times")]
+    rejects = [
+        Reject("1-5", {b"symbol": b"B", b"price": b"\xff"}, "invalid_number", "price: bad"),
+        Reject("10-0", {"symbol": "C"}, "stale_session", "old"),
+    ]
+    ordered = ledger.settle(held, rejects)
+    assert [r.entry_id for r in ordered] == ["1-5", "2-0", "10-0"]
+    letters = ledger.batch.dead_letters
+    assert [d["source_id"] for d in letters] == ["1-5", "2-0", "10-0"]
+    assert letters[0] == {
+        "reason": "invalid_number", "error": "price: bad", "source_id": "1-5",
+        "source_stream": "ticks:0", "symbol": "B", "price": "\ufffd",
+    }
+    assert letters[2]["reason"] == "stale_session"
+
+
+def test_flushed_makes_the_batch_checkpoint_the_stored_one_and_starts_afresh() -> None:
+    ledger = _ledger()
+    ledger.admit(_entries("4-0"))
+    write = HashWrite("vol:session:SBIN:2025-12-09", "unified", {"tick_count": "1"})
+    ledger.add_writes([write], {"unified": 1}, 1)
+    ledger.add_writes([], {"unified": 2, "state": 1}, 2)  # e.g. a retried flush drained more
+    assert ledger.batch.writes == [write]
+    done = ledger.flushed()
+    assert done.families == {"unified": 3, "state": 1}
+    assert done.symbols == 3
+    assert ledger.stored_checkpoint == "4-0"
+    assert not ledger.batch
+    assert ledger.unflushed == 0
+    assert ledger.flushed().families == {}
+
+
+def test_a_flush_without_new_entries_keeps_the_stored_checkpoint() -> None:
+    ledger = _ledger()
+    ledger.restore("3-0")
+    ledger.admit(_entries("2-0"))  # a duplicate: acked, checkpoint unchanged
+    ledger.flushed()
+    assert ledger.stored_checkpoint == "3-0"
