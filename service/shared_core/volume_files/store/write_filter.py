@@ -1,0 +1,126 @@
+"""Write less within the contract: leave out what Redis already holds from this owner's writes.
+
+Most fields of a changed symbol's hashes keep their value from one flush to the next (the
+baseline, the instrument type, the date, POC fields between profile moves); writing them again
+costs Redis and the wire without changing a byte of state.
+
+The rule (the Rust core implements the same one; both must leave out exactly the same writes).
+The filter knows, per hash key and field, either the digest of the last value this owner wrote
+there, or ABSENT (it deleted the field), or nothing. For each HashWrite, in order, against what
+the committed flushes and the earlier writes of the same batch left:
+
+- a field of `fields` is kept unless the digest of its value is the known one; it becomes known;
+- a field of `absent` is kept unless it is known ABSENT; it becomes known ABSENT (after the
+  write's fields, as the HDEL follows the HSET);
+- a write left with neither is dropped; a kept one keeps its key, family and field order.
+
+What the plan's writes leave becomes known only on `commit(plan)`, once Redis confirmed the flush
+(applied, or found already applied). A plan refused with nothing written (FENCED, an EXEC that
+kept aborting) is just dropped: the next is computed from the older knowledge. A plan whose
+outcome is unknown (the connection failed: it may have landed) must be passed to
+`forget(plan)`, which makes its keys unknown, so the next flush writes them in full whatever
+landed. A new owner (a new filter) knows nothing and writes everything once. At most `max_keys`
+hash keys are remembered, the least recently written forgotten first; a forgotten key is
+written in full once again.
+
+The digest is Python's `hash()` of the value: SipHash-1-3, 64 bits, keyed at random per process
+(tick data cannot craft a collision), never -1, which stands for ABSENT. A collision (2^-64 per
+comparison) would keep a stale value until the field changes again. In Rust: any keyed 64-bit
+hash of the UTF-8 bytes (std's SipHash-1-3 RandomState), with its own ABSENT marker.
+
+It rests on the owner being the only writer of its symbols' hashes while it holds the lease,
+which is the service's rule. Something else that writes them (a `baselines import` of the open
+session, a hand edit) is overwritten at the field's next change, not at the next flush.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .codec import HashWrite
+
+ABSENT = -1  # hash() of a str is never -1 (CPython reserves it for errors)
+_NOTHING: dict[str, int] = {}
+
+
+@dataclass(slots=True)
+class FilterPlan:
+    """The writes to send, and what they leave for the filter to know once they landed."""
+
+    writes: list[HashWrite]
+    generation: int
+    known: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class WriteFilter:
+    """One owner's knowledge of what it last wrote (see the module docstring)."""
+
+    def __init__(self, max_keys: int = 500_000) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self.max_keys = max_keys
+        self._known: dict[str, dict[str, int]] = {}  # in order of last write: the LRU order
+        self._generation = 0
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def filter(self, writes: Sequence[HashWrite]) -> FilterPlan:
+        """The minimal writes equivalent to `writes`; commit the plan once they landed."""
+        committed = self._known
+        pending: dict[str, dict[str, int]] = {}
+        kept: list[HashWrite] = []
+        for w in writes:
+            key = w.key
+            known = committed.get(key, _NOTHING)
+            update = pending.get(key)
+            if update is None:
+                update = pending[key] = {}
+                fields = {f: v for f, v in w.fields.items() if known.get(f) != hash(v)}
+            else:  # the key's second write in this batch: the first one's values count
+                fields = {f: v for f, v in w.fields.items()
+                          if update.get(f, known.get(f)) != hash(v)}
+            for f, v in fields.items():
+                update[f] = hash(v)  # cached on the str: no second pass over it
+            absent = w.absent
+            if absent:
+                absent = tuple(a for a in absent if update.get(a, known.get(a)) != ABSENT)
+                for a in absent:
+                    update[a] = ABSENT
+            if len(fields) == len(w.fields) and len(absent) == len(w.absent):
+                kept.append(w)
+            elif fields or absent:
+                kept.append(HashWrite(key, w.family, fields, absent))
+        return FilterPlan(kept, self._generation, pending)
+
+    def commit(self, plan: FilterPlan) -> None:
+        """Redis holds the plan's writes now: know what they left."""
+        if plan.generation != self._generation:
+            raise ValueError("a plan made before the last commit cannot be committed")
+        self._generation += 1
+        known = self._known
+        for key, update in plan.known.items():
+            fields = known.pop(key, None)  # re-inserted last: the most recently written
+            if fields is None:
+                fields = update
+            else:
+                fields.update(update)
+            known[key] = fields
+        excess = len(known) - self.max_keys
+        if excess > 0:
+            for key in list(itertools.islice(known, excess)):
+                del known[key]
+
+    def forget(self, plan: FilterPlan) -> None:
+        """The plan may or may not have landed: know nothing about the keys it touched."""
+        for key in plan.known:
+            self._known.pop(key, None)
+        self._generation += 1
+
+    def clear(self) -> None:
+        """Forget everything (the state in Redis may have changed behind this owner's back)."""
+        self._known.clear()
+        self._generation += 1
+
