@@ -233,19 +233,19 @@ async def write_flush(
 class _SyncConnection(Protocol):
     """What the sync twin uses of redis.Connection (whose methods are untyped)."""
 
-    def send_packed_command(self, command: bytes | list[bytes]) -> None: ...
+    def send_packed_command(self, command: list[bytes]) -> None: ...
     def read_response(self, disable_decoding: bool = ...) -> object: ...
     def disconnect(self) -> None: ...
 
 
 def _attempt_sync(conn: _SyncConnection, plan: TransactionPlan) -> Outcome | FencedError | int:
-    conn.send_packed_command(plan.check)
+    conn.send_packed_command([plan.check])  # a list: the sync client iterates it
     conn.read_response(disable_decoding=True)
     lease = conn.read_response(disable_decoding=True)
     stored = conn.read_response(disable_decoding=True)
     verdict = plan.decide(lease, stored)  # type: ignore[arg-type]
     if verdict is not None:
-        conn.send_packed_command(_UNWATCH)
+        conn.send_packed_command([_UNWATCH])
         conn.read_response(disable_decoding=True)
         return verdict
     conn.send_packed_command(plan.parts())
