@@ -77,13 +77,14 @@ class WriteFilter:
             known = committed.get(key, _NOTHING)
             update = pending.get(key)
             if update is None:
-                update = pending[key] = {}
-                fields = {f: v for f, v in w.fields.items() if known.get(f) != hash(v)}
+                get = known.get
+                fields = {f: v for f, v in w.fields.items() if get(f) != hash(v)}
+                # hash() is cached on each str: this second pass does not hash again
+                update = pending[key] = {f: hash(v) for f, v in fields.items()}
             else:  # the key's second write in this batch: the first one's values count
                 fields = {f: v for f, v in w.fields.items()
                           if update.get(f, known.get(f)) != hash(v)}
-            for f, v in fields.items():
-                update[f] = hash(v)  # cached on the str: no second pass over it
+                update.update({f: hash(v) for f, v in fields.items()})
             absent = w.absent
             if absent:
                 absent = tuple(a for a in absent if update.get(a, known.get(a)) != ABSENT)
