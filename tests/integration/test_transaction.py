@@ -393,3 +393,18 @@ def test_writes_come_from_one_place() -> None:
     # 3 HSET + 2 HDEL, the checkpoint, two XACKs (4,000 + 1)
     assert (p.queued, p.ack_commands) == (8, 2)
     assert p.parts()[0] == b"*1\r\n$5\r\nMULTI\r\n"
+
+
+async def test_a_command_failing_inside_exec_is_raised(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    """WRONGTYPE (a foreign non-hash at our key) fails that write alone, as the docstring says."""
+    redis_client.set(LEASE, TOKEN)
+    redis_client.set("ind:SBIN", "not a hash")
+    ids = pending_entries(redis_client, 2)
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await write_flush(aclient, plan(batch_for(ids, small_writes())))
+    assert redis_client.get("ind:SBIN") == b"not a hash"
+    assert redis_client.hget("vol:history:SBIN", "2025-12-09") == b"1000"
+    assert redis_client.hget(CHECKPOINT, "last_id") == ids[-1].encode()
+    assert await aclient.ping() is True

@@ -25,6 +25,13 @@ lease at one moment and writes at another. WATCH is the only native way to make 
 the writes one atomic step. The price is one extra round trip (tens of microseconds on a LAN)
 per flush of 250 ms; bench/README.md has the measured Redis and worker time of each option.
 
+One difference from the script, where the contract is already broken: a command that fails
+while EXEC runs (WRONGTYPE, when something else stored a non-hash at one of our keys) does not
+stop the others, so the checkpoint and the acks land beside the failed write and `write_flush`
+raises the error; the script stops at that command instead (earlier writes and dead letters
+stay, no checkpoint, and every retry adds the dead letters again). Neither rolls back. A full
+Redis (maxmemory, noeviction) refuses the commands as they are queued, so EXEC writes nothing.
+
 The bytes go through a connection taken from the client's pool with `send_packed_command`
 (nothing is re-encoded) and exactly the expected replies are read: WATCH, GET, HGET (and UNWATCH),
 then MULTI's OK, one QUEUED per queued command, EXEC's array. On any error the connection is
