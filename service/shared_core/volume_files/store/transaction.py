@@ -197,9 +197,10 @@ async def _attempt(conn: AsyncConnection, plan: TransactionPlan) -> Outcome | Fe
         await _read(conn)
         return verdict
     await conn.send_packed_command(plan.parts())
-    await _read(conn)  # MULTI: OK
+    read = conn.read_response  # one QUEUED per command: called directly, without _read
+    await read(disable_decoding=True, timeout=math.inf)  # MULTI: OK
     for _ in range(plan.queued):
-        await _read(conn)  # QUEUED
+        await read(disable_decoding=True, timeout=math.inf)
     replies = await _read(conn)
     return _ABORTED if replies is None else plan.acked(replies)  # type: ignore[arg-type]
 
