@@ -55,6 +55,13 @@ def test_keeps_only_what_changed() -> None:
     assert flush(f, [session({"rvol": "1.5"}, ("c",))]) == []
 
 
+def test_a_key_is_known_only_as_far_as_its_last_write() -> None:
+    f = WriteFilter()
+    flush(f, [session({"a": "1", "b": "1"})])
+    assert flush(f, [session({"a": "2"})]) == [session({"a": "2"})]
+    assert flush(f, [session({"b": "1"})]) == [session({"b": "1"})]  # forgotten, so written
+
+
 def test_a_failed_flush_teaches_nothing() -> None:
     f = WriteFilter()
     writes = [session({"a": "1"})]

@@ -5,9 +5,11 @@ baseline, the instrument type, the date, POC fields between profile moves); writ
 costs Redis and the wire without changing a byte of state.
 
 The rule (the Rust core implements the same one; both must leave out exactly the same writes).
-The filter knows, per hash key and field, either the digest of the last value this owner wrote
-there, or ABSENT (it deleted the field), or nothing. For each HashWrite, in order, against what
-the committed flushes and the earlier writes of the same batch left:
+The filter knows, per hash key, what the last committed flush wrote to it: per field of those
+writes, the digest of the value, or ABSENT for a field they deleted. Fields of the key that
+flush did not mention are forgotten, so a key is never known beyond its last write (a
+per-minute hash, written a minute at a time, is known a minute at a time). For each HashWrite,
+in order, against that knowledge overlaid with the earlier writes of the same batch:
 
 - a field of `fields` is kept unless the digest of its value is the known one; it becomes known;
 - a field of `absent` is kept unless it is known ABSENT; it becomes known ABSENT (after the
@@ -47,7 +49,7 @@ _NOTHING: dict[str, int] = {}
 
 @dataclass(slots=True)
 class FilterPlan:
-    """The writes to send, and what they leave for the filter to know once they landed."""
+    """The writes to send, and what the filter knows of their keys once they landed."""
 
     writes: list[HashWrite]
     generation: int
@@ -77,19 +79,18 @@ class WriteFilter:
             known = committed.get(key, _NOTHING)
             update = pending.get(key)
             if update is None:
+                update = pending[key] = {f: hash(v) for f, v in w.fields.items()}
                 get = known.get
-                fields = {f: v for f, v in w.fields.items() if get(f) != hash(v)}
                 # hash() is cached on each str: this second pass does not hash again
-                update = pending[key] = {f: hash(v) for f, v in fields.items()}
+                fields = {f: v for f, v in w.fields.items() if get(f) != hash(v)}
             else:  # the key's second write in this batch: the first one's values count
                 fields = {f: v for f, v in w.fields.items()
                           if update.get(f, known.get(f)) != hash(v)}
-                update.update({f: hash(v) for f, v in fields.items()})
+                update.update({f: hash(v) for f, v in w.fields.items()})
             absent = w.absent
             if absent:
                 absent = tuple(a for a in absent if update.get(a, known.get(a)) != ABSENT)
-                for a in absent:
-                    update[a] = ABSENT
+                update.update(dict.fromkeys(w.absent, ABSENT))
             if len(fields) == len(w.fields) and len(absent) == len(w.absent):
                 kept.append(w)
             elif fields or absent:
@@ -103,12 +104,8 @@ class WriteFilter:
         self._generation += 1
         known = self._known
         for key, update in plan.known.items():
-            fields = known.pop(key, None)  # re-inserted last: the most recently written
-            if fields is None:
-                fields = update
-            else:
-                fields.update(update)
-            known[key] = fields
+            known.pop(key, None)  # re-inserted last: the most recently written
+            known[key] = update  # replaces: what the last write did not mention is forgotten
         excess = len(known) - self.max_keys
         if excess > 0:
             for key in list(itertools.islice(known, excess)):
