@@ -108,17 +108,14 @@ def session_drains(
 
 
 def filter_size(f: WriteFilter) -> int:
-    """Bytes the filter holds: its dicts, its digests, each distinct key and field name once."""
-    known: dict[str, dict[str, int]] = f._known
-    total = sys.getsizeof(known)
-    names: set[int] = set()
-    for key, fields in known.items():
-        total += sys.getsizeof(key) + sys.getsizeof(fields)
-        total += sum(sys.getsizeof(v) for v in fields.values())
-        for name in fields:
-            if id(name) not in names:
-                names.add(id(name))
-                total += sys.getsizeof(name)
+    """Bytes the filter holds: keys, digest arrays, and each shared name tuple once."""
+    total = sys.getsizeof(f._known)
+    shared: set[int] = set()
+    for key, (names, digests) in f._known.items():
+        total += sys.getsizeof(key) + sys.getsizeof((names, digests)) + sys.getsizeof(digests)
+        if id(names) not in shared:
+            shared.add(id(names))
+            total += sys.getsizeof(names) + sum(sys.getsizeof(n) for n in names)
     return total
 
 

@@ -38,13 +38,17 @@ session, a hand edit) is overwritten at the field's next change, not at the next
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .codec import HashWrite
 
 ABSENT = -1  # hash() of a str is never -1 (CPython reserves it for errors)
-_NOTHING: dict[str, int] = {}
+_MAX_LAYOUTS = 100_000  # distinct field-name tuples shared between keys, then started over
+
+Layout = tuple[str, ...]
+Known = tuple[Layout, "array[int]"]  # a key's field names, and their digests in that order
 
 
 @dataclass(slots=True)
@@ -57,13 +61,19 @@ class FilterPlan:
 
 
 class WriteFilter:
-    """One owner's knowledge of what it last wrote (see the module docstring)."""
+    """One owner's knowledge of what it last wrote (see the module docstring).
+
+    Stored compactly: per key the tuple of its field names, shared by every key written with
+    the same names (a symbol's session hashes mostly are), and an array of 8-byte digests,
+    about a third of the memory of a dict of Python ints.
+    """
 
     def __init__(self, max_keys: int = 500_000) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self.max_keys = max_keys
-        self._known: dict[str, dict[str, int]] = {}  # in order of last write: the LRU order
+        self._known: dict[str, Known] = {}  # in order of last write: the LRU order
+        self._layouts: dict[Layout, Layout] = {}
         self._generation = 0
 
     def __len__(self) -> int:
@@ -76,20 +86,35 @@ class WriteFilter:
         kept: list[HashWrite] = []
         for w in writes:
             key = w.key
-            known = committed.get(key, _NOTHING)
+            stored = committed.get(key)
             update = pending.get(key)
             if update is None:
                 update = pending[key] = {f: hash(v) for f, v in w.fields.items()}
-                get = known.get
-                # hash() is cached on each str: this second pass does not hash again
-                fields = {f: v for f, v in w.fields.items() if get(f) != hash(v)}
+                if w.absent:
+                    update.update(dict.fromkeys(w.absent, ABSENT))
+                if stored is None:  # unknown key: all of it
+                    kept.append(w)
+                    continue
+                layout, digests = stored
+                n = len(w.fields)
+                if len(update) == n + len(w.absent) and layout == tuple(update):
+                    # same names as last time: compare digests by position, no dict built
+                    # (hash() is cached on each str: this pass does not hash again)
+                    fields = {f: v for (f, v), old in zip(w.fields.items(), digests, strict=False)
+                              if old != hash(v)}
+                    absent = tuple(a for a, old in zip(w.absent, digests[n:], strict=True)
+                                   if old != ABSENT)
+                else:
+                    get = dict(zip(layout, digests, strict=True)).get
+                    fields = {f: v for f, v in w.fields.items() if get(f) != hash(v)}
+                    absent = tuple(a for a in w.absent if a in w.fields or get(a) != ABSENT)
             else:  # the key's second write in this batch: the first one's values count
+                known = dict(zip(*stored, strict=True)) if stored is not None else {}
                 fields = {f: v for f, v in w.fields.items()
                           if update.get(f, known.get(f)) != hash(v)}
+                absent = tuple(a for a in w.absent
+                               if a in w.fields or update.get(a, known.get(a)) != ABSENT)
                 update.update({f: hash(v) for f, v in w.fields.items()})
-            absent = w.absent
-            if absent:
-                absent = tuple(a for a in absent if update.get(a, known.get(a)) != ABSENT)
                 update.update(dict.fromkeys(w.absent, ABSENT))
             if len(fields) == len(w.fields) and len(absent) == len(w.absent):
                 kept.append(w)
@@ -103,9 +128,15 @@ class WriteFilter:
             raise ValueError("a plan made before the last commit cannot be committed")
         self._generation += 1
         known = self._known
+        layouts = self._layouts
+        if len(layouts) > _MAX_LAYOUTS:
+            layouts.clear()
         for key, update in plan.known.items():
+            names = tuple(update)
+            names = layouts.setdefault(names, names)
             known.pop(key, None)  # re-inserted last: the most recently written
-            known[key] = update  # replaces: what the last write did not mention is forgotten
+            # replaces: what the last write did not mention is forgotten
+            known[key] = (names, array("q", update.values()))
         excess = len(known) - self.max_keys
         if excess > 0:
             for key in list(itertools.islice(known, excess)):
