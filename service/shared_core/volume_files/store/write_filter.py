@@ -1,8 +1,11 @@
 """Write less within the contract: leave out what Redis already holds from this owner's writes.
 
-Most fields of a changed symbol's hashes keep their value from one flush to the next (the
+Some fields of a changed symbol's hashes keep their value from one flush to the next (the
 baseline, the instrument type, the date, POC fields between profile moves); writing them again
-costs Redis and the wire without changing a byte of state.
+costs Redis and the wire without changing a byte of state. Measured on a simulated session
+(bench/README.md) it leaves out 29% of the fields but almost no whole hash, which saves the
+MULTI/EXEC path no Redis time (Redis pays per command) and costs the Python worker more than
+the encoding it saves: it is the reference of the rule, for a native filter to match.
 
 The rule (the Rust core implements the same one; both must leave out exactly the same writes).
 The filter knows, per hash key, what the last committed flush wrote to it: per field of those
@@ -64,8 +67,8 @@ class WriteFilter:
     """One owner's knowledge of what it last wrote (see the module docstring).
 
     Stored compactly: per key the tuple of its field names, shared by every key written with
-    the same names (a symbol's session hashes mostly are), and an array of 8-byte digests,
-    about a third of the memory of a dict of Python ints.
+    the same names (a symbol's session hashes mostly are), and an array of 8-byte digests:
+    half the memory of a dict of Python ints (27 against 51 MiB after a 20,000-symbol session).
     """
 
     def __init__(self, max_keys: int = 500_000) -> None:
