@@ -133,9 +133,9 @@ async def test_state_dead_letters_checkpoint_and_acks_land_together(
     await aclient.set(CHECKPOINT + ":probe", "1")
 
 
-@pytest.mark.parametrize("lease", ["w2:2", None, "expired"])
+@pytest.mark.parametrize("lease", ["w2:2", None, "expired", b"\xff\xfe not utf-8"])
 async def test_a_fenced_writer_writes_nothing(
-    aclient: aredis.Redis, redis_client: redis.Redis, lease: str | None
+    aclient: aredis.Redis, redis_client: redis.Redis, lease: str | bytes | None
 ) -> None:
     if lease == "expired":
         redis_client.set(LEASE, TOKEN, px=30)

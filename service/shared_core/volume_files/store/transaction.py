@@ -53,6 +53,7 @@ from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import keys
 from .resp import HSET_CHUNK, EncodedWrites, encode_command, encode_hash_writes
 from .scripts import FlushBatch
 
@@ -101,10 +102,10 @@ class TransactionPlan:
 
     def decide(self, lease: bytes | None, stored: bytes | None) -> Outcome | FencedError | None:
         """The FLUSH script's checks on what WATCH saw: None means write."""
-        if lease is None or lease.decode() != self.token:
+        if lease != self.token.encode():  # bytes: whatever another writer left there
             return FencedError("FENCED lease lost")
         if self.checkpoint:
-            current = stored.decode() if stored is not None else ""
+            current = stored.decode(errors="replace") if stored is not None else ""
             if current == self.checkpoint:
                 return Outcome.ALREADY_APPLIED
             if current != self.previous_checkpoint:
@@ -152,7 +153,7 @@ def plan_flush(
     check = b"".join((
         encode_command(["WATCH", lease, checkpoint_key]),
         encode_command(["GET", lease]),
-        encode_command(["HGET", checkpoint_key, "last_id"]),
+        encode_command(["HGET", checkpoint_key, keys.CHECKPOINT_LAST_ID]),
     ))
     tail: list[bytes] = []
     cap = str(dead_letter_cap)
@@ -162,7 +163,8 @@ def plan_flush(
             args += (k, v)
         tail.append(encode_command(args))
     if batch.checkpoint:
-        tail.append(encode_command(["HSET", checkpoint_key, "last_id", batch.checkpoint]))
+        tail.append(encode_command(["HSET", checkpoint_key, keys.CHECKPOINT_LAST_ID,
+                                    batch.checkpoint]))
     acks = _chunked(["XACK", stream, group], batch.acks)
     tail += acks
     queued = encoded.commands + len(tail)
