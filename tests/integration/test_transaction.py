@@ -84,7 +84,7 @@ def plan(batch: FlushBatch, previous: str = "", token: str = TOKEN) -> Transacti
 
 def text(value: Any) -> Any:
     if isinstance(value, bytes):
-        return value.decode()
+        return value.decode(errors="replace")
     if isinstance(value, list | tuple):
         return [text(v) for v in value]
     if isinstance(value, dict):
