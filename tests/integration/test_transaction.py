@@ -15,8 +15,9 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.engine_core import VolumeEngineCore
-from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.store import keys, scripts
 from shared_core.volume_files.store.codec import HashWrite, build_history, snapshot_writes
