@@ -20,6 +20,7 @@ for the others (BSE's RELIANCE is `BSE:RELIANCE`, never merged with NSE's).
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import math
@@ -131,7 +132,8 @@ def parse_master(text: str, calendar: MarketCalendar) -> ParsedMaster:
             try:
                 if len(cells) > len(header):
                     raise _RowError(f"{len(cells)} cells, the header has {len(header)}")
-                row = _row(dict(zip(header, cells, strict=False)), calendar, has_token=has_token)
+                record = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
+                row = _row(record, calendar, has_token=has_token)
                 if row.token is not None:
                     first = token_lines.setdefault(row.token, line)
                     if first != line:
@@ -166,41 +168,43 @@ class _RowError(ValueError):
     pass
 
 
+def _number(record: dict[str, str], name: str) -> float:
+    value = record.get(name) or "0"
+    try:
+        result = float(value)
+    except ValueError:
+        result = math.nan
+    if not math.isfinite(result):
+        raise _RowError(f"{name} is not a number: {value!r}")
+    return result
+
+
 def _row(record: dict[str, str], calendar: MarketCalendar, *, has_token: bool) -> MasterRow:
-    def cell(name: str) -> str:
-        return (record.get(name) or "").strip()
-
-    def number(name: str) -> float:
-        value = cell(name) or "0"
-        try:
-            result = float(value)
-        except ValueError:
-            result = math.nan
-        if not math.isfinite(result):
-            raise _RowError(f"{name} is not a number: {value!r}")
-        return result
-
+    """`record`: column -> stripped cell (a short row lacks the last columns)."""
+    cell = record.get
+    number = functools.partial(_number, record)
     token: int | None = None
     if has_token:
-        text = cell("instrument_token")
+        text = cell("instrument_token", "")
         if not text.isdigit() or not text.isascii() or int(text) == 0:
             raise _RowError(f"instrument_token must be a positive integer, got {text!r}")
         token = int(text)
-    symbol = cell("tradingsymbol")
+    symbol = cell("tradingsymbol", "")
     if not symbol:
         raise _RowError("empty tradingsymbol")
-    instrument_type = cell("instrument_type").upper()
+    instrument_type = cell("instrument_type", "").upper()
     kind = _KINDS.get(instrument_type)
     if kind is None:
         raise _RowError(f"instrument_type must be EQ, FUT, CE or PE, got {instrument_type!r}")
-    if cell("segment").upper() == "INDICES":
+    if cell("segment", "").upper() == "INDICES":
         kind = InstrumentKind.INDEX
     expiry = None
-    if cell("expiry"):
+    expiry_text = cell("expiry", "")
+    if expiry_text:
         try:
-            expiry = date.fromisoformat(cell("expiry"))
+            expiry = date.fromisoformat(expiry_text)
         except ValueError:
-            raise _RowError(f"expiry is not a date: {cell('expiry')!r}") from None
+            raise _RowError(f"expiry is not a date: {expiry_text!r}") from None
     is_fno = kind is InstrumentKind.FUTURE or kind is InstrumentKind.OPTION
     if is_fno and expiry is None:
         raise _RowError(f"{instrument_type} row without expiry")
@@ -209,7 +213,7 @@ def _row(record: dict[str, str], calendar: MarketCalendar, *, has_token: bool) -
         raise _RowError("option without a positive strike")
     tick_size = number("tick_size")  # Kite lists 0 for indices: keep the default grid
     lot_size = int(number("lot_size"))
-    underlying = cell("name") if is_fno else symbol
+    underlying = cell("name", "") if is_fno else symbol
     if not underlying:  # an F&O row without a name: read it from the symbol
         underlying = parse_symbol(
             symbol, as_of=expiry or date(2000, 1, 1), calendar=calendar, indices=frozenset(),
@@ -225,4 +229,4 @@ def _row(record: dict[str, str], calendar: MarketCalendar, *, has_token: bool) -
         tick_size=tick_size if tick_size > 0 else DEFAULT_TICK_SIZE,
         lot_size=lot_size if lot_size > 0 else None,
     )
-    return MasterRow(token, cell("exchange").upper(), instrument)
+    return MasterRow(token, cell("exchange", "").upper(), instrument)

@@ -27,6 +27,7 @@ from ..metrics import ServiceMetrics
 from ..profile_scan import kernel
 from ..settings import Settings, load_core_config, redacted_url
 from ..store import keys, scripts
+from .instruments_watcher import InstrumentsWatcher
 from .leases import LeaseClient, assignment
 from .partition_worker import RETRYABLE, LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
@@ -113,10 +114,18 @@ class VolumeService:
                       partitions=s.partitions, group=s.group, metrics_port=port,
                       profile_kernel=kernel())
         self.client = connect(s)
+        self.instruments = InstrumentsWatcher(
+            self.client, self.core_config.registry, interval_s=s.instruments_poll_ms / 1000,
+            log=self.log,
+        )
         try:
             await self._startup()
             if not self._stop.is_set():
-                await self._supervise()
+                watching = asyncio.create_task(self.instruments.run(self._stop))
+                try:
+                    await self._supervise()
+                finally:
+                    await asyncio.wait([watching], timeout=self.shutdown_timeout_s)
         finally:
             await self._shutdown()
             if install_signals:
@@ -138,6 +147,7 @@ class VolumeService:
                 await self._check_eviction_policy()
                 await ensure_groups(self.client, self.settings.stream, self.settings.partitions,
                                     self.settings.group)
+                await self.instruments.check()  # the shared master before any partition starts
                 break
             except RETRYABLE as exc:
                 self.metrics.reconnects.inc()

@@ -1,0 +1,188 @@
+"""The shared instruments master in Redis: one copy for every worker, library engine and producer.
+
+Kite's full dump is about 100,000 rows, more than a Kubernetes ConfigMap holds, so it lives in
+Redis instead of a mounted file. An import writes the encoded rows to a staging key, then one
+MULTI renames it over `vol:instruments:master` and bumps the version in `vol:instruments:info`:
+a reader sees the old master or the new one, never a mix, and readers fetch the version and the
+rows in one MULTI too. Watchers poll only the version (one HGET), so polling is cheap.
+
+The rows are stored parsed (gzip'd JSON arrays, about 2 MB for the full dump), so a reload does
+not redo the CSV validation the import already reported on.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aredis
+
+from ..instruments import Instrument, InstrumentKind, InstrumentRegistry
+from ..instruments_master import MasterRow, MasterTables, master_tables
+from . import keys
+
+FORMAT = 1
+_KINDS = {kind.value: kind for kind in InstrumentKind}  # a dict lookup; Enum() is ~50x slower
+
+
+class StoredMasterError(ValueError):
+    """The stored rows cannot be decoded (written by another version, or damaged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMaster:
+    version: int
+    rows: list[MasterRow]
+
+    def tables(self) -> MasterTables:
+        return master_tables(self.rows)
+
+
+# -- encoding (pure) ---------------------------------------------------------------------------
+
+
+def encode_rows(rows: Iterable[MasterRow]) -> bytes:
+    body = [
+        [
+            r.token,
+            r.exchange,
+            i.symbol,
+            i.underlying,
+            i.kind.value,
+            i.expiry.isoformat() if i.expiry else None,
+            i.strike,
+            i.option_type,
+            i.tick_size,
+            i.lot_size,
+        ]
+        for r in rows
+        for i in (r.instrument,)
+    ]
+    return gzip.compress(orjson.dumps({"format": FORMAT, "rows": body}), compresslevel=6, mtime=0)
+
+
+def decode_rows(blob: bytes) -> list[MasterRow]:
+    try:
+        doc = orjson.loads(gzip.decompress(blob))
+        if doc.get("format") != FORMAT:
+            raise StoredMasterError(f"stored master has format {doc.get('format')!r}, not 1")
+        return [
+            MasterRow(
+                token,
+                exchange,
+                Instrument(
+                    symbol, underlying, _KINDS[kind], _date(expiry),
+                    strike, option_type, tick_size, lot_size,
+                ),
+            )
+            for token, exchange, symbol, underlying, kind, expiry, strike, option_type,
+            tick_size, lot_size in doc["rows"]
+        ]
+    except StoredMasterError:
+        raise
+    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StoredMasterError(f"stored master cannot be decoded: {exc!r}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_cached(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _date(text: str | None) -> date | None:
+    return _date_cached(text) if text else None
+
+
+def _version(raw: Any) -> int | None:
+    return None if raw is None else int(raw)
+
+
+def _stored(replies: Sequence[Any]) -> StoredMaster | None:
+    version, blob = replies
+    if version is None or blob is None:
+        return None
+    return StoredMaster(int(version), decode_rows(blob))
+
+
+# -- synchronous (the CLI, producers, the library engine) ----------------------------------------
+
+
+def import_master(
+    client: redis.Redis,
+    rows: Sequence[MasterRow],
+    *,
+    source: str,
+    skipped: int,
+    imported_at: str,
+) -> int:
+    """Replace the shared master with `rows` atomically; returns the new version."""
+    tables = master_tables(rows)
+    staging = keys.instruments_staging_key(uuid.uuid4().hex)
+    client.set(staging, encode_rows(rows))
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.rename(staging, keys.INSTRUMENTS_MASTER_KEY)
+        pipe.hset(keys.INSTRUMENTS_INFO_KEY, mapping={
+            "rows": len(rows), "tokens": len(tables.tokens), "skipped": skipped,
+            "source": source, "imported_at": imported_at,
+        })
+        pipe.hincrby(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD, 1)
+        replies = pipe.execute()
+    finally:
+        client.delete(staging)  # gone already after a successful RENAME
+    return int(replies[-1])
+
+
+def master_info(client: redis.Redis) -> dict[str, str]:
+    raw: dict[bytes | str, bytes | str] = client.hgetall(keys.INSTRUMENTS_INFO_KEY)
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in raw.items()
+    }
+
+
+def load_master_sync(client: redis.Redis) -> StoredMaster | None:
+    """The shared master, or None when none was imported."""
+    pipe = client.pipeline(transaction=True)
+    pipe.hget(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD)
+    pipe.get(keys.INSTRUMENTS_MASTER_KEY)
+    return _stored(pipe.execute())
+
+
+def adopt_shared_master(client: redis.Redis, registry: InstrumentRegistry) -> int | None:
+    """Install the shared master into `registry` if there is one; returns its version.
+
+    Without an imported master the registry keeps what it had (VOLUME_INSTRUMENTS_CSV, or
+    symbol parsing alone).
+    """
+    stored = load_master_sync(client)
+    if stored is None:
+        return None
+    tables = stored.tables()
+    registry.replace_master(tables.instruments, tables.tokens)
+    return stored.version
+
+
+# -- asynchronous (the stream runtime) -----------------------------------------------------------
+
+
+async def read_version(client: aredis.Redis) -> int | None:
+    return _version(await client.hget(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD))
+
+
+async def load_master_async(client: aredis.Redis) -> tuple[int, bytes] | None:
+    """The version and the encoded rows, read together; decode with `decode_rows`."""
+    pipe = client.pipeline(transaction=True)
+    pipe.hget(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD)
+    pipe.get(keys.INSTRUMENTS_MASTER_KEY)
+    version, blob = await pipe.execute()
+    if version is None or blob is None:
+        return None
+    return int(version), blob
