@@ -52,12 +52,17 @@ def entry_symbol(entry: Entry, tokens: Tokens = NO_TOKENS) -> str:
 
 
 def _token(raw: object) -> int:
-    if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
+    """The token as the parser reads it (738561, "738561", 738561.0); -1 when it is none."""
+    text = str(raw).strip()
     try:
-        return int(str(raw).strip())
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
     except ValueError:
         return -1  # not a token: the worker dead-letters it with the reason
+    return int(number) if number.is_integer() else -1
 
 
 def route(entry: Entry, stream: str, partitions: int, tokens: Tokens = NO_TOKENS) -> str:
