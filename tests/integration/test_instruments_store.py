@@ -60,7 +60,7 @@ def test_import_replaces_the_master_atomically(redis_client: redis.Redis) -> Non
         "version": "2", "rows": str(MASTER_ROWS + 1), "tokens": str(MASTER_ROWS + 1),
         "skipped": "0", "source": "test.csv", "imported_at": "now",
     }
-    assert sorted(k.decode() for k in redis_client.keys("vol:instruments:*")) == [
+    assert sorted(ss.text(k) for k in redis_client.keys("vol:instruments:*")) == [
         keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_MASTER_KEY,  # no staging key left behind
     ]
 
