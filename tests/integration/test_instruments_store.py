@@ -30,8 +30,17 @@ from shared_core.volume_files.store.instruments_store import (
 from shared_core.volume_files.stream.instruments_watcher import InstrumentsWatcher
 from shared_core.volume_files.stream.producer import publish_sync
 from shared_core.volume_files.stream.runtime import VolumeService
+from shared_core.volume_files.ticks import TickError
+from shared_core.volume_files.unified_engine import AsyncUnifiedVolumeEngine, UnifiedVolumeEngine
 from tests import stream_support as ss
-from tests.kite_support import KITE_MASTER, MASTER_ROWS, TOKENS, full_packet, index_packet
+from tests.kite_support import (
+    EXCHANGE_TIME,
+    KITE_MASTER,
+    MASTER_ROWS,
+    TOKENS,
+    full_packet,
+    index_packet,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -197,3 +206,32 @@ def test_producers_route_token_ticks_by_symbol(
         stream = f"ticks:{zlib.crc32(symbol.encode()) % 8}"
         assert redis_client.xlen(stream) == 2, symbol
     assert sum(redis_client.xlen(f"ticks:{p}") for p in range(8)) == 4
+
+
+def test_library_engine_shares_the_master(redis_client: redis.Redis) -> None:
+    engine = UnifiedVolumeEngine(redis_client)
+    packet = full_packet(TOKENS["RELIANCE"], 1544.2, quantity=25, cumulative=4_000_000)
+    with pytest.raises(TickError) as info:
+        engine.process_tick(None, packet)  # nothing imported yet
+    assert info.value.reason == "unknown_instrument"
+    _import(redis_client, list(ROWS))
+    result = engine.process_tick(None, packet)  # the miss looked again, and found the import
+    assert (result["symbol"], result["cumulative_volume"]) == ("RELIANCE", 4_000_000)
+    assert engine.core.config.registry.resolve("RELIANCE", EXCHANGE_TIME.date()).tick_size == 0.1
+    _import(redis_client, _rows_with(*EXTRA))
+    listing = full_packet(99999, 10.0, quantity=5, cumulative=5)
+    assert engine.process_tick(None, listing)["symbol"] == "NEWLISTING"
+
+
+async def test_async_library_engine_shares_the_master(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    _import(redis_client, list(ROWS))
+    client = aredis.from_url(redis_url, decode_responses=True)
+    try:
+        engine = AsyncUnifiedVolumeEngine(client)
+        result = await engine.process_tick(None, index_packet(TOKENS["INDIA VIX"], 10.2))
+        assert (result["symbol"], result["instrument_type"]) == ("INDIA VIX", "index")
+        assert result["cumulative_volume"] == 0
+    finally:
+        await client.aclose()

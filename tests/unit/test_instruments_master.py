@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 from datetime import date
 
@@ -144,4 +145,6 @@ def test_stored_encoding_round_trips() -> None:
     with pytest.raises(StoredMasterError):
         decode_rows(b"not gzip")
     with pytest.raises(StoredMasterError, match="format"):
-        decode_rows(gzip.compress(b'{"format": 99, "rows": []}'))
+        decode_rows(base64.b64encode(gzip.compress(b'{"format": 99, "rows": []}')))
+    blob = encode_rows(rows)
+    assert decode_rows(blob.decode()) == rows  # as a decode_responses client reads it

@@ -4,6 +4,10 @@
 `AsyncUnifiedVolumeEngine` is its twin for `redis.asyncio`. Both are thin: parsing, the tick step
 and the hash contents come from the shared core and codec, so they write the same keys and the
 same values as the streaming service does for the same ticks.
+
+Both use the shared instruments master (`volume-engine instruments import`), as the workers do:
+it is read at the first tick, and again whenever a tick's instrument_token is not in it (one
+HGET of the version; the rows only when an import happened since).
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import redis.asyncio as aredis
 from .engine_core import CoreConfig, SymbolSnapshot, VolumeEngineCore
 from .key_usage_tracker import KeyUsageTracker
 from .settings import Settings, load_core_config, load_settings
+from .store import instruments_store
 from .store.codec import HashWrite, snapshot_writes
 from .store.loader import Command, SymbolLoad
-from .ticks import Tick, parse_tick
+from .ticks import Tick, TickError, parse_tick
 
 
 def snapshot_result(snap: SymbolSnapshot, increment: int) -> dict[str, Any]:
@@ -80,6 +85,22 @@ class _EngineLogic:
         self.key_usage = key_usage
         lookback = core_config.baselines.lookback if core_config.learned_curves else 0
         self._minute_history_days = lookback
+        self.registry = core_config.registry
+        self.instruments_version: int | None = None  # of the shared master in the registry
+        self.instruments_checked = False
+
+    def parse(self, symbol: str | None, tick: Mapping[str, object]) -> Tick:
+        return parse_tick(symbol, tick, tokens=self.registry.tokens)
+
+    def adopt(self, stored: instruments_store.StoredMaster | None) -> bool:
+        """Install a newer shared master; True when the registry changed."""
+        self.instruments_checked = True
+        if stored is None or stored.version == self.instruments_version:
+            return False
+        tables = stored.tables()
+        self.registry.replace_master(tables.instruments, tables.tokens)
+        self.instruments_version = stored.version
+        return True
 
     def plan_load(self, tick: Tick) -> SymbolLoad | None:
         if not self.core.needs_load(tick.symbol):
@@ -147,9 +168,28 @@ class UnifiedVolumeEngine(_EngineFront[redis.Redis]):
             pipe.execute_command(*command)
         return list(pipe.execute())
 
+    def refresh_instruments(self) -> bool:
+        """Adopt the shared master if an import happened since; True when it did."""
+        logic = self._logic
+        version = instruments_store.read_version_sync(self.redis)
+        if version is None or version == logic.instruments_version:
+            logic.instruments_checked = True
+            return False
+        return logic.adopt(instruments_store.load_master_sync(self.redis))
+
+    def _parse(self, symbol: str | None, tick: Mapping[str, object]) -> Tick:
+        if not self._logic.instruments_checked:
+            self.refresh_instruments()
+        try:
+            return self._logic.parse(symbol, tick)
+        except TickError as exc:
+            if exc.reason != "unknown_instrument" or not self.refresh_instruments():
+                raise
+        return self._logic.parse(symbol, tick)
+
     def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
         """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""
-        parsed = parse_tick(symbol, tick)
+        parsed = self._parse(symbol, tick)
         plan = self._logic.plan_load(parsed)
         if plan is not None:
             second = plan.second(self._run(plan.first(), transaction=False))
@@ -170,9 +210,28 @@ class AsyncUnifiedVolumeEngine(_EngineFront[aredis.Redis]):
             pipe.execute_command(*command)
         return list(await pipe.execute())
 
+    async def refresh_instruments(self) -> bool:
+        """Adopt the shared master if an import happened since; True when it did."""
+        logic = self._logic
+        version = await instruments_store.read_version(self.redis)
+        if version is None or version == logic.instruments_version:
+            logic.instruments_checked = True
+            return False
+        return logic.adopt(await instruments_store.load_master(self.redis))
+
+    async def _parse(self, symbol: str | None, tick: Mapping[str, object]) -> Tick:
+        if not self._logic.instruments_checked:
+            await self.refresh_instruments()
+        try:
+            return self._logic.parse(symbol, tick)
+        except TickError as exc:
+            if exc.reason != "unknown_instrument" or not await self.refresh_instruments():
+                raise
+        return self._logic.parse(symbol, tick)
+
     async def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
         """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""
-        parsed = parse_tick(symbol, tick)
+        parsed = await self._parse(symbol, tick)
         plan = self._logic.plan_load(parsed)
         if plan is not None:
             second = plan.second(await self._run(plan.first(), transaction=False))

@@ -6,12 +6,15 @@ MULTI renames it over `vol:instruments:master` and bumps the version in `vol:ins
 a reader sees the old master or the new one, never a mix, and readers fetch the version and the
 rows in one MULTI too. Watchers poll only the version (one HGET), so polling is cheap.
 
-The rows are stored parsed (gzip'd JSON arrays, about 2 MB for the full dump), so a reload does
-not redo the CSV validation the import already reported on.
+The rows are stored parsed (JSON arrays, gzip'd and base64'd: about 1.5 MB for the full dump,
+and plain ASCII, so clients with decode_responses read it too), so a reload does not redo the
+CSV validation the import already reported on.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import gzip
 import uuid
@@ -65,12 +68,13 @@ def encode_rows(rows: Iterable[MasterRow]) -> bytes:
         for r in rows
         for i in (r.instrument,)
     ]
-    return gzip.compress(orjson.dumps({"format": FORMAT, "rows": body}), compresslevel=6, mtime=0)
+    packed = gzip.compress(orjson.dumps({"format": FORMAT, "rows": body}), compresslevel=6, mtime=0)
+    return base64.b64encode(packed)
 
 
-def decode_rows(blob: bytes) -> list[MasterRow]:
+def decode_rows(blob: bytes | str) -> list[MasterRow]:
     try:
-        doc = orjson.loads(gzip.decompress(blob))
+        doc = orjson.loads(gzip.decompress(base64.b64decode(blob, validate=True)))
         if doc.get("format") != FORMAT:
             raise StoredMasterError(f"stored master has format {doc.get('format')!r}, not 1")
         return [
@@ -87,7 +91,8 @@ def decode_rows(blob: bytes) -> list[MasterRow]:
         ]
     except StoredMasterError:
         raise
-    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError,
+            binascii.Error) as exc:
         raise StoredMasterError(f"stored master cannot be decoded: {exc!r}") from None
 
 
@@ -148,6 +153,10 @@ def master_info(client: redis.Redis) -> dict[str, str]:
     }
 
 
+def read_version_sync(client: redis.Redis) -> int | None:
+    return _version(client.hget(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD))
+
+
 def load_master_sync(client: redis.Redis) -> StoredMaster | None:
     """The shared master, or None when none was imported."""
     pipe = client.pipeline(transaction=True)
@@ -177,7 +186,7 @@ async def read_version(client: aredis.Redis) -> int | None:
     return _version(await client.hget(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD))
 
 
-async def load_master_async(client: aredis.Redis) -> tuple[int, bytes] | None:
+async def load_master_async(client: aredis.Redis) -> tuple[int, bytes | str] | None:
     """The version and the encoded rows, read together; decode with `decode_rows`."""
     pipe = client.pipeline(transaction=True)
     pipe.hget(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD)
@@ -186,3 +195,9 @@ async def load_master_async(client: aredis.Redis) -> tuple[int, bytes] | None:
     if version is None or blob is None:
         return None
     return int(version), blob
+
+
+async def load_master(client: aredis.Redis) -> StoredMaster | None:
+    """The shared master, or None when none was imported (decoded on the event loop)."""
+    stored = await load_master_async(client)
+    return None if stored is None else StoredMaster(stored[0], decode_rows(stored[1]))

@@ -27,7 +27,7 @@ from ..store.instruments_store import (
 from .partition_worker import RETRYABLE
 
 
-def _decode(blob: bytes) -> MasterTables:
+def _decode(blob: bytes | str) -> MasterTables:
     return master_tables(decode_rows(blob))
 
 
