@@ -23,6 +23,7 @@ from shared_core.volume_files.settings import load_core_config, load_settings
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.instruments_store import (
     adopt_shared_master,
+    decode_rows,
     import_master,
     load_master_sync,
     master_info,
@@ -64,7 +65,12 @@ def test_import_replaces_the_master_atomically(redis_client: redis.Redis) -> Non
     assert _import(redis_client, bigger) == 2
     stored = load_master_sync(redis_client)
     assert stored is not None
-    assert (stored.version, stored.rows) == (2, bigger)
+    assert stored.version == 2
+    assert dict(stored.tables.instruments) == master_tables(bigger).instruments
+    assert stored.tables.tokens == master_tables(bigger).tokens
+    blob = redis_client.get(keys.INSTRUMENTS_MASTER_KEY)
+    assert isinstance(blob, bytes)
+    assert decode_rows(blob) == bigger
     assert master_info(redis_client) == {
         "version": "2", "rows": str(MASTER_ROWS + 1), "tokens": str(MASTER_ROWS + 1),
         "skipped": "0", "source": "test.csv", "imported_at": "now",
@@ -84,7 +90,7 @@ def test_readers_never_see_a_mix(redis_server: object, redis_client: redis.Redis
         reader = redis.Redis(connection_pool=redis_client.connection_pool)
         while not done.is_set():
             stored = load_master_sync(reader)
-            seen.append((stored.version, len(stored.rows)) if stored else (-1, -1))
+            seen.append((stored.version, len(stored.tables.tokens)) if stored else (-1, -1))
 
     thread = threading.Thread(target=read)
     thread.start()
@@ -119,7 +125,7 @@ def test_cli_import_reports_bad_lines_and_keeps_a_master_on_a_useless_file(
     assert main(["--redis-url", redis_url, "instruments", "import", str(missing)]) == 1
     stored = load_master_sync(redis_client)
     assert stored is not None
-    assert (stored.version, len(stored.rows)) == (1, MASTER_ROWS)
+    assert (stored.version, len(stored.tables.tokens)) == (1, MASTER_ROWS)
 
 
 def test_registry_adopts_the_shared_master(redis_client: redis.Redis) -> None:

@@ -20,6 +20,7 @@ from shared_core.volume_files.market_clock import MarketCalendar
 from shared_core.volume_files.store.instruments_store import (
     StoredMasterError,
     decode_rows,
+    decode_tables,
     encode_rows,
 )
 from tests.kite_support import KITE_MASTER, MASTER_ROWS, TOKENS
@@ -142,6 +143,15 @@ def test_master_text_reads_csv_and_gzip_by_content() -> None:
 def test_stored_encoding_round_trips() -> None:
     rows = list(parse_master(KITE_MASTER, CALENDAR).rows)
     assert decode_rows(encode_rows(rows)) == rows
+    tables, lazy = master_tables(rows), decode_tables(encode_rows(rows))
+    assert lazy.tokens == tables.tokens
+    assert len(lazy.instruments) == len(tables.instruments)
+    assert lazy.instruments["NSE:RELIANCE"] is lazy.instruments["RELIANCE"]  # one per row
+    assert dict(lazy.instruments) == tables.instruments
+    with pytest.raises(StoredMasterError, match="not rows"):
+        decode_tables(base64.b64encode(gzip.compress(
+            b'{"format": 1, "rows": [[1, "NSE", "A", "A", "bond", null, null, null, 0.05, 1]]}'
+        )))
     with pytest.raises(StoredMasterError):
         decode_rows(b"not gzip")
     with pytest.raises(StoredMasterError, match="format"):

@@ -24,9 +24,10 @@ import functools
 import gzip
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Generic, TypeVar
 
 from .instruments import DEFAULT_TICK_SIZE, Instrument, InstrumentKind, parse_symbol
 from .market_clock import MarketCalendar
@@ -89,8 +90,37 @@ class ParsedMaster:
 class MasterTables:
     """What a registry holds: every key -> its instrument, and token -> stream symbol."""
 
-    instruments: dict[str, Instrument]
+    instruments: Mapping[str, Instrument]
     tokens: dict[int, str]
+
+
+_T = TypeVar("_T")
+
+
+class LazyInstruments(Mapping[str, Instrument], Generic[_T]):
+    """key -> Instrument, each built from its stored row on first lookup.
+
+    A worker reloading Kite's full dump would otherwise build 100,000 instruments, most of
+    which it never sees a tick for; this way a reload costs two dicts of keys.
+    """
+
+    def __init__(self, rows: dict[str, _T], build: Callable[[_T], Instrument]) -> None:
+        self._rows = rows
+        self._build = build
+        self._built: dict[int, Instrument] = {}  # id(row) -> instrument: one per row, not key
+
+    def __getitem__(self, key: str) -> Instrument:
+        row = self._rows[key]
+        found = self._built.get(id(row))
+        if found is None:
+            found = self._built[id(row)] = self._build(row)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
 
 
 def master_text(data: bytes) -> str:
@@ -147,18 +177,25 @@ def parse_master(text: str, calendar: MarketCalendar) -> ParsedMaster:
 
 def master_tables(rows: Iterable[MasterRow]) -> MasterTables:
     """Key the rows (see the module docstring for which row a bare name and a token mean)."""
-    ordered = sorted(rows, key=lambda r: EXCHANGE_PRIORITY.get(r.exchange, len(EXCHANGE_PRIORITY)))
-    instruments: dict[str, Instrument] = {}
+    keyed, tokens = key_rows((r.token, r.exchange, r.instrument.symbol, r.instrument) for r in rows)
+    return MasterTables(keyed, tokens)
+
+
+def key_rows(
+    rows: Iterable[tuple[int | None, str, str, _T]],
+) -> tuple[dict[str, _T], dict[int, str]]:
+    """(token, exchange, bare tradingsymbol, value) rows -> key -> value, token -> symbol."""
+    last = len(EXCHANGE_PRIORITY)
+    ordered = sorted(rows, key=lambda r: EXCHANGE_PRIORITY.get(r[1], last))  # stable
+    keyed: dict[str, _T] = {}
     tokens: dict[int, str] = {}
-    for row in ordered:
-        instrument = row.instrument
-        bare = instrument.symbol
-        owns_bare = instruments.setdefault(bare, instrument) is instrument
-        qualified = f"{row.exchange}:{bare}" if row.exchange else bare
-        instruments.setdefault(qualified, instrument)
-        if row.token is not None:
-            tokens.setdefault(row.token, bare if owns_bare else qualified)
-    return MasterTables(instruments, tokens)
+    for token, exchange, bare, value in ordered:
+        owns_bare = keyed.setdefault(bare, value) is value
+        qualified = f"{exchange}:{bare}" if exchange else bare
+        keyed.setdefault(qualified, value)
+        if token is not None:
+            tokens.setdefault(token, bare if owns_bare else qualified)
+    return keyed, tokens
 
 
 # -- one row ---------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ class _EngineLogic:
         self.instruments_checked = True
         if stored is None or stored.version == self.instruments_version:
             return False
-        tables = stored.tables()
+        tables = stored.tables
         self.registry.replace_master(tables.instruments, tables.tokens)
         self.instruments_version = stored.version
         return True

@@ -28,10 +28,11 @@ import redis
 import redis.asyncio as aredis
 
 from ..instruments import Instrument, InstrumentKind, InstrumentRegistry
-from ..instruments_master import MasterRow, MasterTables, master_tables
+from ..instruments_master import LazyInstruments, MasterRow, MasterTables, key_rows, master_tables
 from . import keys
 
 FORMAT = 1
+_ROW_LENGTH = 10
 _KINDS = {kind.value: kind for kind in InstrumentKind}  # a dict lookup; Enum() is ~50x slower
 
 
@@ -42,10 +43,7 @@ class StoredMasterError(ValueError):
 @dataclass(frozen=True, slots=True)
 class StoredMaster:
     version: int
-    rows: list[MasterRow]
-
-    def tables(self) -> MasterTables:
-        return master_tables(self.rows)
+    tables: MasterTables
 
 
 # -- encoding (pure) ---------------------------------------------------------------------------
@@ -72,28 +70,42 @@ def encode_rows(rows: Iterable[MasterRow]) -> bytes:
     return base64.b64encode(packed)
 
 
-def decode_rows(blob: bytes | str) -> list[MasterRow]:
+def _stored_rows(blob: bytes | str) -> list[list[Any]]:
     try:
         doc = orjson.loads(gzip.decompress(base64.b64decode(blob, validate=True)))
-        if doc.get("format") != FORMAT:
-            raise StoredMasterError(f"stored master has format {doc.get('format')!r}, not 1")
-        return [
-            MasterRow(
-                token,
-                exchange,
-                Instrument(
-                    symbol, underlying, _KINDS[kind], _date(expiry),
-                    strike, option_type, tick_size, lot_size,
-                ),
-            )
-            for token, exchange, symbol, underlying, kind, expiry, strike, option_type,
-            tick_size, lot_size in doc["rows"]
-        ]
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else None
+            raise StoredMasterError(f"stored master has format {found!r}, not {FORMAT}")
+        rows = doc["rows"]
+        if not isinstance(rows, list) or any(
+            not isinstance(r, list) or len(r) != _ROW_LENGTH or r[4] not in _KINDS for r in rows
+        ):  # checked here, not at the first lookup in a worker's hot path
+            raise StoredMasterError("stored master rows are not rows")
+        return rows
     except StoredMasterError:
         raise
-    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError,
-            binascii.Error) as exc:
+    except (OSError, EOFError, ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise StoredMasterError(f"stored master cannot be decoded: {exc!r}") from None
+
+
+def _instrument(row: list[Any]) -> Instrument:
+    _, _, symbol, underlying, kind, expiry, strike, option_type, tick_size, lot_size = row
+    try:
+        return Instrument(symbol, underlying, _KINDS[kind], _date(expiry), strike, option_type,
+                          tick_size, lot_size)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise StoredMasterError(f"stored master row {row!r}: {exc!r}") from None
+
+
+def decode_tables(blob: bytes | str) -> MasterTables:
+    """The registry's tables; each instrument is built when first looked up."""
+    keyed, tokens = key_rows((r[0], r[1], r[2], r) for r in _stored_rows(blob))
+    return MasterTables(LazyInstruments(keyed, _instrument), tokens)
+
+
+def decode_rows(blob: bytes | str) -> list[MasterRow]:
+    """Every stored row, built at once (for tools and tests; reloads use decode_tables)."""
+    return [MasterRow(r[0], r[1], _instrument(r)) for r in _stored_rows(blob)]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -113,7 +125,7 @@ def _stored(replies: Sequence[Any]) -> StoredMaster | None:
     version, blob = replies
     if version is None or blob is None:
         return None
-    return StoredMaster(int(version), decode_rows(blob))
+    return StoredMaster(int(version), decode_tables(blob))
 
 
 # -- synchronous (the CLI, producers, the library engine) ----------------------------------------
@@ -174,8 +186,7 @@ def adopt_shared_master(client: redis.Redis, registry: InstrumentRegistry) -> in
     stored = load_master_sync(client)
     if stored is None:
         return None
-    tables = stored.tables()
-    registry.replace_master(tables.instruments, tables.tokens)
+    registry.replace_master(stored.tables.instruments, stored.tables.tokens)
     return stored.version
 
 
@@ -200,4 +211,4 @@ async def load_master_async(client: aredis.Redis) -> tuple[int, bytes | str] | N
 async def load_master(client: aredis.Redis) -> StoredMaster | None:
     """The shared master, or None when none was imported (decoded on the event loop)."""
     stored = await load_master_async(client)
-    return None if stored is None else StoredMaster(stored[0], decode_rows(stored[1]))
+    return None if stored is None else StoredMaster(stored[0], decode_tables(stored[1]))

@@ -17,18 +17,13 @@ from typing import Any
 import redis.asyncio as aredis
 
 from ..instruments import InstrumentRegistry
-from ..instruments_master import MasterTables, master_tables
 from ..store.instruments_store import (
     StoredMasterError,
-    decode_rows,
+    decode_tables,
     load_master_async,
     read_version,
 )
 from .partition_worker import RETRYABLE
-
-
-def _decode(blob: bytes | str) -> MasterTables:
-    return master_tables(decode_rows(blob))
 
 
 class InstrumentsWatcher:
@@ -57,7 +52,7 @@ class InstrumentsWatcher:
             return False
         version, blob = stored
         try:
-            tables = await asyncio.to_thread(_decode, blob)
+            tables = await asyncio.to_thread(decode_tables, blob)
         except StoredMasterError as exc:
             self.log.error("instruments_unreadable", version=version, error=str(exc))
             self.version = version  # do not retry the same broken import every poll
