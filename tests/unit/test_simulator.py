@@ -6,6 +6,7 @@ import re
 from collections import Counter, defaultdict
 from datetime import date
 from itertools import islice
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -451,3 +452,17 @@ def test_mean_size_units_is_the_capped_pareto_mean() -> None:
     draws = [min(MAX_TRADE_UNITS, 1 + int((rng.random() + 1e-9) ** (-1 / 1.3) - 1.0))
              for _ in range(200_000)]
     assert mean_size_units(1.0) == pytest.approx(sum(draws) / len(draws), rel=0.02)
+
+
+def test_yesbank_trades_like_the_real_one(shared_data: Path) -> None:
+    """Within a factor of 3 of the median session of the real 2019 bars (48 million shares)."""
+    import csv
+    import gzip
+
+    daily: Counter[str] = Counter()
+    with gzip.open(shared_data / "nse-yesbank-minute-2019H1.csv.gz", "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            daily[row["timestamp"][:10]] += int(float(row["volume"]))
+    real = sorted(daily.values())[len(daily) // 2]
+    [yesbank] = [i for i in build_universe(500, session_date=DAY) if i.symbol == "YESBANK"]
+    assert real / 3 < yesbank.session_volume < real * 3, (yesbank.session_volume, real)
