@@ -22,6 +22,7 @@ from shared_core.volume_files.instruments_master import MasterRow, master_tables
 from shared_core.volume_files.settings import load_core_config, load_settings
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.instruments_store import (
+    StoredMasterError,
     adopt_shared_master,
     decode_rows,
     import_master,
@@ -239,5 +240,28 @@ async def test_async_library_engine_shares_the_master(
         result = await engine.process_tick(None, index_packet(TOKENS["INDIA VIX"], 10.2))
         assert (result["symbol"], result["instrument_type"]) == ("INDIA VIX", "index")
         assert result["cumulative_volume"] == 0
+    finally:
+        await client.aclose()
+
+
+async def test_a_broken_info_key_is_logged_not_fatal(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    client = aredis.from_url(redis_url)
+    registry = InstrumentRegistry(CALENDAR)
+    watcher = InstrumentsWatcher(client, registry, interval_s=0.05, log=structlog.get_logger())
+    try:
+        redis_client.set(keys.INSTRUMENTS_INFO_KEY, "not a hash")
+        assert not await watcher.check()  # WRONGTYPE: logged
+        redis_client.delete(keys.INSTRUMENTS_INFO_KEY)
+        redis_client.hset(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD, "x")
+        assert not await watcher.check()  # not a number: logged
+        with pytest.raises(StoredMasterError, match="delete the key"):
+            _import(redis_client, list(ROWS))  # refused before anything is written
+        assert not redis_client.exists(keys.INSTRUMENTS_MASTER_KEY)
+        redis_client.delete(keys.INSTRUMENTS_INFO_KEY)
+        _import(redis_client, list(ROWS))
+        assert await watcher.check()
+        assert registry.symbol_for_token(TOKENS["SENSEX"]) == "SENSEX"
     finally:
         await client.aclose()

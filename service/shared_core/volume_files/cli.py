@@ -165,6 +165,7 @@ def cmd_instruments_import(args: argparse.Namespace) -> int:
     from .instruments_import import import_instruments_file
     from .instruments_master import MasterFormatError
     from .settings import load_core_config
+    from .store.instruments_store import StoredMasterError
 
     settings = _settings(args)
     calendar = load_core_config(settings).calendar
@@ -172,7 +173,7 @@ def cmd_instruments_import(args: argparse.Namespace) -> int:
     client = redis.Redis.from_url(settings.redis_url)
     try:
         result = import_instruments_file(client, path, calendar=calendar, now=datetime.now(UTC))
-    except (MasterFormatError, OSError) as exc:
+    except (MasterFormatError, StoredMasterError, OSError) as exc:
         print(f"instruments import: {path}: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -139,7 +139,19 @@ def import_master(
     skipped: int,
     imported_at: str,
 ) -> int:
-    """Replace the shared master with `rows` atomically; returns the new version."""
+    """Replace the shared master with `rows` atomically; returns the new version.
+
+    Raises StoredMasterError, before writing anything, when the stored version is not a number
+    (EXEC would run the rename and fail only the version bump, so watchers would miss it).
+    """
+    current = client.hget(keys.INSTRUMENTS_INFO_KEY, keys.INSTRUMENTS_VERSION_FIELD)
+    try:
+        _version(current)
+    except ValueError:
+        raise StoredMasterError(
+            f"{keys.INSTRUMENTS_INFO_KEY} {keys.INSTRUMENTS_VERSION_FIELD} is {current!r}, not a "
+            f"number; delete the key to start the versions over"
+        ) from None
     tables = master_tables(rows)
     staging = keys.instruments_staging_key(uuid.uuid4().hex)
     client.set(staging, encode_rows(rows))

@@ -15,6 +15,7 @@ import contextlib
 from typing import Any
 
 import redis.asyncio as aredis
+from redis.exceptions import RedisError
 
 from ..instruments import InstrumentRegistry
 from ..store.instruments_store import (
@@ -41,9 +42,19 @@ class InstrumentsWatcher:
     async def check(self) -> bool:
         """Reload if an import happened since the last check; True when it reloaded.
 
-        Connection errors propagate (the caller retries); a master that cannot be decoded is
-        logged and the registry keeps what it has.
+        Connection errors propagate (the caller retries); anything else wrong with the stored
+        master (undecodable rows, a key of the wrong type) is logged and the registry keeps
+        what it has: a bad import must not stop a worker.
         """
+        try:
+            return await self._check()
+        except RETRYABLE:
+            raise
+        except (RedisError, ValueError) as exc:
+            self.log.error("instruments_unreadable", version=self.version, error=repr(exc))
+            return False
+
+    async def _check(self) -> bool:
         version = await read_version(self.client)
         if version is None or version == self.version:
             return False
