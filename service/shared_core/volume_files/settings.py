@@ -49,6 +49,8 @@ class Settings:
     min_learned_sessions: int = 5
     instruments_csv: str = ""
     ambiguous_dates: str = "auto"
+    instruments_poll_ms: int = 5000  # how often workers look for a new `instruments import`
+    timestamp_from_entry_id: bool = False  # date a tick without a timestamp by its entry id
     log_level: str = "info"
     config_dir: str = ""
 
@@ -76,12 +78,17 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
     "min_learned_sessions": ("VOLUME_MIN_LEARNED_SESSIONS", "baseline", "min_learned_sessions"),
     "instruments_csv": ("VOLUME_INSTRUMENTS_CSV", "instruments", "master_csv"),
     "ambiguous_dates": ("VOLUME_AMBIGUOUS_DATES", "instruments", "ambiguous_dates"),
+    "instruments_poll_ms": ("VOLUME_INSTRUMENTS_POLL_MS", "instruments", "poll_ms"),
+    "timestamp_from_entry_id": (
+        "VOLUME_TIMESTAMP_FROM_ENTRY_ID", "stream", "timestamp_from_entry_id"
+    ),
     "log_level": ("VOLUME_LOG_LEVEL", "logging", "level"),
 }
 _MINIMUMS = {
     "partitions": 1, "read_count": 1, "block_ms": 1, "flush_interval_ms": 1,
     "flush_max_entries": 1, "max_deliveries": 1, "lease_ttl_ms": 100, "renew_interval_ms": 10,
     "metrics_port": 0, "gc_gen0_threshold": 0, "lookback_sessions": 1, "min_learned_sessions": 1,
+    "instruments_poll_ms": 100,
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

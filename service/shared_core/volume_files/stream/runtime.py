@@ -30,6 +30,7 @@ from ..profile_scan import kernel
 from ..settings import Settings, redacted_url
 from ..store import keys, scripts
 from ..store.wire import text
+from .instruments_watcher import InstrumentsWatcher
 from .leases import LeaseClient, assignment
 from .partition_worker import LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
@@ -119,10 +120,18 @@ class VolumeService:
                       partitions=s.partitions, group=s.group, metrics_port=port,
                       profile_kernel=kernel())
         self.client = connect(s)
+        self.instruments = InstrumentsWatcher(
+            self.client, self.core_config.registry, interval_s=s.instruments_poll_ms / 1000,
+            log=self.log,
+        )
         try:
             await self._startup()
             if not self._stop.is_set():
-                await self._supervise()
+                watching = asyncio.create_task(self.instruments.run(self._stop))
+                try:
+                    await self._supervise()
+                finally:
+                    await asyncio.wait([watching], timeout=self.shutdown_timeout_s)
         finally:
             await self._shutdown()
             if install_signals:
@@ -151,6 +160,7 @@ class VolumeService:
         await self._check_eviction_policy()
         await ensure_groups(self.client, self.settings.stream, self.settings.partitions,
                             self.settings.group)
+        await self.instruments.check()  # the shared master before any partition starts
 
     async def _pause(self, seconds: float) -> None:
         """Wait `seconds`, or less when a shutdown is asked for meanwhile."""
