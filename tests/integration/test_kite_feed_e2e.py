@@ -21,7 +21,6 @@ from shared_core.volume_files.instruments_master import parse_master
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.instruments_store import adopt_shared_master, import_master
-from shared_core.volume_files.stream.partition_worker import PartitionConfig
 from shared_core.volume_files.stream.producer import publish_sync
 from shared_core.volume_files.stream.runtime import VolumeService
 from tests import stream_support as ss
@@ -34,12 +33,7 @@ from tests.kite_support import (
     quote_packet,
 )
 
-WIRED = "timestamp_from_entry_id" in {f.name for f in dataclasses.fields(PartitionConfig)}
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not WIRED, reason="the partition worker does not pass tokens= and "
-                       "entry_ms= to parse_entry yet"),
-]
+pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("from_entry_id", [False, True])

@@ -17,6 +17,7 @@ from ..session_tracker import StaleSessionError
 from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
+from .partitions import parse_entry_id
 
 # Stream fields as redis-py returns them: bytes, or str with decode_responses.
 RawFields = Mapping[bytes, bytes] | Mapping[str, str]
@@ -92,9 +93,12 @@ class TickBatchCore(Protocol):
 class PythonBatchCore:
     """TickBatchCore on the Python parser, engine core and codec (the reference)."""
 
-    def __init__(self, config: CoreConfig, *, dual_write: bool) -> None:
+    def __init__(
+        self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False
+    ) -> None:
         self.engine = VolumeEngineCore(config)
         self.dual_write = dual_write
+        self.timestamp_from_entry_id = timestamp_from_entry_id  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
         self._staged: list[ParsedEntry] = []
 
     def __len__(self) -> int:
@@ -105,10 +109,15 @@ class PythonBatchCore:
         needs_load = self.engine.needs_load
         staged = self._staged
         make = ParsedEntry._make  # a third of the constructor's cost, once per entry
+        tokens = self.engine.config.registry.tokens  # per batch: a new import swaps the map
+        from_id = self.timestamp_from_entry_id
         for entry_id, fields in entries:
             outcome: Tick | TickError
             try:
-                outcome = parse_entry(fields)
+                outcome = parse_entry(
+                    fields, tokens=tokens,
+                    entry_ms=parse_entry_id(entry_id)[0] if from_id else None,
+                )
             except TickError as exc:
                 outcome = exc
             if type(outcome) is Tick:

@@ -57,6 +57,7 @@ class PartitionConfig:
     dual_write: bool
     learned_history_days: int = 0
     partitions: int = 1  # of the stream: spaces the partitions' drains across the interval
+    timestamp_from_entry_id: bool = False  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
 
 
 def drain_phase(partition: int, partitions: int, interval: float) -> float:
@@ -98,7 +99,10 @@ class PartitionWorker:
         self.cfg = config
         self.token = token
         self.core: TickBatchCore = (
-            core if core is not None else PythonBatchCore(core_config, dual_write=config.dual_write)
+            core if core is not None else PythonBatchCore(
+                core_config, dual_write=config.dual_write,
+                timestamp_from_entry_id=config.timestamp_from_entry_id,
+            )
         )
         self.flush_script = flush_script
         self.metrics = metrics

@@ -247,6 +247,7 @@ class VolumeService:
             flush_max_entries=s.flush_max_entries, max_deliveries=s.max_deliveries,
             dual_write=s.dual_write, partitions=s.partitions,
             learned_history_days=s.lookback_sessions if s.curve == "learned" else 0,
+            timestamp_from_entry_id=s.timestamp_from_entry_id,
         )
         worker = PartitionWorker(self.client, cfg, self.core_config, token, self.flush_script,
                                  self.metrics)
