@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import csv
 import gc
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
@@ -19,6 +20,8 @@ import orjson
 import redis
 import redis.asyncio as aredis
 
+from . import cores
+from ._version import __version__
 from .logs import configure_logging
 from .settings import Settings, SettingsError, load_settings
 from .stream.producer import TickProducer
@@ -319,8 +322,28 @@ def _add_view_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     st.set_defaults(func=cmd_status)
 
 
+def version_text(env: Mapping[str, str] | None = None) -> str:
+    """`volume-engine 0.1.0` and `core: native` (or python), as VOLUME_CORE resolves here."""
+    choice = (os.environ if env is None else env).get("VOLUME_CORE", "auto")
+    try:
+        core = cores.resolve(choice)
+    except ValueError as exc:
+        core = f"unavailable (VOLUME_CORE: {exc})"
+    return f"volume-engine {__version__}\ncore: {core}"
+
+
+class _Version(argparse.Action):
+    """argparse's version action rewraps the text; this prints it line for line."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="volume-engine", description=__doc__)
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the version and the tick core this install runs, and exit")
     parser.add_argument("--redis-url", help="overrides VOLUME_REDIS_URL")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import cores
 from .baseline_service import CURVE_MODES
 from .instruments import AMBIGUOUS_POLICIES
 
@@ -44,6 +45,7 @@ class Settings:
     metrics_port: int = 9108
     dual_write: bool = True
     gc_gen0_threshold: int = 50_000
+    core: str = "auto"  # the tick core: auto (native where built), native or python
     curve: str = "default"
     lookback_sessions: int = 20
     min_learned_sessions: int = 5
@@ -73,6 +75,7 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
     "metrics_port": ("VOLUME_METRICS_PORT", "metrics", "port"),
     "dual_write": ("VOLUME_DUAL_WRITE", "engine", "dual_write"),
     "gc_gen0_threshold": ("VOLUME_GC_GEN0_THRESHOLD", "engine", "gc_gen0_threshold"),
+    "core": ("VOLUME_CORE", "engine", "core"),
     "curve": ("VOLUME_CURVE", "baseline", "curve"),
     "lookback_sessions": ("VOLUME_LOOKBACK_SESSIONS", "baseline", "lookback_sessions"),
     "min_learned_sessions": ("VOLUME_MIN_LEARNED_SESSIONS", "baseline", "min_learned_sessions"),
@@ -190,6 +193,10 @@ def _validate(s: Settings) -> None:
             f"VOLUME_REDIS_URL: the port must be a number 0-65535, "
             f"got {redacted_url(s.redis_url)!r}"
         ) from None
+    try:
+        cores.resolve(s.core)
+    except ValueError as exc:
+        raise SettingsError(f"VOLUME_CORE: {exc}") from None
     if s.curve not in CURVE_MODES:
         raise SettingsError(
             f"VOLUME_CURVE: must be one of {', '.join(CURVE_MODES)}, got {s.curve!r}"
