@@ -2,3 +2,5 @@
 //!
 //! Pure: no I/O, no clock, no Python. The bindings crate (`../python`) wraps it in one stateful
 //! object per partition; the Python core stays the reference these modules are tested against.
+
+pub mod ticks;
