@@ -76,8 +76,8 @@ pub fn parse_entry(fields: &[(&[u8], &[u8])]) -> Parsed {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Value<'a> {
     Text(&'a [u8]),
-    /// A JSON string holding escapes (its decoded text is left to Python).
-    Escaped,
+    /// A JSON string's raw contents holding escapes (valid ones: the scanner checked them).
+    Escaped(&'a [u8]),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -89,7 +89,7 @@ impl Value<'_> {
     /// `type(value).__name__` in Python.
     fn type_name(&self) -> &'static str {
         match self {
-            Value::Text(_) | Value::Escaped => "str",
+            Value::Text(_) | Value::Escaped(_) => "str",
             Value::Int(_) => "int",
             Value::Float(_) => "float",
             Value::Bool(_) => "bool",
@@ -330,25 +330,29 @@ fn strip(text: &[u8]) -> &[u8] {
 
 /// `_symbol`: stripped, 1..=64 characters, printable, no space.
 fn symbol(key: &'static str, raw: Option<Value<'_>>) -> Step<String> {
-    let text = match raw {
-        None => None,
-        Some(Value::Text(text)) => Some(strip(ascii(text)?)),
-        Some(Value::Escaped) => return Err(Stop::Defer),
-        Some(other) => {
-            return fail(
-                key,
-                "bad_symbol",
-                format_args!("must be a string, got {}", other.type_name()),
-            )
+    match raw {
+        None => symbol_text(key, b""),
+        Some(Value::Text(text)) => symbol_text(key, ascii(text)?),
+        Some(Value::Escaped(raw)) => {
+            symbol_text(key, &json::unescape_ascii(raw).ok_or(Stop::Defer)?)
         }
-    };
-    let Some(sym) = text.filter(|s| !s.is_empty()) else {
+        Some(other) => fail(
+            key,
+            "bad_symbol",
+            format_args!("must be a string, got {}", other.type_name()),
+        ),
+    }
+}
+
+fn symbol_text(key: &'static str, text: &[u8]) -> Step<String> {
+    let sym = strip(text);
+    if sym.is_empty() {
         return fail(
             "symbol",
             "missing_field",
             format_args!("required (symbol or tradingsymbol)"),
         );
-    };
+    }
     if sym.len() > MAX_SYMBOL_LENGTH {
         return fail(
             key,
@@ -356,7 +360,7 @@ fn symbol(key: &'static str, raw: Option<Value<'_>>) -> Step<String> {
             format_args!("{} chars, limit {MAX_SYMBOL_LENGTH}", sym.len()),
         );
     }
-    // ASCII isprintable(): 0x20..=0x7e; the space is excluded separately.
+    // ASCII isprintable() is 0x20..=0x7e; the space is excluded separately.
     if sym.iter().any(|&b| !(0x21..=0x7e).contains(&b)) {
         return fail(
             key,
@@ -390,7 +394,7 @@ fn positive(key: &'static str, raw: Value<'_>) -> Step<f64> {
         // `n as f64` rounds to nearest, ties to even, as Python's float(int).
         Value::Int(n) => checked_positive(key, n as f64, || show_int(n)),
         Value::Bool(b) => invalid_number(key, &show_bool(b)),
-        Value::Escaped | Value::List | Value::Dict => Err(Stop::Defer),
+        Value::Escaped(_) | Value::List | Value::Dict => Err(Stop::Defer),
     }
 }
 
@@ -445,7 +449,7 @@ fn count(key: &'static str, raw: Value<'_>) -> Step<i64> {
         }
         Value::Float(number) => integral(key, number, || float_repr(number)),
         Value::Bool(b) => invalid_number(key, &show_bool(b)),
-        Value::Escaped | Value::List | Value::Dict => Err(Stop::Defer),
+        Value::Escaped(_) | Value::List | Value::Dict => Err(Stop::Defer),
     }
 }
 
@@ -496,7 +500,7 @@ fn timestamp(key: &'static str, raw: Value<'_>) -> Step<i64> {
             "bad_timestamp",
             format_args!("expected ISO 8601 or epoch number, got {}", show_bool(b)),
         ),
-        Value::Escaped | Value::List | Value::Dict => Err(Stop::Defer),
+        Value::Escaped(_) | Value::List | Value::Dict => Err(Stop::Defer),
     }
 }
 

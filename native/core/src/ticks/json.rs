@@ -79,7 +79,7 @@ impl<'a> Scanner<'a> {
         Some(Some(match *self.b.get(self.i)? {
             b'"' => match self.string()? {
                 (text, false) => Value::Text(text),
-                (_, true) => Value::Escaped,
+                (text, true) => Value::Escaped(text),
             },
             b'{' => {
                 self.skip(0)?;
@@ -234,6 +234,39 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The text of a validated string's raw contents when it is all ASCII; `None` otherwise (a
+/// `\u` escape above U+007F, whose text the caller leaves to Python).
+pub(super) fn unescape_ascii(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        i += 1;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        let escape = raw[i];
+        i += 1;
+        out.push(match escape {
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let unit = raw[i..i + 4]
+                    .iter()
+                    .fold(0u32, |v, &h| v * 16 + hex_value(h));
+                i += 4;
+                u8::try_from(unit).ok().filter(u8::is_ascii)?
+            }
+            other => other, // '"', '\\', '/'
+        });
+    }
+    out.is_ascii().then_some(out)
+}
+
 fn hex_value(h: u8) -> u32 {
     u32::from(match h {
         b'0'..=b'9' => h - b'0',
@@ -275,7 +308,7 @@ mod tests {
             ("g", None),
             ("h", Some(Value::List)),
             ("i", Some(Value::Dict)),
-            ("j", Some(Value::Escaped)),
+            ("j", Some(Value::Escaped(b"\\n\\u0041"))),
             ("k", Some(Value::Float(100.0))),
             ("l", Some(Value::Float(-0.0))),
         ];
@@ -283,6 +316,17 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(members("{}").unwrap(), vec![]);
         assert_eq!(members("{ }\n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn unescapes_ascii_strings() {
+        let text = br#"a\"b\\c\/\b\f\n\r\t\u0041\u007f"#;
+        assert_eq!(
+            unescape_ascii(text).unwrap(),
+            b"a\"b\\c/\x08\x0c\n\r\tA\x7f"
+        );
+        assert_eq!(unescape_ascii(br"\u0080"), None);
+        assert_eq!(unescape_ascii("\u{e9}".as_bytes()), None);
     }
 
     #[test]
