@@ -17,6 +17,8 @@ mod iso;
 mod json;
 mod number;
 mod pyrepr;
+#[cfg(test)]
+mod tests;
 
 use iso::Iso;
 use number::Lit;
