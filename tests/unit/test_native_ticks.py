@@ -353,6 +353,17 @@ def test_unusual_spellings_defer_or_match() -> None:
         compare(fields)
 
 
+def test_epoch_seconds_overflowing_in_python_defer() -> None:
+    """`_epoch` multiplies first: -1e306 s is -inf ms and round() raises OverflowError there."""
+    for fields in (
+        entry(symbol="X", price=1, timestamp="-1e306"),
+        data({"symbol": "X", "price": 1, "timestamp": -1.7976931348623157e308}),
+    ):
+        with pytest.raises(OverflowError):
+            parse_entry(fields)
+        assert native_parse(fields) is None
+
+
 def test_duplicate_json_keys_last_wins() -> None:
     assert native({b"data": b'{"symbol":"A","price":1,"price":2,"timestamp":0}'})[1] == 2.0
     got = native({b"price": b"3", b"data": b'{"symbol":"A","price":1,"price":null,"timestamp":0}'})

@@ -119,7 +119,8 @@ const FIELDS: usize = 14;
 /// Not a field slot: the `data` key's bit in the seen-keys mask.
 const DATA: usize = FIELDS;
 
-const NAMES: [&str; FIELDS] = [
+/// Field names by slot (`data` last, never a field).
+const NAMES: [&str; FIELDS + 1] = [
     "symbol",
     "tradingsymbol",
     "price",
@@ -134,28 +135,30 @@ const NAMES: [&str; FIELDS] = [
     "underlying_price",
     "last_quantity",
     "average_price",
+    "data",
 ];
 
-/// The slot of a known field name, `DATA` for `data`.
+/// The slot of a known field name, `DATA` for `data`. Per tick and per field, so it goes by
+/// length first and compares at most four names.
 fn slot(key: &[u8]) -> Option<usize> {
-    Some(match key {
-        b"symbol" => SYMBOL,
-        b"tradingsymbol" => TRADINGSYMBOL,
-        b"price" => PRICE,
-        b"last_price" => LAST_PRICE,
-        b"timestamp" => TIMESTAMP,
-        b"exchange_timestamp" => EXCHANGE_TIMESTAMP,
-        b"volume" => VOLUME,
-        b"last_traded_quantity" => LAST_TRADED_QUANTITY,
-        b"volume_traded" => VOLUME_TRADED,
-        b"cumulative_volume" => CUMULATIVE_VOLUME,
-        b"oi" => OI,
-        b"underlying_price" => UNDERLYING_PRICE,
-        b"last_quantity" => LAST_QUANTITY,
-        b"average_price" => AVERAGE_PRICE,
-        b"data" => DATA,
+    let candidates: &[usize] = match key.len() {
+        2 => &[OI],
+        4 => &[DATA],
+        5 => &[PRICE],
+        6 => &[SYMBOL, VOLUME],
+        9 => &[TIMESTAMP],
+        10 => &[LAST_PRICE],
+        13 => &[TRADINGSYMBOL, VOLUME_TRADED, LAST_QUANTITY, AVERAGE_PRICE],
+        16 => &[UNDERLYING_PRICE],
+        17 => &[CUMULATIVE_VOLUME],
+        18 => &[EXCHANGE_TIMESTAMP],
+        20 => &[LAST_TRADED_QUANTITY],
         _ => return None,
-    })
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|&at| key == NAMES[at].as_bytes())
 }
 
 type Found<'a> = [Option<Value<'a>>; FIELDS];
@@ -370,7 +373,10 @@ fn symbol_text(key: &'static str, text: &[u8]) -> Step<String> {
             format_args!("whitespace or control character in {}", show_ascii(sym)),
         );
     }
-    Ok(sym.iter().map(|&b| char::from(b)).collect())
+    // ASCII, so this only copies.
+    std::str::from_utf8(sym)
+        .map(str::to_owned)
+        .map_err(|_| Stop::Defer)
 }
 
 fn invalid_number<T>(key: &str, shown: &str) -> Step<T> {
@@ -530,6 +536,11 @@ fn epoch_float(key: &str, number: f64, shown: impl FnOnce() -> String) -> Step<i
     } else {
         number
     };
+    if !ms.is_finite() {
+        // Seconds below about -1.8e305 overflow: Python's round() then raises OverflowError,
+        // not a TickError, so there is no Python outcome to reproduce.
+        return Err(Stop::Defer);
+    }
     let ms = ms.round_ties_even();
     // MAX_TS_MS is below 2^53, so the comparison is exact and the cast too.
     if (0.0..=MAX_TS_MS as f64).contains(&ms) {

@@ -6,6 +6,17 @@
 
 use super::Value;
 
+/// Bytes that end a run of plain string contents.
+static STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        stops[b] = b < 0x20 || b >= 0x80 || b == b'"' as usize || b == b'\\' as usize;
+        b += 1;
+    }
+    stops
+};
+
 /// Nesting deeper than this is left to Python (orjson allows 1024).
 const MAX_DEPTH: u32 = 128;
 /// A number literal this long might overflow to infinity, which orjson rejects.
@@ -18,7 +29,8 @@ pub(super) fn read_object<'a>(
     doc: &'a [u8],
     mut member: impl FnMut(&'a [u8], Option<Value<'a>>),
 ) -> Option<()> {
-    std::str::from_utf8(doc).ok()?;
+    // UTF-8 is checked per string (only strings may hold non-ASCII bytes; elsewhere any is a
+    // syntax error), which spares a pass over the whole text.
     let mut s = Scanner { b: doc, i: 0 };
     s.ws();
     s.eat(b'{')?;
@@ -164,7 +176,12 @@ impl<'a> Scanner<'a> {
         self.eat(b'"')?;
         let start = self.i;
         let mut escaped = false;
+        let mut ascii = true;
         loop {
+            // Plain bytes in a tight loop; only quotes, escapes, controls and non-ASCII stop it.
+            while self.b.get(self.i).is_some_and(|&b| !STOPS[usize::from(b)]) {
+                self.i += 1;
+            }
             match *self.b.get(self.i)? {
                 b'"' => break,
                 b'\\' => {
@@ -186,12 +203,15 @@ impl<'a> Scanner<'a> {
                         _ => return None,
                     }
                 }
-                0x00..=0x1f => return None,
-                _ => {}
+                0x80.. => ascii = false,
+                _ => return None, // a control character
             }
             self.i += 1;
         }
         let text = &self.b[start..self.i];
+        if !ascii {
+            std::str::from_utf8(text).ok()?; // orjson rejects invalid UTF-8 anywhere
+        }
         self.i += 1;
         Some((text, escaped))
     }
@@ -276,7 +296,7 @@ fn hex_value(h: u8) -> u32 {
 
 /// A float literal's value; `None` when infinite (orjson rejects those).
 fn finite(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().filter(|x| x.is_finite())
+    super::number::parse_f64(text).filter(|x| x.is_finite())
 }
 
 #[cfg(test)]

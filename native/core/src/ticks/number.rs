@@ -64,15 +64,74 @@ pub(super) fn classify(s: &[u8]) -> Option<Lit<'_>> {
         return Some(Lit::Float(f64::NAN));
     }
     if is_decimal(body) {
-        // Rust's parser is correctly rounded, as CPython's is.
-        return text.parse::<f64>().ok().map(Lit::Float);
+        return parse_f64(text).map(Lit::Float);
     }
     Some(Lit::Invalid)
 }
 
 /// `float(s)` on the text of an int literal (correctly rounded, like CPython's).
 pub(super) fn int_text_as_float(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok()
+    parse_f64(text)
+}
+
+/// Powers of ten a double holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A decimal (`[+-]digits[.digits][(e|E)[+-]digits]`, already validated) as the correctly
+/// rounded double, like CPython's float(). Prices have few digits, so Clinger's fast path
+/// (at most 15 significant digits and |exponent| <= 22: one exact operand, one IEEE operation,
+/// one rounding) takes nearly all of them; Rust's correctly rounded parser takes the rest.
+pub(super) fn parse_f64(text: &str) -> Option<f64> {
+    fast_f64(text.as_bytes()).or_else(|| text.parse().ok())
+}
+
+fn fast_f64(b: &[u8]) -> Option<f64> {
+    let (negative, mut i) = match b.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let (mut mantissa, mut digits, mut exp10) = (0u64, 0u32, 0i32);
+    let mut fraction = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                if mantissa != 0 || c != b'0' {
+                    digits += 1;
+                    if digits > 15 {
+                        return None;
+                    }
+                    mantissa = mantissa * 10 + u64::from(c - b'0');
+                }
+                exp10 -= i32::from(fraction);
+            }
+            b'.' => fraction = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let exponent = std::str::from_utf8(&b[i + 1..]).ok()?;
+        if exponent.len() > 5 {
+            return None;
+        }
+        exp10 += exponent.parse::<i32>().ok()?;
+    } else if i != b.len() {
+        return None;
+    }
+    let magnitude = if mantissa == 0 {
+        0.0
+    } else if (0..=22).contains(&exp10) {
+        mantissa as f64 * POW10[exp10 as usize]
+    } else if (-22..0).contains(&exp10) {
+        mantissa as f64 / POW10[(-exp10) as usize]
+    } else {
+        return None;
+    };
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// Python's decimal float syntax without sign or underscores:
@@ -155,6 +214,50 @@ mod tests {
         ] {
             assert_eq!(classify(text.as_bytes()), Some(Lit::Invalid), "{text:?}");
         }
+    }
+
+    #[test]
+    fn fast_path_is_correctly_rounded() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mantissa = state % 10u64.pow((state >> 60) as u32 % 16 + 1);
+            let point = (state >> 40) as usize % 18;
+            let digits = mantissa.to_string();
+            let text = if point < digits.len() {
+                format!(
+                    "{}.{}",
+                    &digits[..digits.len() - point],
+                    &digits[digits.len() - point..]
+                )
+            } else {
+                format!("0.{}{digits}", "0".repeat(point - digits.len()))
+            };
+            let exp = (state >> 20) as i32 % 30 - 15;
+            for text in [
+                text.clone(),
+                format!("-{text}e{exp}"),
+                format!("{text}E+{}", exp.abs()),
+            ] {
+                let want: f64 = text.parse().unwrap();
+                assert_eq!(
+                    parse_f64(&text).map(f64::to_bits),
+                    Some(want.to_bits()),
+                    "{text}"
+                );
+            }
+        }
+        assert_eq!(
+            parse_f64("-0.0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(parse_f64("1234567890123456.5"), Some(1234567890123456.5));
+        assert_eq!(parse_f64("1e-400"), Some(0.0));
+        assert_eq!(parse_f64("1e400"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(".5"), Some(0.5));
+        assert_eq!(parse_f64("5."), Some(5.0));
     }
 
     #[test]
