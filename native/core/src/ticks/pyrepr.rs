@@ -61,7 +61,7 @@ pub(super) fn float_repr(x: f64) -> String {
     if x == 0.0 {
         return format!("{sign}0.0");
     }
-    let sci = format!("{:e}", x.abs()); // "d[.ddd]e[-]x"
+    let sci = shortest_digits(x.abs()); // "d[.ddd]e[-]x"
     let (mantissa, exp) = sci
         .split_once('e')
         .expect("LowerExp always writes an exponent");
@@ -83,6 +83,22 @@ pub(super) fn float_repr(x: f64) -> String {
         let dot = if rest.is_empty() { "" } else { "." };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.abs())
+    }
+}
+
+/// Python's repr digits (David Gay's shortest, closest, ties to even). Rust's shortest form
+/// has the same length but may break a tie upwards (253402281000000.125 gives ...0.13, Python
+/// ...0.12), so the closest decimal of that length (exact formatting, ties to even) is taken
+/// whenever it reads back as the same double.
+fn shortest_digits(a: f64) -> String {
+    let shortest = format!("{a:e}");
+    let point = usize::from(shortest.contains('.'));
+    let digits = shortest.find('e').expect("LowerExp writes an exponent") - point;
+    let closest = format!("{a:.*e}", digits - 1);
+    if closest.parse::<f64>() == Ok(a) {
+        closest
+    } else {
+        shortest
     }
 }
 
@@ -116,6 +132,11 @@ mod tests {
             (500.5, "500.5"),
             (1e22, "1e+22"),
             (-1.5e-7, "-1.5e-07"),
+            (253402281000000.12, "253402281000000.12"), // a tie: .125 exactly
+            (0.3, "0.3"),
+            (2.5, "2.5"),
+            (1e23, "1e+23"),
+            (9007199254740993.0, "9007199254740992.0"),
             (f64::INFINITY, "inf"),
         ];
         for (x, want) in cases {
