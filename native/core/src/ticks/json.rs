@@ -66,6 +66,10 @@ struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     fn ws(&mut self) {
+        // Compact JSON (what crawlers send) has none: one comparison then.
+        if self.b.get(self.i).is_some_and(|&b| b > b' ') {
+            return;
+        }
         while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
         }
@@ -179,9 +183,12 @@ impl<'a> Scanner<'a> {
         let mut ascii = true;
         loop {
             // Plain bytes in a tight loop; only quotes, escapes, controls and non-ASCII stop it.
-            while self.b.get(self.i).is_some_and(|&b| !STOPS[usize::from(b)]) {
-                self.i += 1;
-            }
+            // (A local index: the loop then keeps it in a register.)
+            let rest = &self.b[self.i..];
+            self.i += rest
+                .iter()
+                .position(|&b| STOPS[usize::from(b)])
+                .unwrap_or(rest.len());
             match *self.b.get(self.i)? {
                 b'"' => break,
                 b'\\' => {
@@ -242,9 +249,11 @@ impl<'a> Scanner<'a> {
     }
 
     fn digits(&mut self) {
-        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
-            self.i += 1;
-        }
+        let rest = &self.b[self.i..];
+        self.i += rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
     }
 
     fn digits1(&mut self) -> Option<()> {
