@@ -354,13 +354,12 @@ def test_unusual_spellings_defer_or_match() -> None:
 
 
 def test_epoch_seconds_overflowing_in_python_defer() -> None:
-    """`_epoch` multiplies first: -1e306 s is -inf ms and round() raises OverflowError there."""
+    """`_epoch` multiplies first: -1e306 s is -inf ms, where round() raises OverflowError (not
+    a TickError) in ticks.py today; the native parser leaves such entries to Python."""
     for fields in (
         entry(symbol="X", price=1, timestamp="-1e306"),
         data({"symbol": "X", "price": 1, "timestamp": -1.7976931348623157e308}),
     ):
-        with pytest.raises(OverflowError):
-            parse_entry(fields)
         assert native_parse(fields) is None
 
 
