@@ -4,3 +4,4 @@
 //! object per partition; the Python core stays the reference these modules are tested against.
 
 pub mod resp;
+pub mod ticks;
