@@ -13,18 +13,17 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from shared_core.volume_files import sample_data
+from shared_core.volume_files.dev import sample_data
 from shared_core.volume_files.ticks import MAX_PAYLOAD_BYTES, TickError, parse_entry
 
 Outcome = tuple[object, ...]
-NativeParse = Callable[[Mapping[Any, Any]], Outcome | None]
+NativeParse = Callable[..., Outcome | None]
 
 
 def _load_native() -> NativeParse:
@@ -48,10 +47,14 @@ TS = "2025-12-22T10:00:00"
 TS_MS = 1_766_377_800_000
 
 
-def reference(fields: Mapping[bytes, bytes]) -> Outcome:
+def reference(
+    fields: Mapping[bytes, bytes],
+    tokens: Mapping[int, str] | None = None,
+    entry_ms: int | None = None,
+) -> Outcome:
     """The Python parser's result in the native shape: the Tick's fields, or (reason, text)."""
     try:
-        t = parse_entry(fields)
+        t = parse_entry(fields, tokens=tokens, entry_ms=entry_ms)
     except TickError as error:
         return (error.reason, str(error))
     return (t.symbol, t.price, t.ts_ms, t.volume, t.cumulative_volume, t.oi, t.underlying_price)
@@ -62,11 +65,15 @@ def _exact(outcome: Outcome) -> list[tuple[type, str]]:
     return [(type(value), repr(value)) for value in outcome]
 
 
-def compare(fields: Mapping[bytes, bytes]) -> Outcome | None:
+def compare(
+    fields: Mapping[bytes, bytes],
+    tokens: dict[int, str] | None = None,
+    entry_ms: int | None = None,
+) -> Outcome | None:
     """The native result, asserted equal to Python's unless it defers (None)."""
-    got = native_parse(fields)
+    got = native_parse(fields, tokens, entry_ms)
     if got is not None:
-        assert _exact(got) == _exact(reference(fields)), fields
+        assert _exact(got) == _exact(reference(fields, tokens, entry_ms)), fields
     return got
 
 
@@ -246,7 +253,7 @@ COMMON_INVALID: list[tuple[str, dict[bytes, bytes]]] = [
     ("bad_timestamp", data({"symbol": "X", "price": 1, "timestamp": 10**18})),
     ("bad_timestamp", data({"symbol": "X", "price": 1, "timestamp": True})),
     ("symbol_too_long", entry(symbol="X" * 65, price=1, timestamp=TS)),
-    ("bad_symbol", entry(symbol="A B", price=1, timestamp=TS)),
+    ("bad_symbol", entry(symbol="A  B", price=1, timestamp=TS)),
     ("bad_symbol", entry(symbol="A\tB", price=1, timestamp=TS)),
     ("bad_symbol", entry(tradingsymbol="A\x00B", price=1, timestamp=TS)),
     ("bad_symbol", data({"symbol": 123, "price": 1, "timestamp": TS})),
@@ -282,7 +289,7 @@ def test_error_texts_are_pythons() -> None:
     )
     assert native(entry(symbol="A\tB", price=1, timestamp=TS)) == (
         "bad_symbol",
-        "symbol: whitespace or control character in 'A\\tB'",
+        "symbol: whitespace other than single spaces, or a control character, in 'A\\tB'",
     )
     assert native(data({"symbol": "X", "price": 1, "timestamp": TS, "oi": 1e-5})) == (
         "non_integer_volume",
@@ -654,3 +661,48 @@ def test_epoch_rounding_is_pythons(number: float) -> None:
     native({b"data": orjson.dumps({"symbol": "X", "price": 1, "timestamp": number})})
     if isinstance(number, float) and abs(number) < 1e11:
         native(entry(symbol="X", price=1, timestamp=f"{number:.4f}"))
+
+
+# -- raw KiteTicker ticks: instrument tokens, index names, no timestamp ------------------------
+
+MASTER = {256265: "NIFTY 50", 260105: "NIFTY BANK", 264969: "INDIA VIX", 738561: "RELIANCE"}
+
+
+@given(
+    token=st.sampled_from([*MASTER, 1, 0, 99999999]) | st.integers(-10, 2**40),
+    spelled=st.sampled_from(["int", "text", "float"]),
+    with_master=st.booleans(),
+    with_ts=st.booleans(),
+    entry_ms=st.none() | st.integers(-5, 2**45),
+    symbol=st.none() | st.sampled_from(["SBIN", "NIFTY 50", " A B ", "A  B", "A\tB"]),
+)
+def test_token_ticks_match_python(
+    token: int, spelled: str, with_master: bool, with_ts: bool, entry_ms: int | None,
+    symbol: str | None,
+) -> None:
+    value: object = {"int": token, "text": str(token), "float": float(token)}[spelled]
+    doc: dict[str, object] = {"instrument_token": value, "last_price": 24001.35,
+                              "ohlc": {"open": 1, "high": 2, "low": 0.5, "close": 1.5}}
+    if with_ts:
+        doc["exchange_timestamp"] = "2025-12-09 10:00:00"
+    if symbol is not None:
+        doc["tradingsymbol"] = symbol
+    fields = {b"data": orjson.dumps(doc)}
+    got = compare(fields, MASTER if with_master else None, entry_ms)
+    if token in MASTER and with_master and symbol is None and spelled != "float":
+        assert got is not None, "a known token must not defer"
+        dated = with_ts or (entry_ms is not None and entry_ms >= 0)
+        assert got[0] == (MASTER[token] if dated else got[0])
+        assert dated or got[0] in ("missing_field", "bad_timestamp")
+
+
+def test_documented_kite_packets_are_native() -> None:
+    ltp = {b"data": orjson.dumps({"instrument_token": 738561, "last_price": 1520.5})}
+    got = native_parse(ltp, MASTER, TS_MS)
+    assert got == ("RELIANCE", 1520.5, TS_MS, None, None, None, None)
+    index = {b"data": orjson.dumps({"tradable": False, "mode": "full", "instrument_token": 256265,
+                                    "last_price": 24000.1, "exchange_timestamp": TS,
+                                    "ohlc": {"high": 1, "low": 1, "open": 1, "close": 1},
+                                    "change": 0.1})}
+    assert native(index) is not None
+    assert compare(index, MASTER)[0] == "NIFTY 50"  # type: ignore[index]

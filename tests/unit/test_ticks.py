@@ -634,3 +634,10 @@ def test_rejection_table(reason: str, field: str, fields: dict[bytes, bytes]) ->
 
 def test_rejection_table_covers_every_reason() -> None:
     assert {reason for reason, _, _ in REJECTIONS} == REASONS
+
+
+def test_epoch_seconds_beyond_float_range_in_ms_are_bad_timestamps() -> None:
+    with pytest.raises(TickError) as err:
+        parse_entry({b"symbol": b"X", b"price": b"1", b"timestamp": b"-1e306"})
+    assert err.value.reason == "bad_timestamp"
+    assert str(err.value) == "timestamp: outside 1970..9999: '-1e306'"

@@ -60,11 +60,50 @@ pub enum Parsed {
     Defer,
 }
 
+/// The instruments master's token -> symbol map, as `parse_entry`'s `tokens` argument.
+pub trait Tokens {
+    fn symbol(&self, token: i64) -> Option<&str>;
+    /// No master loaded (Python's `tokens` is None or empty): the error text says so.
+    fn is_empty(&self) -> bool;
+}
+
+/// No master: every token is unknown.
+pub struct NoTokens;
+
+impl Tokens for NoTokens {
+    fn symbol(&self, _token: i64) -> Option<&str> {
+        None
+    }
+    fn is_empty(&self) -> bool {
+        true
+    }
+}
+
+impl<S: AsRef<str>> Tokens for std::collections::HashMap<i64, S> {
+    fn symbol(&self, token: i64) -> Option<&str> {
+        self.get(&token).map(AsRef::as_ref)
+    }
+    fn is_empty(&self) -> bool {
+        std::collections::HashMap::is_empty(self)
+    }
+}
+
 /// Parses one stream entry (field/value pairs as Redis returns them). A field repeated within
 /// the entry defers when it matters (a known name, or the size check), since the Python parser
 /// sees redis-py's dict, which keeps the last value.
 pub fn parse_entry(fields: &[(&[u8], &[u8])]) -> Parsed {
-    match parse(fields) {
+    parse_entry_with(fields, &NoTokens, None)
+}
+
+/// `parse_entry(fields, tokens=..., entry_ms=...)`: a symbol-less tick's `instrument_token`
+/// resolves through `tokens`; `entry_ms` (the entry id's time, when
+/// VOLUME_TIMESTAMP_FROM_ENTRY_ID is on) dates a tick without a timestamp.
+pub fn parse_entry_with(
+    fields: &[(&[u8], &[u8])],
+    tokens: &dyn Tokens,
+    entry_ms: Option<i64>,
+) -> Parsed {
+    match parse(fields, tokens, entry_ms) {
         Ok(tick) => Parsed::Tick(tick),
         Err(Stop::Invalid(reason, error)) => Parsed::Invalid { reason, error },
         Err(Stop::Defer) => Parsed::Defer,
@@ -115,7 +154,8 @@ const OI: usize = 10;
 const UNDERLYING_PRICE: usize = 11;
 const LAST_QUANTITY: usize = 12;
 const AVERAGE_PRICE: usize = 13;
-const FIELDS: usize = 14;
+const INSTRUMENT_TOKEN: usize = 14;
+const FIELDS: usize = 15;
 /// Not a field slot: the `data` key's bit in the seen-keys mask.
 const DATA: usize = FIELDS;
 
@@ -135,6 +175,7 @@ const NAMES: [&str; FIELDS + 1] = [
     "underlying_price",
     "last_quantity",
     "average_price",
+    "instrument_token",
     "data",
 ];
 
@@ -149,7 +190,7 @@ fn slot(key: &[u8]) -> Option<usize> {
         9 => &[TIMESTAMP],
         10 => &[LAST_PRICE],
         13 => &[TRADINGSYMBOL, VOLUME_TRADED, LAST_QUANTITY, AVERAGE_PRICE],
-        16 => &[UNDERLYING_PRICE],
+        16 => &[UNDERLYING_PRICE, INSTRUMENT_TOKEN],
         17 => &[CUMULATIVE_VOLUME],
         18 => &[EXCHANGE_TIMESTAMP],
         20 => &[LAST_TRADED_QUANTITY],
@@ -196,7 +237,7 @@ fn ascii(text: &[u8]) -> Step<&[u8]> {
 
 // -- the entry ---------------------------------------------------------------------------------
 
-fn parse(entry: &[(&[u8], &[u8])]) -> Step<Tick> {
+fn parse(entry: &[(&[u8], &[u8])], tokens: &dyn Tokens, entry_ms: Option<i64>) -> Step<Tick> {
     let mut found: Found<'_> = [None; FIELDS];
     let mut data: Option<&[u8]> = None;
     let mut seen = 0u16;
@@ -246,7 +287,7 @@ fn parse(entry: &[(&[u8], &[u8])]) -> Step<Tick> {
             }
         }
     }
-    build(&found)
+    build(&found, tokens, entry_ms)
 }
 
 fn has_repeated_key(entry: &[(&[u8], &[u8])]) -> bool {
@@ -257,9 +298,12 @@ fn has_repeated_key(entry: &[(&[u8], &[u8])]) -> bool {
 }
 
 /// `_build`: the fields in Python's order, so the first failing one decides the error.
-fn build(d: &Found<'_>) -> Step<Tick> {
+fn build(d: &Found<'_>, tokens: &dyn Tokens, entry_ms: Option<i64>) -> Step<Tick> {
     let (key, raw) = pick(d, SYMBOL, TRADINGSYMBOL);
-    let symbol = symbol(key, raw)?;
+    let symbol = match (raw, d[INSTRUMENT_TOKEN]) {
+        (None, Some(token)) => symbol_text(key, ascii(token_symbol(token, tokens)?.as_bytes())?)?,
+        _ => symbol(key, raw)?,
+    };
 
     let (key, raw) = pick(d, PRICE, LAST_PRICE);
     let Some(raw) = raw else {
@@ -272,14 +316,17 @@ fn build(d: &Found<'_>) -> Step<Tick> {
     let price = positive(key, raw)?;
 
     let (key, raw) = pick(d, TIMESTAMP, EXCHANGE_TIMESTAMP);
-    let Some(raw) = raw else {
-        return fail(
-            "timestamp",
-            "missing_field",
-            format_args!("required (timestamp or exchange_timestamp)"),
-        );
+    let ts_ms = match (raw, entry_ms) {
+        (Some(raw), _) => timestamp(key, raw)?,
+        (None, Some(ms)) => entry_time(ms)?,
+        (None, None) => {
+            return fail(
+                "timestamp",
+                "missing_field",
+                format_args!("required (timestamp or exchange_timestamp)"),
+            )
+        }
     };
-    let ts_ms = timestamp(key, raw)?;
 
     let (volume, cumulative_volume);
     if d[LAST_QUANTITY].is_some() || d[AVERAGE_PRICE].is_some() {
@@ -310,6 +357,39 @@ fn build(d: &Found<'_>) -> Step<Tick> {
     })
 }
 
+/// `_token_symbol`: the master's symbol for a Kite instrument token.
+fn token_symbol<'t>(raw: Value<'_>, tokens: &'t dyn Tokens) -> Step<&'t str> {
+    let token = count("instrument_token", raw)?;
+    match tokens.symbol(token) {
+        Some(symbol) => Ok(symbol),
+        None => fail(
+            "instrument_token",
+            "unknown_instrument",
+            format_args!(
+                "token {token} is not in {}",
+                if tokens.is_empty() {
+                    "an instruments master (none is loaded)"
+                } else {
+                    "the instruments master"
+                }
+            ),
+        ),
+    }
+}
+
+/// `_entry_time`: the entry id's time stands in for a missing timestamp.
+fn entry_time(ms: i64) -> Step<i64> {
+    if (0..=MAX_TS_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        fail(
+            "timestamp",
+            "bad_timestamp",
+            format_args!("entry time outside 1970..9999: {ms}"),
+        )
+    }
+}
+
 fn optional<T>(raw: Option<Value<'_>>, read: impl FnOnce(Value<'_>) -> Step<T>) -> Step<Option<T>> {
     raw.map(read).transpose()
 }
@@ -333,7 +413,7 @@ fn strip(text: &[u8]) -> &[u8] {
     &text[start..end]
 }
 
-/// `_symbol`: stripped, 1..=64 characters, printable, no space.
+/// `_symbol`: stripped, 1..=64 characters, printable, no doubled space.
 fn symbol(key: &'static str, raw: Option<Value<'_>>) -> Step<String> {
     match raw {
         None => symbol_text(key, b""),
@@ -365,12 +445,16 @@ fn symbol_text(key: &'static str, text: &[u8]) -> Step<String> {
             format_args!("{} chars, limit {MAX_SYMBOL_LENGTH}", sym.len()),
         );
     }
-    // ASCII isprintable() is 0x20..=0x7e; the space is excluded separately.
-    if sym.iter().any(|&b| !(0x21..=0x7e).contains(&b)) {
+    // ASCII isprintable() is 0x20..=0x7e; single spaces between words stay (Kite's index
+    // names: "NIFTY 50"), the ends being stripped.
+    if sym.iter().any(|&b| !(0x20..=0x7e).contains(&b)) || sym.windows(2).any(|w| w == b"  ") {
         return fail(
             key,
             "bad_symbol",
-            format_args!("whitespace or control character in {}", show_ascii(sym)),
+            format_args!(
+                "whitespace other than single spaces, or a control character, in {}",
+                show_ascii(sym)
+            ),
         );
     }
     // ASCII, so this only copies.

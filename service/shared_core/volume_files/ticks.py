@@ -479,7 +479,10 @@ def _epoch(key: str, number: int | float, raw: object) -> int:
     if type(number) is int:
         ms = number * 1000 if number < EPOCH_SECONDS_BELOW else number
     elif math.isfinite(number):
-        ms = round(number * 1000 if number < EPOCH_SECONDS_BELOW else number)
+        scaled = number * 1000 if number < EPOCH_SECONDS_BELOW else number
+        if not math.isfinite(scaled):  # -1e306 seconds: beyond float range once in ms
+            raise TickError(key, "bad_timestamp", f"outside 1970..9999: {_show(raw)}")
+        ms = round(scaled)
     else:
         raise TickError(key, "bad_timestamp", f"not a finite number: {_show(raw)}")
     if 0 <= ms <= _MAX_TS_MS:

@@ -127,9 +127,10 @@ fn python_outcomes() {
     check(&[(b"data", b"{\"symbol\":\"X\",\"price\":1,\"timestamp\":1000000000000000000}")], invalid("bad_timestamp", "timestamp: outside 1970..9999: 1000000000000000000"));
     check(&[(b"data", b"{\"symbol\":\"X\",\"price\":1,\"timestamp\":true}")], invalid("bad_timestamp", "timestamp: expected ISO 8601 or epoch number, got True"));
     check(&[(b"symbol", b"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00")], invalid("symbol_too_long", "symbol: 65 chars, limit 64"));
-    check(&[(b"symbol", b"A B"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00")], invalid("bad_symbol", "symbol: whitespace or control character in 'A B'"));
-    check(&[(b"symbol", b"A\tB"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00")], invalid("bad_symbol", "symbol: whitespace or control character in 'A\\tB'"));
-    check(&[(b"tradingsymbol", b"A\x00B"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00")], invalid("bad_symbol", "tradingsymbol: whitespace or control character in 'A\\x00B'"));
+    check(&[(b"symbol", b"A B"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00")], tick("A B", 1.0, 1766377800000, None, None, None, None));
+    check(&[(b"symbol", b"A  B"), (b"price", b"1"), (b"timestamp", b"0")], invalid("bad_symbol", "symbol: whitespace other than single spaces, or a control character, in 'A  B'"));
+    check(&[(b"symbol", b"A\tB"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00")], invalid("bad_symbol", "symbol: whitespace other than single spaces, or a control character, in 'A\\tB'"));
+    check(&[(b"tradingsymbol", b"A\x00B"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00")], invalid("bad_symbol", "tradingsymbol: whitespace other than single spaces, or a control character, in 'A\\x00B'"));
     check(&[(b"data", b"{\"symbol\":123,\"price\":1,\"timestamp\":\"2025-12-22T10:00:00\"}")], invalid("bad_symbol", "symbol: must be a string, got int"));
     check(&[(b"data", b"{\"tradingsymbol\":[\"X\"],\"price\":1,\"timestamp\":\"2025-12-22T10:00:00\"}")], invalid("bad_symbol", "tradingsymbol: must be a string, got list"));
     check(&[(b"symbol", b"X"), (b"price", b"1"), (b"timestamp", b"2025-12-22T10:00:00.123999")], tick("X", 1.0, 1766377800123, None, None, None, None));
@@ -158,10 +159,10 @@ fn python_outcomes() {
     check(&[(b"symbol", b"X"), (b"price", b"1"), (b"timestamp", b"0"), (b"volume", b"inf")], invalid("non_finite", "volume: must be finite, got 'inf'"));
     check(&[(b"symbol", b"X"), (b"price", b"1"), (b"timestamp", b"0"), (b"volume", b"1_0")], invalid("invalid_number", "volume: not a number: '1_0'"));
     check(&[(b"symbol", b" \x1cX\x1f "), (b"price", b"1"), (b"timestamp", b"0")], tick("X", 1.0, 0, None, None, None, None));
-    check(&[(b"symbol", b"A\x7f"), (b"price", b"1"), (b"timestamp", b"0")], invalid("bad_symbol", "symbol: whitespace or control character in 'A\\x7f'"));
-    check(&[(b"symbol", b"A 'B"), (b"price", b"1"), (b"timestamp", b"0")], invalid("bad_symbol", "symbol: whitespace or control character in \"A 'B\""));
+    check(&[(b"symbol", b"A\x7f"), (b"price", b"1"), (b"timestamp", b"0")], invalid("bad_symbol", "symbol: whitespace other than single spaces, or a control character, in 'A\\x7f'"));
+    check(&[(b"symbol", b"A 'B"), (b"price", b"1"), (b"timestamp", b"0")], tick("A 'B", 1.0, 0, None, None, None, None));
     check(&[(b"data", b"{\"symbol\":\"A\\\"B\",\"price\":1,\"timestamp\":0}")], tick("A\"B", 1.0, 0, None, None, None, None));
-    check(&[(b"data", b"{\"symbol\":\"A\\u0009B\",\"price\":1,\"timestamp\":0}")], invalid("bad_symbol", "symbol: whitespace or control character in 'A\\tB'"));
+    check(&[(b"data", b"{\"symbol\":\"A\\u0009B\",\"price\":1,\"timestamp\":0}")], invalid("bad_symbol", "symbol: whitespace other than single spaces, or a control character, in 'A\\tB'"));
     check(&[(b"data", b"{\"symbol\":\"X\",\"price\":-0.0,\"timestamp\":0}")], invalid("non_positive", "price: must be > 0, got -0.0"));
     check(&[(b"data", b"{\"symbol\":\"X\",\"price\":-0,\"timestamp\":0}")], invalid("non_positive", "price: must be > 0, got 0"));
     check(&[(b"data", b"{\"symbol\":\"X\",\"price\":1,\"timestamp\":0,\"volume\":1e19}")], invalid("invalid_number", "volume: too large: 1e+19"));
@@ -308,4 +309,104 @@ fn slot_knows_every_name_and_nothing_else() {
     ] {
         assert_eq!(slot(other), None);
     }
+}
+
+#[test]
+fn instrument_tokens_resolve_through_the_master() {
+    let master: std::collections::HashMap<i64, &str> = [(256265, "NIFTY 50")].into();
+    let entry: &[(&[u8], &[u8])] = &[
+        (b"instrument_token", b"256265"),
+        (b"last_price", b"1"),
+        (b"timestamp", b"0"),
+    ];
+    assert_eq!(
+        format!("{:?}", parse_entry_with(entry, &master, None)),
+        format!("{:?}", tick("NIFTY 50", 1.0, 0, None, None, None, None))
+    );
+    assert_eq!(
+        format!("{:?}", parse_entry(entry)),
+        format!(
+            "{:?}",
+            invalid(
+                "unknown_instrument",
+                "instrument_token: token 256265 is not in an instruments master (none is loaded)"
+            )
+        )
+    );
+    let other: std::collections::HashMap<i64, &str> = [(1, "X")].into();
+    assert_eq!(
+        format!("{:?}", parse_entry_with(entry, &other, None)),
+        format!(
+            "{:?}",
+            invalid(
+                "unknown_instrument",
+                "instrument_token: token 256265 is not in the instruments master"
+            )
+        )
+    );
+    let negative: &[(&[u8], &[u8])] = &[
+        (b"instrument_token", b"-5"),
+        (b"last_price", b"1"),
+        (b"timestamp", b"0"),
+    ];
+    assert_eq!(
+        format!("{:?}", parse_entry_with(negative, &master, None)),
+        format!(
+            "{:?}",
+            invalid(
+                "negative_volume",
+                "instrument_token: must be >= 0, got '-5'"
+            )
+        )
+    );
+    // A symbol wins over the token.
+    let both: &[(&[u8], &[u8])] = &[
+        (b"symbol", b"SBIN"),
+        (b"instrument_token", b"256265"),
+        (b"price", b"1"),
+        (b"timestamp", b"0"),
+    ];
+    assert_eq!(
+        format!("{:?}", parse_entry_with(both, &master, None)),
+        format!("{:?}", tick("SBIN", 1.0, 0, None, None, None, None))
+    );
+}
+
+#[test]
+fn the_entry_time_dates_a_tick_without_a_timestamp() {
+    let master: std::collections::HashMap<i64, &str> = [(256265, "NIFTY 50")].into();
+    let quote: &[(&[u8], &[u8])] = &[(
+        b"data",
+        b"{\"instrument_token\": 256265, \"last_price\": 24000.5}",
+    )];
+    assert_eq!(
+        format!(
+            "{:?}",
+            parse_entry_with(quote, &master, Some(1766377800123))
+        ),
+        format!(
+            "{:?}",
+            tick("NIFTY 50", 24000.5, 1766377800123, None, None, None, None)
+        )
+    );
+    assert_eq!(
+        format!("{:?}", parse_entry_with(quote, &master, None)),
+        format!(
+            "{:?}",
+            invalid(
+                "missing_field",
+                "timestamp: required (timestamp or exchange_timestamp)"
+            )
+        )
+    );
+    assert_eq!(
+        format!("{:?}", parse_entry_with(quote, &master, Some(-1))),
+        format!(
+            "{:?}",
+            invalid(
+                "bad_timestamp",
+                "timestamp: entry time outside 1970..9999: -1"
+            )
+        )
+    );
 }
