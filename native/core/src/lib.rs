@@ -2,3 +2,12 @@
 //!
 //! Pure: no I/O, no clock, no Python. The bindings crate (`../python`) wraps it in one stateful
 //! object per partition; the Python core stays the reference these modules are tested against.
+
+pub mod clock;
+pub mod codec;
+pub mod counts;
+pub mod engine;
+pub mod exact;
+pub mod profile;
+pub mod scan;
+pub mod session;
