@@ -3,6 +3,7 @@
 //! Pure: no I/O, no clock, no Python. The bindings crate (`../python`) wraps it in one stateful
 //! object per partition; the Python core stays the reference these modules are tested against.
 
+pub mod baseline;
 pub mod clock;
 pub mod codec;
 pub mod counts;
