@@ -19,7 +19,10 @@ pub struct Curve {
 impl Curve {
     pub fn new(points: Vec<f64>) -> Result<Curve, String> {
         if points.len() < 2 {
-            return Err(format!("a curve needs at least 2 points, got {}", points.len()));
+            return Err(format!(
+                "a curve needs at least 2 points, got {}",
+                points.len()
+            ));
         }
         Ok(Curve { points })
     }
@@ -30,7 +33,7 @@ impl Curve {
 
     /// W(t): linear inside a minute, 0 before the open, `minutes` from the close on.
     pub fn cumulative(&self, minutes_elapsed: f64) -> f64 {
-        if !(minutes_elapsed > 0.0) {
+        if minutes_elapsed.is_nan() || minutes_elapsed <= 0.0 {
             return 0.0;
         }
         let minutes = self.minutes() as f64;
@@ -56,7 +59,10 @@ impl Curve {
 fn lookup(table: &[(f64, f64)], x: f64, eps: f64) -> f64 {
     match table.last() {
         None => 1.0,
-        Some(&(_, last)) => table.iter().find(|&&(bound, _)| x <= bound + eps).map_or(last, |b| b.1),
+        Some(&(_, last)) => table
+            .iter()
+            .find(|&&(bound, _)| x <= bound + eps)
+            .map_or(last, |b| b.1),
     }
 }
 
@@ -77,7 +83,7 @@ pub fn expected_volume(baseline_1min: f64, fno_adjustment: f64, w: f64) -> f64 {
 
 /// actual / expected; None when it cannot be computed (never inf, nan or a fake 0).
 pub fn relative_volume(actual: f64, expected: f64) -> Option<f64> {
-    if !(expected > 0.0) {
+    if expected.is_nan() || expected <= 0.0 {
         return None;
     }
     let r = actual / expected;
@@ -109,6 +115,13 @@ mod tests {
         assert_eq!(moneyness_factor(&bands, Some(1.0), Some(0.0)), 1.0);
         assert_eq!(moneyness_factor(&[], Some(1.0), Some(2.0)), 1.0);
         // 5% of 24850.5 is inclusive despite float rounding
-        assert_eq!(moneyness_factor(&[(5.0, 2.0), (9.0, 3.0)], Some(24850.5 * 1.05), Some(24850.5)), 2.0);
+        assert_eq!(
+            moneyness_factor(
+                &[(5.0, 2.0), (9.0, 3.0)],
+                Some(24850.5 * 1.05),
+                Some(24850.5)
+            ),
+            2.0
+        );
     }
 }

@@ -70,7 +70,10 @@ pub fn iso_date(days: i64) -> String {
 mod tests {
     use super::*;
 
-    const NSE: Clock = Clock { open_ms: (9 * 60 + 15) * MINUTE_MS, minutes: 375 };
+    const NSE: Clock = Clock {
+        open_ms: (9 * 60 + 15) * MINUTE_MS,
+        minutes: 375,
+    };
 
     #[test]
     fn dates_and_minutes_in_exchange_time() {
@@ -83,8 +86,14 @@ mod tests {
         assert_eq!(NSE.minutes_elapsed(open - 5), 0.0);
         assert_eq!(NSE.minutes_elapsed(open + 400 * MINUTE_MS), 375.0);
         // 18:30 UTC is local midnight: the next date.
-        assert_eq!(iso_date(NSE.trading_date(1_736_188_200_000) as i64), "2025-01-07");
-        assert_eq!(iso_date(NSE.trading_date(1_736_188_199_999) as i64), "2025-01-06");
+        assert_eq!(
+            iso_date(NSE.trading_date(1_736_188_200_000) as i64),
+            "2025-01-07"
+        );
+        assert_eq!(
+            iso_date(NSE.trading_date(1_736_188_199_999) as i64),
+            "2025-01-06"
+        );
     }
 
     #[test]

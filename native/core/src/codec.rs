@@ -32,8 +32,13 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 5] =
-        [Family::Unified, Family::Baseline, Family::Profile, Family::Legacy, Family::State];
+    pub const ALL: [Family; 5] = [
+        Family::Unified,
+        Family::Baseline,
+        Family::Profile,
+        Family::Legacy,
+        Family::State,
+    ];
 
     pub fn index(self) -> usize {
         self as usize
@@ -181,7 +186,10 @@ impl Codec {
                 let source = if new == AVG_VOLUME {
                     Source::AvgVolume
                 } else {
-                    SESSION_ORDER.iter().position(|f| f == new).map_or(Source::Missing, Source::Session)
+                    SESSION_ORDER
+                        .iter()
+                        .position(|f| f == new)
+                        .map_or(Source::Missing, Source::Session)
                 };
                 (old.clone(), source)
             })
@@ -192,7 +200,11 @@ impl Codec {
     /// Every hash write one snapshot implies, in `snapshot_writes`' order. With `dual_write`
     /// the legacy write is included; its position is returned so a caller that encodes early
     /// (a closed session) can leave it out later.
-    pub fn snapshot_writes(&self, snap: &Snapshot<'_>, dual_write: bool) -> (Vec<HashWrite>, Option<usize>) {
+    pub fn snapshot_writes(
+        &self,
+        snap: &Snapshot<'_>,
+        dual_write: bool,
+    ) -> (Vec<HashWrite>, Option<usize>) {
         let s = snap.session;
         let symbol = snap.symbol;
         let day = iso_date(s.day as i64);
@@ -225,7 +237,10 @@ impl Codec {
         let session_fields: Vec<(Name, String)> = values
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| v.as_ref().map(|v| (Cow::Borrowed(SESSION_ORDER[i]), v.clone())))
+            .filter_map(|(i, v)| {
+                v.as_ref()
+                    .map(|v| (Cow::Borrowed(SESSION_ORDER[i]), v.clone()))
+            })
             .collect();
         let mut writes = vec![HashWrite {
             key: self.keys.session.render(symbol, &day),
@@ -239,13 +254,22 @@ impl Codec {
             let sessions = snap.baseline.map_or(0, |b| b.sessions);
             let mut fields: Vec<(Name, String)> = vec![
                 (Cow::Borrowed("sessions"), fmt_int(sessions as i128)),
-                (Cow::Borrowed("fno_adjustment"), fmt_float(snap.fno_adjustment, 6)),
-                (Cow::Borrowed("is_fno"), if snap.is_fno { "1" } else { "0" }.to_string()),
+                (
+                    Cow::Borrowed("fno_adjustment"),
+                    fmt_float(snap.fno_adjustment, 6),
+                ),
+                (
+                    Cow::Borrowed("is_fno"),
+                    if snap.is_fno { "1" } else { "0" }.to_string(),
+                ),
             ];
             let mut absent: Vec<Name> = Vec::new();
             match snap.baseline {
                 Some(b) => {
-                    fields.push((Cow::Borrowed("baseline_1min"), fmt_float(b.baseline_1min, 3)));
+                    fields.push((
+                        Cow::Borrowed("baseline_1min"),
+                        fmt_float(b.baseline_1min, 3),
+                    ));
                     let avg = fmt_float(b.avg_volume_20d, 3);
                     avg_text = Some(avg.clone());
                     fields.push((Cow::Borrowed(AVG_VOLUME), avg));
@@ -266,17 +290,32 @@ impl Codec {
             let poc: Vec<(Name, String)> = vec![
                 (Cow::Borrowed("poc_price"), fmt_price(p.poc_price)),
                 (Cow::Borrowed("poc_volume"), fmt_int(p.poc_volume)),
-                (Cow::Borrowed("value_area_high"), fmt_price(p.value_area_high)),
+                (
+                    Cow::Borrowed("value_area_high"),
+                    fmt_price(p.value_area_high),
+                ),
                 (Cow::Borrowed("value_area_low"), fmt_price(p.value_area_low)),
-                (Cow::Borrowed("profile_strength"), fmt_float(p.profile_strength, 6)),
+                (
+                    Cow::Borrowed("profile_strength"),
+                    fmt_float(p.profile_strength, 6),
+                ),
                 (Cow::Borrowed("exchange_timestamp"), stamp.clone()),
             ];
             let mut full = poc.clone();
             full.extend([
                 (Cow::Borrowed("total_volume"), fmt_int(p.total_volume)),
-                (Cow::Borrowed("price_volume_distribution"), p.distribution_json.clone()),
-                (Cow::Borrowed("support_levels"), levels_json(&p.support_levels)),
-                (Cow::Borrowed("resistance_levels"), levels_json(&p.resistance_levels)),
+                (
+                    Cow::Borrowed("price_volume_distribution"),
+                    p.distribution_json.clone(),
+                ),
+                (
+                    Cow::Borrowed("support_levels"),
+                    levels_json(&p.support_levels),
+                ),
+                (
+                    Cow::Borrowed("resistance_levels"),
+                    levels_json(&p.resistance_levels),
+                ),
             ]);
             writes.push(HashWrite {
                 key: self.keys.poc.render(symbol, &day),
@@ -366,14 +405,22 @@ pub fn fmt_float(value: f64, digits: usize) -> String {
     if -1e9 < value && value < 1e9 && digits <= 6 {
         return strip(format!("{value:.digits$}"));
     }
-    assert!(value.is_finite(), "refusing to write non-finite number {value}");
-    let rounded: f64 = format!("{value:.digits$}").parse().expect("a formatted float parses");
+    assert!(
+        value.is_finite(),
+        "refusing to write non-finite number {value}"
+    );
+    let rounded: f64 = format!("{value:.digits$}")
+        .parse()
+        .expect("a formatted float parses");
     strip(format!("{rounded:.digits$}"))
 }
 
 /// Shortest repr that reads back the same float, in plain decimal form (`codec.fmt_price`).
 pub fn fmt_price(value: f64) -> String {
-    assert!(value.is_finite(), "refusing to write non-finite price {value}");
+    assert!(
+        value.is_finite(),
+        "refusing to write non-finite price {value}"
+    );
     format!("{value}")
 }
 
@@ -486,7 +533,10 @@ mod tests {
         assert_eq!(fmt_price(612.35), "612.35");
         assert_eq!(fmt_price(1e16), "10000000000000000");
         assert_eq!(fmt_price(1.5e-5), "0.000015");
-        assert_eq!(fmt_timestamp(1_765_254_600_250), "2025-12-09T10:00:00.250+05:30");
+        assert_eq!(
+            fmt_timestamp(1_765_254_600_250),
+            "2025-12-09T10:00:00.250+05:30"
+        );
         assert_eq!(fmt_timestamp(0), "1970-01-01T05:30:00.000+05:30");
     }
 
@@ -516,7 +566,13 @@ mod tests {
     #[test]
     fn key_templates() {
         let t = KeyTemplate::parse("vol:session:{symbol}:{date}");
-        assert_eq!(t.render("A{date}", "2025-01-06"), "vol:session:A{date}:2025-01-06");
-        assert_eq!(KeyTemplate::parse("ind:{symbol}").render("SBIN", "x"), "ind:SBIN");
+        assert_eq!(
+            t.render("A{date}", "2025-01-06"),
+            "vol:session:A{date}:2025-01-06"
+        );
+        assert_eq!(
+            KeyTemplate::parse("ind:{symbol}").render("SBIN", "x"),
+            "ind:SBIN"
+        );
     }
 }

@@ -31,7 +31,14 @@ impl Default for Counts {
 
 impl Counts {
     pub fn new() -> Counts {
-        Counts { repr: Repr::Dense { offset: 0, vals: Vec::new() }, wide: Vec::new(), len: 0 }
+        Counts {
+            repr: Repr::Dense {
+                offset: 0,
+                vals: Vec::new(),
+            },
+            wide: Vec::new(),
+            len: 0,
+        }
     }
 
     /// Keys with volume.
@@ -84,7 +91,10 @@ impl Counts {
         }
         let slot = self.slot_mut(key);
         if *slot == WIDE {
-            let i = self.wide.binary_search_by_key(&key, |&(k, _)| k).expect("wide entry");
+            let i = self
+                .wide
+                .binary_search_by_key(&key, |&(k, _)| k)
+                .expect("wide entry");
             self.wide[i].1 += v;
             return;
         }
@@ -93,7 +103,10 @@ impl Counts {
             *slot = sum as u32;
         } else {
             *slot = WIDE;
-            let i = self.wide.binary_search_by_key(&key, |&(k, _)| k).unwrap_or_else(|e| e);
+            let i = self
+                .wide
+                .binary_search_by_key(&key, |&(k, _)| k)
+                .unwrap_or_else(|e| e);
             self.wide.insert(i, (key, sum));
         }
     }
@@ -125,7 +138,7 @@ impl Counts {
                 let (lo2, hi2) = (key.min(*offset), key.max(hi));
                 let span = hi2 as i128 - lo2 as i128 + 1;
                 if span > dense_limit(count) {
-                    self.to_sparse();
+                    self.make_sparse();
                     return self.make_room(key);
                 }
                 if key < *offset {
@@ -142,13 +155,13 @@ impl Counts {
                 vals.insert(i, 0);
                 let span = keys[keys.len() - 1] as i128 - keys[0] as i128 + 1;
                 if span <= dense_limit(count) / 2 {
-                    self.to_dense();
+                    self.make_dense();
                 }
             }
         }
     }
 
-    fn to_sparse(&mut self) {
+    fn make_sparse(&mut self) {
         if let Repr::Dense { offset, vals } = &self.repr {
             let mut keys = Vec::with_capacity(self.len as usize + 1);
             let mut out = Vec::with_capacity(self.len as usize + 1);
@@ -162,14 +175,17 @@ impl Counts {
         }
     }
 
-    fn to_dense(&mut self) {
+    fn make_dense(&mut self) {
         if let Repr::Sparse { keys, vals } = &self.repr {
             let offset = keys[0];
             let mut dense = vec![0u32; (keys[keys.len() - 1] - offset + 1) as usize];
             for (&k, &v) in keys.iter().zip(vals) {
                 dense[(k - offset) as usize] = v;
             }
-            self.repr = Repr::Dense { offset, vals: dense };
+            self.repr = Repr::Dense {
+                offset,
+                vals: dense,
+            };
         }
     }
 
@@ -180,11 +196,17 @@ impl Counts {
             Repr::Sparse { keys, vals } => (None, Some((keys, vals))),
         };
         let a = dense.into_iter().flat_map(|(offset, vals)| {
-            vals.iter().enumerate().filter(|(_, &v)| v != 0).map(move |(i, &v)| (offset + i as i64, v))
+            vals.iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0)
+                .map(move |(i, &v)| (offset + i as i64, v))
         });
-        let b = sparse
-            .into_iter()
-            .flat_map(|(keys, vals)| keys.iter().copied().zip(vals.iter().copied()).filter(|&(_, v)| v != 0));
+        let b = sparse.into_iter().flat_map(|(keys, vals)| {
+            keys.iter()
+                .copied()
+                .zip(vals.iter().copied())
+                .filter(|&(_, v)| v != 0)
+        });
         a.chain(b).map(move |(k, v)| (k, self.slot_value(k, v)))
     }
 
@@ -240,9 +262,19 @@ mod tests {
         let mut model = BTreeMap::new();
         let mut seed: u64 = 7;
         for step in 0..5000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let key = if step % 97 == 0 { (seed >> 20) as i64 % 100_000 - 50_000 } else { (seed >> 40) as i64 % 60 };
-            let v: i128 = if step % 500 == 0 { 1 << 62 } else { ((seed >> 8) % 5000) as i128 + 1 };
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = if step % 97 == 0 {
+                (seed >> 20) as i64 % 100_000 - 50_000
+            } else {
+                (seed >> 40) as i64 % 60
+            };
+            let v: i128 = if step % 500 == 0 {
+                1 << 62
+            } else {
+                ((seed >> 8) % 5000) as i128 + 1
+            };
             counts.add(key, v);
             *model.entry(key).or_insert(0) += v;
             if step % 250 == 0 {
@@ -251,7 +283,12 @@ mod tests {
         }
         check(&counts, &model);
         assert_eq!(counts.get(1_000_000), 0);
-        assert_eq!(counts.sum_range(0, 4), (0..=4).map(|k| model.get(&k).copied().unwrap_or(0)).sum::<i128>());
+        assert_eq!(
+            counts.sum_range(0, 4),
+            (0..=4)
+                .map(|k| model.get(&k).copied().unwrap_or(0))
+                .sum::<i128>()
+        );
     }
 
     #[test]
@@ -264,6 +301,9 @@ mod tests {
         counts.add(5, 10);
         assert_eq!(counts.get(5), u32::MAX as i128 + 9);
         counts.add(-3, 1);
-        assert_eq!(counts.iter().collect::<Vec<_>>(), vec![(-3, 1), (5, u32::MAX as i128 + 9)]);
+        assert_eq!(
+            counts.iter().collect::<Vec<_>>(),
+            vec![(-3, 1), (5, u32::MAX as i128 + 9)]
+        );
     }
 }

@@ -36,18 +36,27 @@ impl U256 {
     /// `self * k` for a small factor; the caller keeps the product below 2**256.
     pub fn mul_small(self, k: u128) -> U256 {
         let low = U256::mul_u128(self.lo, k);
-        U256 { hi: low.hi.wrapping_add(self.hi.wrapping_mul(k)), lo: low.lo }
+        U256 {
+            hi: low.hi.wrapping_add(self.hi.wrapping_mul(k)),
+            lo: low.lo,
+        }
     }
 
-    pub fn add(self, o: U256) -> U256 {
+    pub fn plus(self, o: U256) -> U256 {
         let (lo, carry) = self.lo.overflowing_add(o.lo);
-        U256 { hi: self.hi.wrapping_add(o.hi).wrapping_add(carry as u128), lo }
+        U256 {
+            hi: self.hi.wrapping_add(o.hi).wrapping_add(carry as u128),
+            lo,
+        }
     }
 
     /// `self - o`, for `self >= o`.
-    pub fn sub(self, o: U256) -> U256 {
+    pub fn minus(self, o: U256) -> U256 {
         let (lo, borrow) = self.lo.overflowing_sub(o.lo);
-        U256 { hi: self.hi.wrapping_sub(o.hi).wrapping_sub(borrow as u128), lo }
+        U256 {
+            hi: self.hi.wrapping_sub(o.hi).wrapping_sub(borrow as u128),
+            lo,
+        }
     }
 
     pub fn bits(self) -> u32 {
@@ -58,11 +67,17 @@ impl U256 {
         }
     }
 
-    pub fn shl(self, n: u32) -> U256 {
+    pub fn shifted(self, n: u32) -> U256 {
         match n {
             0 => self,
-            1..=127 => U256 { hi: (self.hi << n) | (self.lo >> (128 - n)), lo: self.lo << n },
-            128..=255 => U256 { hi: self.lo << (n - 128), lo: 0 },
+            1..=127 => U256 {
+                hi: (self.hi << n) | (self.lo >> (128 - n)),
+                lo: self.lo << n,
+            },
+            128..=255 => U256 {
+                hi: self.lo << (n - 128),
+                lo: 0,
+            },
             _ => U256::ZERO,
         }
     }
@@ -84,15 +99,19 @@ pub fn ratio(a: U256, b: U256) -> f64 {
     }
     // Align so the quotient has 57 or 58 bits: q = floor(a * 2**s / b), value = q * 2**-s.
     let s: i32 = 57 - (a.bits() as i32 - b.bits() as i32);
-    let (mut num, den) = if s >= 0 { (a.shl(s as u32), b) } else { (a, b.shl((-s) as u32)) };
+    let (mut num, den) = if s >= 0 {
+        (a.shifted(s as u32), b)
+    } else {
+        (a, b.shifted((-s) as u32))
+    };
     let mut q: u64 = 0;
     for i in (0..=59u32).rev() {
         if den.bits() + i > 256 {
             continue;
         }
-        let shifted = den.shl(i);
+        let shifted = den.shifted(i);
         if shifted <= num {
-            num = num.sub(shifted);
+            num = num.minus(shifted);
             q |= 1 << i;
         }
     }
@@ -117,7 +136,10 @@ fn scale2(mut value: f64, mut exp: i32) -> f64 {
 /// A signed i128 over a positive i128, as Python's `int / int`.
 pub fn ratio_i128(n: i128, d: i128) -> f64 {
     assert!(d > 0, "denominator must be > 0");
-    let v = ratio(U256::from_u128(n.unsigned_abs()), U256::from_u128(d as u128));
+    let v = ratio(
+        U256::from_u128(n.unsigned_abs()),
+        U256::from_u128(d as u128),
+    );
     if n < 0 {
         -v
     } else {
@@ -158,6 +180,6 @@ mod tests {
         // (2**128 - 1)**2 / (2**128 - 1) = 2**128 - 1 ~ 3.402823669209385e38
         assert_eq!(ratio(a, b), u128::MAX as f64);
         assert_eq!(U256::from_u128(3).mul_small(5), U256::from_u128(15));
-        assert_eq!(a.sub(a), U256::ZERO);
+        assert_eq!(a.minus(a), U256::ZERO);
     }
 }

@@ -41,7 +41,9 @@ pub fn shortest_decimal(x: f64) -> (u64, i32) {
 impl TickSpec {
     pub fn new(tick_size: f64) -> Result<TickSpec, String> {
         if !(tick_size.is_finite() && tick_size > 0.0) {
-            return Err(format!("tick_size must be finite and > 0, got {tick_size:?}"));
+            return Err(format!(
+                "tick_size must be finite and > 0, got {tick_size:?}"
+            ));
         }
         let (mut digits, mut exp) = shortest_decimal(tick_size);
         while digits % 10 == 0 && digits != 0 {
@@ -50,8 +52,13 @@ impl TickSpec {
         }
         let decimals = (-exp).max(0) as u32;
         let mantissa = digits as i128 * 10i128.pow((exp + decimals as i32) as u32);
-        let mantissa = i64::try_from(mantissa).map_err(|_| format!("tick_size too large: {tick_size}"))?;
-        Ok(TickSpec { tick: tick_size, mantissa, decimals })
+        let mantissa =
+            i64::try_from(mantissa).map_err(|_| format!("tick_size too large: {tick_size}"))?;
+        Ok(TickSpec {
+            tick: tick_size,
+            mantissa,
+            decimals,
+        })
     }
 
     fn str_decimals(&self) -> u32 {
@@ -63,7 +70,10 @@ impl TickSpec {
     fn exact_level(&self, num: i128, den: i128) -> Option<i64> {
         let scale = 10i128.checked_pow(self.decimals)?;
         let m = self.mantissa as i128;
-        let top = num.checked_mul(scale)?.checked_mul(2)?.checked_add(den.checked_mul(m)?)?;
+        let top = num
+            .checked_mul(scale)?
+            .checked_mul(2)?
+            .checked_add(den.checked_mul(m)?)?;
         let bottom = den.checked_mul(m)?.checked_mul(2)?;
         i64::try_from(top.div_euclid(bottom)).ok()
     }
@@ -73,13 +83,18 @@ impl TickSpec {
         let x = price / self.tick + 0.5;
         let level = x.floor();
         let frac = x - level;
-        if frac < HALF_WINDOW || frac > ONE_MINUS_WINDOW {
+        if !(HALF_WINDOW..=ONE_MINUS_WINDOW).contains(&frac) {
             let (digits, exp) = shortest_decimal(price);
             let sign: i128 = if price < 0.0 { -1 } else { 1 };
             let exact = if exp >= 0 {
-                10i128.checked_pow(exp as u32).and_then(|p| p.checked_mul(digits as i128)).map(|n| (n, 1))
+                10i128
+                    .checked_pow(exp as u32)
+                    .and_then(|p| p.checked_mul(digits as i128))
+                    .map(|n| (n, 1))
             } else {
-                10i128.checked_pow((-exp) as u32).map(|d| (digits as i128, d))
+                10i128
+                    .checked_pow((-exp) as u32)
+                    .map(|d| (digits as i128, d))
             };
             if let Some(level) = exact.and_then(|(n, d)| self.exact_level(sign * n, d)) {
                 return level;
@@ -96,7 +111,10 @@ impl TickSpec {
 
     /// The float nearest the level's exact price.
     pub fn price_of(&self, level: i64) -> f64 {
-        ratio_i128(level as i128 * self.mantissa as i128, 10i128.pow(self.decimals))
+        ratio_i128(
+            level as i128 * self.mantissa as i128,
+            10i128.pow(self.decimals),
+        )
     }
 
     /// The level's price with the tick's decimals (at least 2), exact: 2411 -> "120.55".
@@ -188,7 +206,9 @@ impl Profile {
             if *volume == 0 {
                 continue;
             }
-            let level = spec.level_of_text(key).ok_or_else(|| format!("bad price {key:?} in distribution"))?;
+            let level = spec
+                .level_of_text(key)
+                .ok_or_else(|| format!("bad price {key:?} in distribution"))?;
             profile.add(level, *volume);
         }
         Ok(profile)
@@ -279,7 +299,16 @@ mod tests {
     #[test]
     fn restore_reads_decimal_keys() {
         let s = spec(0.05);
-        let p = Profile::from_distribution(&[("120.55".into(), 5), ("120.56".into(), 2), ("1.2055E2".into(), 1), ("9".into(), 0)], &s).unwrap();
+        let p = Profile::from_distribution(
+            &[
+                ("120.55".into(), 5),
+                ("120.56".into(), 2),
+                ("1.2055E2".into(), 1),
+                ("9".into(), 0),
+            ],
+            &s,
+        )
+        .unwrap();
         assert_eq!(p.levels.iter().collect::<Vec<_>>(), vec![(2411, 8)]);
         assert!(Profile::from_distribution(&[("abc".into(), 1)], &s).is_err());
         assert!(Profile::from_distribution(&[("1.0".into(), -1)], &s).is_err());

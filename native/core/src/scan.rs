@@ -97,7 +97,10 @@ pub fn scan(
     reference: Option<i64>,
     max_levels: usize,
 ) -> Scan {
-    assert!(!keys.is_empty() && keys.len() == vals.len(), "keys and vals: non-empty, equal length");
+    assert!(
+        !keys.is_empty() && keys.len() == vals.len(),
+        "keys and vals: non-empty, equal length"
+    );
     let p = Levels { keys, vals, total };
     let n = keys.len();
     let (low, high) = (keys[0], keys[n - 1]);
@@ -211,7 +214,7 @@ pub fn strength(vals: &[i128], total: i128) -> f64 {
     let mut sum_sq = U256::ZERO;
     for &v in vals {
         let v = v.unsigned_abs();
-        sum_sq = sum_sq.add(U256::mul_u128(v, v));
+        sum_sq = sum_sq.plus(U256::mul_u128(v, v));
     }
     let t2 = U256::mul_u128(total.unsigned_abs(), total.unsigned_abs());
     let lhs = sum_sq.mul_small(count as u128);
@@ -219,7 +222,7 @@ pub fn strength(vals: &[i128], total: i128) -> f64 {
     if lhs <= t2 {
         return 0.0; // Cauchy-Schwarz: only equality (an even spread) reaches here
     }
-    ratio(lhs.sub(t2), den).min(1.0)
+    ratio(lhs.minus(t2), den).min(1.0)
 }
 
 #[cfg(test)]

@@ -119,7 +119,14 @@ mod tests {
     use super::*;
 
     fn tick(day: i32, minute: i64, volume: Option<i64>, cumulative: Option<i64>) -> SessionTick {
-        SessionTick { day, ts_ms: minute * 60_000, minute, price: 10.0, volume, cumulative }
+        SessionTick {
+            day,
+            ts_ms: minute * 60_000,
+            minute,
+            price: 10.0,
+            volume,
+            cumulative,
+        }
     }
 
     #[test]
@@ -139,7 +146,10 @@ mod tests {
         let s = slot.unwrap();
         assert_eq!(s.cumulative_volume, 1600);
         assert_eq!(s.tick_count, 5);
-        assert_eq!(s.minute_volumes.iter().collect::<Vec<_>>(), vec![(0, 1000), (1, 500), (3, 50), (4, 50)]);
+        assert_eq!(
+            s.minute_volumes.iter().collect::<Vec<_>>(),
+            vec![(0, 1000), (1, 500), (3, 50), (4, 50)]
+        );
         assert_eq!(s.flow_rate(1), 50.0);
         assert_eq!(s.flow_rate(5), 320.0);
     }
@@ -150,8 +160,13 @@ mod tests {
         update(&mut slot, "X", &tick(20_000, 5, Some(3), None)).unwrap();
         let up = update(&mut slot, "X", &tick(20_001, 1, Some(4), None)).unwrap();
         assert_eq!(up.closed.unwrap().cumulative_volume, 3);
-        let err = update(&mut slot, "X", &tick(20_000, 1, Some(4), None)).err().unwrap();
-        assert_eq!(err, "X: tick dated 2024-10-04 is before the current session 2024-10-05");
+        let err = update(&mut slot, "X", &tick(20_000, 1, Some(4), None))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            "X: tick dated 2024-10-04 is before the current session 2024-10-05"
+        );
         assert_eq!(slot.unwrap().cumulative_volume, 4);
     }
 
