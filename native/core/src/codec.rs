@@ -18,6 +18,7 @@ use std::borrow::Cow;
 
 use crate::baseline::Baseline;
 use crate::clock::{iso_date, DAY_MS, IST_OFFSET_MS};
+use crate::exact::shortest;
 use crate::profile::ProfileSnap;
 use crate::session::Session;
 
@@ -421,7 +422,30 @@ pub fn fmt_price(value: f64) -> String {
         value.is_finite(),
         "refusing to write non-finite price {value}"
     );
-    format!("{value}")
+    let (digits, exp) = shortest(value);
+    let digits = digits.to_string();
+    let mut out = String::with_capacity(digits.len() + 8);
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    if exp >= 0 {
+        out.push_str(&digits);
+        if digits != "0" {
+            out.push_str(&"0".repeat(exp as usize));
+        }
+    } else {
+        let point = digits.len() as i64 + exp as i64;
+        if point > 0 {
+            out.push_str(&digits[..point as usize]);
+            out.push('.');
+            out.push_str(&digits[point as usize..]);
+        } else {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-point) as usize));
+            out.push_str(&digits);
+        }
+    }
+    out
 }
 
 /// ISO 8601 in exchange time with its offset, millisecond precision (`codec.fmt_timestamp`).
@@ -474,13 +498,11 @@ pub fn json_float(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
     }
-    let sci = format!("{:e}", v.abs());
-    let (mant, exp) = sci.split_once('e').expect("{:e} has an exponent");
-    let exp: i64 = exp.parse().expect("exponent");
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let (d, exp) = shortest(v);
+    let digits = d.to_string();
     let len = digits.len() as i64;
-    let kk = exp + 1; // value = 0.DIGITS * 10**kk
-    let k = kk - len; // value = DIGITS * 10**k
+    let k = exp as i64; // value = DIGITS * 10**k
+    let kk = len + k; // value = 0.DIGITS * 10**kk
     let mut out = String::new();
     if v < 0.0 {
         out.push('-');

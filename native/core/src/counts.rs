@@ -146,7 +146,13 @@ impl Counts {
                     vals.splice(0..0, std::iter::repeat_n(0, grow));
                     *offset = key;
                 } else {
-                    vals.resize((key - *offset + 1) as usize, 0);
+                    let want = (key - *offset + 1) as usize;
+                    if want > vals.capacity() {
+                        // A little slack, not doubling: a session's minutes arrive one by one
+                        // and a quiet symbol's state should stay near its size.
+                        vals.reserve_exact((want - vals.len()).max(vals.len() / 8 + 4));
+                    }
+                    vals.resize(want, 0);
                 }
             }
             Repr::Sparse { keys, vals } => {

@@ -191,7 +191,7 @@ struct Symbol {
     /// The F&O adjustment of the last drained snapshot; None when the baseline hash is due.
     drained_fno: Option<f64>,
     session_day: Option<i32>,
-    dirty_minutes: Vec<i64>, // sorted, unique
+    dirty_minutes: Vec<i16>, // sorted, unique; minutes of session fit: -555..=884
     /// Closed sessions' writes (encoded with the legacy write; its index) awaiting a drain.
     closed: Vec<(Vec<HashWrite>, Option<usize>)>,
     session: Option<Session>,
@@ -398,8 +398,9 @@ impl Engine {
             sym.profile
                 .get_or_insert_with(Profile::default)
                 .add(level, update.increment);
-            if let Err(i) = sym.dirty_minutes.binary_search(&minute) {
-                sym.dirty_minutes.insert(i, minute);
+            let m = minute as i16; // minute_of_session is within one day
+            if let Err(i) = sym.dirty_minutes.binary_search(&m) {
+                sym.dirty_minutes.insert(i, m);
             }
         }
         if !sym.dirty {
@@ -437,6 +438,7 @@ impl Engine {
                 sym.drained_fno = Some(fno);
             }
             sym.dirty_minutes.clear();
+            sym.dirty_minutes.shrink_to(8);
         }
         self.dirty.shrink_to(64);
         out
@@ -463,7 +465,7 @@ impl Engine {
                 .iter()
                 .map(|(_, c)| c.heap_bytes() + 40)
                 .sum::<usize>();
-            total += sym.dirty_minutes.capacity() * 8;
+            total += sym.dirty_minutes.capacity() * 2;
             total += sym
                 .session
                 .as_ref()
@@ -614,7 +616,7 @@ fn snapshot<'a>(shared: &Shared, sym: &'a Symbol, session: &'a Session) -> Snaps
         dirty_minutes: sym
             .dirty_minutes
             .iter()
-            .map(|&m| (m, session.minute_volumes.get(m)))
+            .map(|&m| (m as i64, session.minute_volumes.get(m as i64)))
             .collect(),
         underlying_price: sym.underlying,
     }

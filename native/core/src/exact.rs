@@ -183,3 +183,76 @@ mod tests {
         assert_eq!(a.minus(a), U256::ZERO);
     }
 }
+
+/// The digits and exponent of Python's `repr(x)` (finite x): |x| ~ digits * 10**exp, the
+/// shortest digits that read back as x. Rust's shortest digits are the same except on an exact
+/// tie between two shortest candidates (e.g. 562949953421312.25: ".2" or ".3"), where Rust
+/// rounds half up and Python (and orjson) half to even; that case is detected exactly and
+/// resolved to the even digit.
+pub fn shortest(x: f64) -> (u64, i32) {
+    let a = x.abs();
+    if a == 0.0 {
+        return (0, 0);
+    }
+    let text = format!("{a:e}");
+    let (mant, exp) = text.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("exponent");
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let mut digits: u64 = format!("{int}{frac}").parse().expect("digits");
+    let mut exp = exp - frac.len() as i32;
+    if let Some(other) = tie_partner(a, digits, exp) {
+        // Both must read back as x (not so at a power of two, where the gap below is half).
+        let reads_back = format!("{other}e{exp}").parse::<f64>() == Ok(a);
+        if digits % 2 == 1 && reads_back {
+            digits = other;
+            while digits % 10 == 0 {
+                digits /= 10;
+                exp += 1;
+            }
+        }
+    }
+    (digits, exp)
+}
+
+/// When a (positive, finite) equals (digits -+ 1/2) * 10**exp exactly, the other candidate.
+fn tie_partner(a: f64, digits: u64, exp: i32) -> Option<u64> {
+    let bits = a.to_bits();
+    let raw_exp = ((bits >> 52) & 0x7ff) as i32;
+    if raw_exp == 0 || exp > 0 {
+        return None; // subnormal, or an integer beyond 2**53: no ties there
+    }
+    let mut m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let mut q = raw_exp - 1075; // a = m * 2**q
+    let tz = m.trailing_zeros() as i32;
+    m >>= tz;
+    q += tz;
+    if q >= 0 || q < -100 {
+        return None;
+    }
+    // a == (10*digits + s) * 10**(exp - 1)  <=>  (10*digits + s) * 2**-q == m * 10**(1 - exp)
+    let rhs = (m as i128).checked_mul(10i128.checked_pow((1 - exp) as u32)?)?;
+    let pow2 = 1i128.checked_shl((-q) as u32).filter(|&p| p > 0)?;
+    for (s, other) in [(-5i128, digits.wrapping_sub(1)), (5, digits + 1)] {
+        let t = (10 * digits as i128 + s).checked_mul(pow2)?;
+        if t == rhs {
+            return Some(other);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod shortest_tests {
+    use super::shortest;
+
+    #[test]
+    fn ties_go_to_the_even_digit() {
+        assert_eq!(shortest(562949953421312.25), (5629499534213122, -1));
+        assert_eq!(shortest(562949953421312.75), (5629499534213128, -1));
+        assert_eq!(shortest(612.35), (61235, -2));
+        assert_eq!(shortest(1e16), (1, 16));
+        assert_eq!(shortest(0.1), (1, -1));
+        // 2**-24 = ...0625: "...062" would read back as the float below
+        assert_eq!(shortest(5.960464477539063e-08), (5960464477539063, -23));
+    }
+}

@@ -28,14 +28,9 @@ pub struct TickSpec {
     pub decimals: u32,
 }
 
-/// The digits and exponent of a finite float's shortest repr: value = digits * 10**exp.
+/// The digits and exponent of a finite float's shortest repr: |value| = digits * 10**exp.
 pub fn shortest_decimal(x: f64) -> (u64, i32) {
-    let text = format!("{:e}", x.abs());
-    let (mant, exp) = text.split_once('e').expect("{:e} has an exponent");
-    let exp: i32 = exp.parse().expect("exponent");
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    let digits: u64 = format!("{int}{frac}").parse().expect("digits");
-    (digits, exp - frac.len() as i32)
+    crate::exact::shortest(x)
 }
 
 impl TickSpec {
