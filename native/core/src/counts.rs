@@ -1,18 +1,119 @@
 //! Non-negative volumes per integer key (price levels, session minutes), kept small.
 //!
-//! Most symbols hold a few hundred keys with volumes that fit in 32 bits, so a count is a
-//! `u32` slot: dense over `[offset, offset + len)` while the keys are close together (a
-//! profile's range, a session's minutes), sorted pairs once a stray key far away would make
-//! the dense range mostly empty. A count that outgrows 32 bits moves to a side table of
-//! `i128`s (its slot holds a marker), so Python's unbounded ints are matched without every
-//! slot paying for the rare huge one.
+//! Most symbols hold a few hundred keys with modest volumes, so a count is a small slot: dense
+//! over `[offset, offset + len)` while the keys are close together (a profile's range, a
+//! session's minutes), sorted pairs once a stray key far away would make the dense range
+//! mostly empty. Slots start at 16 bits and widen to 32 (all of a map's slots at once) when a
+//! count needs it; a count that outgrows 32 bits moves to a side table of `i128`s (its slot
+//! holds a marker), so Python's unbounded ints are matched without every slot paying for the
+//! rare huge one.
 
 const WIDE: u32 = u32::MAX;
 
+/// The slots of one map: 16 bits each until a value needs 32.
+#[derive(Clone, Debug, PartialEq)]
+enum Slots {
+    Narrow(Vec<u16>),
+    Normal(Vec<u32>),
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        match self {
+            Slots::Narrow(v) => v.len(),
+            Slots::Normal(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> u32 {
+        match self {
+            Slots::Narrow(v) => v[i] as u32,
+            Slots::Normal(v) => v[i],
+        }
+    }
+
+    fn widen(&mut self) {
+        if let Slots::Narrow(v) = self {
+            let mut wide = Vec::with_capacity(v.len() + v.len() / 8 + 1);
+            wide.extend(v.iter().map(|&x| x as u32));
+            *self = Slots::Normal(wide);
+        }
+    }
+
+    fn set(&mut self, i: usize, value: u32) {
+        if value > u16::MAX as u32 {
+            self.widen();
+        }
+        match self {
+            Slots::Narrow(v) => v[i] = value as u16,
+            Slots::Normal(v) => v[i] = value,
+        }
+    }
+
+    fn insert(&mut self, i: usize, value: u32) {
+        if value > u16::MAX as u32 {
+            self.widen();
+        }
+        match self {
+            Slots::Narrow(v) => v.insert(i, value as u16),
+            Slots::Normal(v) => v.insert(i, value),
+        }
+    }
+
+    /// `n` empty slots in front.
+    fn prepend_zeros(&mut self, n: usize) {
+        match self {
+            Slots::Narrow(v) => drop(v.splice(0..0, std::iter::repeat_n(0, n))),
+            Slots::Normal(v) => drop(v.splice(0..0, std::iter::repeat_n(0, n))),
+        }
+    }
+
+    /// Grow to `want` slots with a little slack, not doubling: a session's minutes arrive one
+    /// by one and a quiet symbol's state should stay near its size.
+    fn grow_to(&mut self, want: usize) {
+        fn grow<T: Clone + Default>(v: &mut Vec<T>, want: usize) {
+            if want > v.capacity() {
+                v.reserve_exact((want - v.len()).max(v.len() / 8 + 4));
+            }
+            v.resize(want, T::default());
+        }
+        match self {
+            Slots::Narrow(v) => grow(v, want),
+            Slots::Normal(v) => grow(v, want),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Slots::Narrow(v) => v.capacity() * 2,
+            Slots::Normal(v) => v.capacity() * 4,
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        match self {
+            Slots::Narrow(v) => v.shrink_to_fit(),
+            Slots::Normal(v) => v.shrink_to_fit(),
+        }
+    }
+
+    fn empty_like(&self, capacity: usize) -> Slots {
+        match self {
+            Slots::Narrow(_) => Slots::Narrow(Vec::with_capacity(capacity)),
+            Slots::Normal(_) => Slots::Normal(Vec::with_capacity(capacity)),
+        }
+    }
+
+    fn push(&mut self, value: u32) {
+        let at = self.len();
+        self.insert(at, value);
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
-    Dense { offset: i64, vals: Vec<u32> },
-    Sparse { keys: Vec<i64>, vals: Vec<u32> },
+    Dense { offset: i64, vals: Slots },
+    Sparse { keys: Vec<i64>, vals: Slots },
 }
 
 /// key -> volume; only keys with volume count (`len`), absent keys read as 0.
@@ -34,7 +135,7 @@ impl Counts {
         Counts {
             repr: Repr::Dense {
                 offset: 0,
-                vals: Vec::new(),
+                vals: Slots::Narrow(Vec::new()),
             },
             wide: Vec::new(),
             len: 0,
@@ -65,20 +166,33 @@ impl Counts {
         }
     }
 
-    pub fn get(&self, key: i64) -> i128 {
+    /// The slot index of a key, if it has one.
+    fn index(&self, key: i64) -> Option<usize> {
         match &self.repr {
             Repr::Dense { offset, vals } => {
-                let i = key.wrapping_sub(*offset);
-                if key < *offset || i >= vals.len() as i64 {
-                    0
-                } else {
-                    self.slot_value(key, vals[i as usize])
-                }
+                let i = key.checked_sub(*offset)?;
+                (key >= *offset && i < vals.len() as i64).then_some(i as usize)
             }
-            Repr::Sparse { keys, vals } => match keys.binary_search(&key) {
-                Ok(i) => self.slot_value(key, vals[i]),
-                Err(_) => 0,
-            },
+            Repr::Sparse { keys, .. } => keys.binary_search(&key).ok(),
+        }
+    }
+
+    fn slots(&self) -> &Slots {
+        match &self.repr {
+            Repr::Dense { vals, .. } | Repr::Sparse { vals, .. } => vals,
+        }
+    }
+
+    fn slots_mut(&mut self) -> &mut Slots {
+        match &mut self.repr {
+            Repr::Dense { vals, .. } | Repr::Sparse { vals, .. } => vals,
+        }
+    }
+
+    pub fn get(&self, key: i64) -> i128 {
+        match self.index(key) {
+            Some(i) => self.slot_value(key, self.slots().get(i)),
+            None => 0,
         }
     }
 
@@ -89,35 +203,26 @@ impl Counts {
             self.make_room(key);
             self.len += 1;
         }
-        let slot = self.slot_mut(key);
-        if *slot == WIDE {
-            let i = self
+        let i = self.index(key).expect("room made");
+        let slot = self.slots().get(i);
+        if slot == WIDE {
+            let w = self
                 .wide
                 .binary_search_by_key(&key, |&(k, _)| k)
                 .expect("wide entry");
-            self.wide[i].1 += v;
+            self.wide[w].1 += v;
             return;
         }
-        let sum = *slot as i128 + v;
+        let sum = slot as i128 + v;
         if sum < WIDE as i128 {
-            *slot = sum as u32;
+            self.slots_mut().set(i, sum as u32);
         } else {
-            *slot = WIDE;
-            let i = self
+            self.slots_mut().set(i, WIDE);
+            let w = self
                 .wide
                 .binary_search_by_key(&key, |&(k, _)| k)
                 .unwrap_or_else(|e| e);
-            self.wide.insert(i, (key, sum));
-        }
-    }
-
-    fn slot_mut(&mut self, key: i64) -> &mut u32 {
-        match &mut self.repr {
-            Repr::Dense { offset, vals } => &mut vals[(key - *offset) as usize],
-            Repr::Sparse { keys, vals } => {
-                let i = keys.binary_search(&key).expect("room made");
-                &mut vals[i]
-            }
+            self.wide.insert(w, (key, sum));
         }
     }
 
@@ -126,7 +231,7 @@ impl Counts {
         let count = self.len as i64 + 1;
         match &mut self.repr {
             Repr::Dense { offset, vals } => {
-                if vals.is_empty() {
+                if vals.len() == 0 {
                     *offset = key;
                     vals.push(0);
                     return;
@@ -136,23 +241,15 @@ impl Counts {
                     return;
                 }
                 let (lo2, hi2) = (key.min(*offset), key.max(hi));
-                let span = hi2 as i128 - lo2 as i128 + 1;
-                if span > dense_limit(count) {
+                if hi2 as i128 - lo2 as i128 + 1 > dense_limit(count) {
                     self.make_sparse();
                     return self.make_room(key);
                 }
                 if key < *offset {
-                    let grow = (*offset - key) as usize;
-                    vals.splice(0..0, std::iter::repeat_n(0, grow));
+                    vals.prepend_zeros((*offset - key) as usize);
                     *offset = key;
                 } else {
-                    let want = (key - *offset + 1) as usize;
-                    if want > vals.capacity() {
-                        // A little slack, not doubling: a session's minutes arrive one by one
-                        // and a quiet symbol's state should stay near its size.
-                        vals.reserve_exact((want - vals.len()).max(vals.len() / 8 + 4));
-                    }
-                    vals.resize(want, 0);
+                    vals.grow_to((key - *offset + 1) as usize);
                 }
             }
             Repr::Sparse { keys, vals } => {
@@ -170,8 +267,9 @@ impl Counts {
     fn make_sparse(&mut self) {
         if let Repr::Dense { offset, vals } = &self.repr {
             let mut keys = Vec::with_capacity(self.len as usize + 1);
-            let mut out = Vec::with_capacity(self.len as usize + 1);
-            for (i, &v) in vals.iter().enumerate() {
+            let mut out = vals.empty_like(self.len as usize + 1);
+            for i in 0..vals.len() {
+                let v = vals.get(i);
                 if v != 0 {
                     keys.push(*offset + i as i64);
                     out.push(v);
@@ -184,9 +282,11 @@ impl Counts {
     fn make_dense(&mut self) {
         if let Repr::Sparse { keys, vals } = &self.repr {
             let offset = keys[0];
-            let mut dense = vec![0u32; (keys[keys.len() - 1] - offset + 1) as usize];
-            for (&k, &v) in keys.iter().zip(vals) {
-                dense[(k - offset) as usize] = v;
+            let span = (keys[keys.len() - 1] - offset + 1) as usize;
+            let mut dense = vals.empty_like(span);
+            dense.grow_to(span);
+            for (i, &k) in keys.iter().enumerate() {
+                dense.set((k - offset) as usize, vals.get(i));
             }
             self.repr = Repr::Dense {
                 offset,
@@ -197,23 +297,18 @@ impl Counts {
 
     /// (key, volume) of the keys with volume, ascending.
     pub fn iter(&self) -> impl Iterator<Item = (i64, i128)> + '_ {
-        let (dense, sparse) = match &self.repr {
-            Repr::Dense { offset, vals } => (Some((*offset, vals)), None),
-            Repr::Sparse { keys, vals } => (None, Some((keys, vals))),
-        };
-        let a = dense.into_iter().flat_map(|(offset, vals)| {
-            vals.iter()
-                .enumerate()
-                .filter(|(_, &v)| v != 0)
-                .map(move |(i, &v)| (offset + i as i64, v))
-        });
-        let b = sparse.into_iter().flat_map(|(keys, vals)| {
-            keys.iter()
-                .copied()
-                .zip(vals.iter().copied())
-                .filter(|&(_, v)| v != 0)
-        });
-        a.chain(b).map(move |(k, v)| (k, self.slot_value(k, v)))
+        let slots = self.slots();
+        (0..slots.len()).filter_map(move |i| {
+            let v = slots.get(i);
+            if v == 0 {
+                return None;
+            }
+            let key = match &self.repr {
+                Repr::Dense { offset, .. } => *offset + i as i64,
+                Repr::Sparse { keys, .. } => keys[i],
+            };
+            Some((key, self.slot_value(key, v)))
+        })
     }
 
     /// Sum of the volumes at keys `from..=to`.
@@ -223,26 +318,23 @@ impl Counts {
 
     /// Bytes held on the heap (for the memory budget).
     pub fn heap_bytes(&self) -> usize {
-        let repr = match &self.repr {
-            Repr::Dense { vals, .. } => vals.capacity() * 4,
-            Repr::Sparse { keys, vals } => keys.capacity() * 8 + vals.capacity() * 4,
+        let keys = match &self.repr {
+            Repr::Dense { .. } => 0,
+            Repr::Sparse { keys, .. } => keys.capacity() * 8,
         };
-        repr + self.wide.capacity() * std::mem::size_of::<(i64, i128)>()
+        keys + self.slots().heap_bytes() + self.wide.capacity() * std::mem::size_of::<(i64, i128)>()
     }
 
     pub fn shrink_to_fit(&mut self) {
-        match &mut self.repr {
-            Repr::Dense { vals, .. } => vals.shrink_to_fit(),
-            Repr::Sparse { keys, vals } => {
-                keys.shrink_to_fit();
-                vals.shrink_to_fit();
-            }
+        if let Repr::Sparse { keys, .. } = &mut self.repr {
+            keys.shrink_to_fit();
         }
+        self.slots_mut().shrink_to_fit();
         self.wide.shrink_to_fit();
     }
 }
 
-/// Widest dense range worth keeping for `count` keys: dense slots cost 4 bytes, sparse 12.
+/// Widest dense range worth keeping for `count` keys: dense slots cost 2-4 bytes, sparse 10-12.
 fn dense_limit(count: i64) -> i128 {
     3 * count as i128 + 32
 }
@@ -264,43 +356,45 @@ mod tests {
 
     #[test]
     fn dense_sparse_and_wide_agree_with_a_map() {
-        let mut counts = Counts::new();
-        let mut model = BTreeMap::new();
-        let mut seed: u64 = 7;
-        for step in 0..5000 {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let key = if step % 97 == 0 {
-                (seed >> 20) as i64 % 100_000 - 50_000
-            } else {
-                (seed >> 40) as i64 % 60
-            };
-            let v: i128 = if step % 500 == 0 {
-                1 << 62
-            } else {
-                ((seed >> 8) % 5000) as i128 + 1
-            };
-            counts.add(key, v);
-            *model.entry(key).or_insert(0) += v;
-            if step % 250 == 0 {
-                check(&counts, &model);
+        for big_every in [7, 500, 100_000] {
+            let mut counts = Counts::new();
+            let mut model = BTreeMap::new();
+            let mut seed: u64 = 7;
+            for step in 0..5000 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let key = if step % 97 == 0 {
+                    (seed >> 20) as i64 % 100_000 - 50_000
+                } else {
+                    (seed >> 40) as i64 % 60
+                };
+                let v: i128 = if step % big_every == 0 {
+                    1 << 62
+                } else {
+                    ((seed >> 8) % 50) as i128 + 1
+                };
+                counts.add(key, v);
+                *model.entry(key).or_insert(0) += v;
+                if step % 250 == 0 {
+                    check(&counts, &model);
+                }
             }
+            check(&counts, &model);
+            assert_eq!(counts.get(1_000_000), 0);
+            let want: i128 = (0..=4).map(|k| model.get(&k).copied().unwrap_or(0)).sum();
+            assert_eq!(counts.sum_range(0, 4), want);
         }
-        check(&counts, &model);
-        assert_eq!(counts.get(1_000_000), 0);
-        assert_eq!(
-            counts.sum_range(0, 4),
-            (0..=4)
-                .map(|k| model.get(&k).copied().unwrap_or(0))
-                .sum::<i128>()
-        );
     }
 
     #[test]
-    fn crossing_u32_moves_to_the_wide_table() {
+    fn slots_widen_then_move_to_the_wide_table() {
         let mut counts = Counts::new();
-        counts.add(5, u32::MAX as i128 - 2);
+        counts.add(5, 65_535);
+        assert!(counts.heap_bytes() <= 8); // u16 slots
+        counts.add(5, 1);
+        assert_eq!(counts.get(5), 65_536);
+        counts.add(5, u32::MAX as i128 - 65_536 - 2);
         assert_eq!(counts.get(5), u32::MAX as i128 - 2);
         counts.add(5, 1);
         assert_eq!(counts.get(5), u32::MAX as i128 - 1);

@@ -35,7 +35,11 @@ struct CurveCache {
     map: HashMap<usize, (Py<PyAny>, Arc<Curve>)>,
 }
 
-const CURVE_CACHE_SOFT_LIMIT: usize = 256;
+/// Curves kept by identity. Learned curves are one per symbol and session, so the cache is
+/// bounded: an evicted curve stays with the symbols holding it (an `Arc`) and is only
+/// converted again if its object comes back. Keeping the Python object while cached keeps its
+/// identity from being reused.
+const CURVE_CACHE_LIMIT: usize = 64;
 
 impl CurveCache {
     fn get(&mut self, curve: &Bound<'_, PyAny>) -> PyResult<Arc<Curve>> {
@@ -45,9 +49,14 @@ impl CurveCache {
         }
         let points: Vec<f64> = curve.getattr("points")?.extract()?;
         let converted = Arc::new(Curve::new(points).map_err(PyValueError::new_err)?);
-        if self.map.len() >= CURVE_CACHE_SOFT_LIMIT {
-            // Learned curves are one per symbol and session: forget those no symbol holds.
-            self.map.retain(|_, (_, c)| Arc::strong_count(c) > 1);
+        if self.map.len() >= CURVE_CACHE_LIMIT {
+            // Keep the most shared curve (the default one), drop the rest.
+            let keep = self
+                .map
+                .iter()
+                .max_by_key(|(_, (_, c))| Arc::strong_count(c))
+                .map(|(k, _)| *k);
+            self.map.retain(|k, _| Some(*k) == keep);
         }
         self.map
             .insert(id, (curve.clone().unbind(), converted.clone()));
