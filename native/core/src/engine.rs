@@ -413,8 +413,15 @@ impl Engine {
     /// The writes of every symbol changed since the last drain, closed sessions first.
     pub fn drain(&mut self, dual_write: bool) -> Vec<HashWrite> {
         let mut out = Vec::new();
+        self.drain_into(dual_write, &mut |w| out.push(w));
+        out
+    }
+
+    /// `drain`, handing each write to `sink` as it is made: a caller converting writes (the
+    /// bindings) holds one symbol's at a time, not the whole drain's twice.
+    pub fn drain_into(&mut self, dual_write: bool, sink: &mut dyn FnMut(HashWrite)) {
         let dirty = std::mem::take(&mut self.dirty);
-        for idx in dirty {
+        for &idx in &dirty {
             let Some(sym) = self.slots[idx as usize].as_mut() else {
                 continue;
             };
@@ -423,25 +430,26 @@ impl Engine {
             }
             sym.dirty = false;
             for (writes, legacy) in sym.closed.drain(..) {
-                out.extend(
-                    writes
-                        .into_iter()
-                        .enumerate()
-                        .filter(|(i, _)| dual_write || Some(*i) != legacy)
-                        .map(|(_, w)| w),
-                );
+                for (i, w) in writes.into_iter().enumerate() {
+                    if dual_write || Some(i) != legacy {
+                        sink(w);
+                    }
+                }
             }
             if let Some(session) = &sym.session {
                 let snap = snapshot(&self.shared, sym, session);
                 let fno = snap.fno_adjustment;
-                out.extend(self.shared.codec.snapshot_writes(&snap, dual_write).0);
+                for w in self.shared.codec.snapshot_writes(&snap, dual_write).0 {
+                    sink(w);
+                }
                 sym.drained_fno = Some(fno);
             }
             sym.dirty_minutes.clear();
             sym.dirty_minutes.shrink_to(8);
         }
-        self.dirty.shrink_to(64);
-        out
+        self.dirty = dirty;
+        self.dirty.clear();
+        self.dirty.shrink_to(1024);
     }
 
     /// The current snapshot's writes of one symbol, without touching what is due.

@@ -158,6 +158,24 @@ pub struct NativeEngine {
     families: Vec<Py<PyString>>, // by Family::index
 }
 
+fn write_to_py<'py>(
+    py: Python<'py>,
+    families: &[Py<PyString>],
+    w: &HashWrite,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let fields = PyList::new(py, w.fields.iter().map(|(k, v)| (k.as_ref(), v.as_str())))?;
+    let absent = PyList::new(py, w.absent.iter().map(|a| a.as_ref()))?;
+    PyTuple::new(
+        py,
+        [
+            PyString::new(py, &w.key).into_any(),
+            families[w.family.index()].bind(py).clone().into_any(),
+            fields.into_any(),
+            absent.into_any(),
+        ],
+    )
+}
+
 impl NativeEngine {
     fn writes_to_py<'py>(
         &self,
@@ -165,19 +183,8 @@ impl NativeEngine {
         writes: Vec<HashWrite>,
     ) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
-        for w in writes {
-            let fields = PyList::new(py, w.fields.iter().map(|(k, v)| (k.as_ref(), v.as_str())))?;
-            let absent = PyList::new(py, w.absent.iter().map(|a| a.as_ref()))?;
-            let family = self.families[w.family.index()].bind(py);
-            out.append(PyTuple::new(
-                py,
-                [
-                    PyString::new(py, &w.key).into_any(),
-                    family.clone().into_any(),
-                    fields.into_any(),
-                    absent.into_any(),
-                ],
-            )?)?;
+        for w in &writes {
+            out.append(write_to_py(py, &self.families, w)?)?;
         }
         Ok(out)
     }
@@ -345,8 +352,20 @@ impl NativeEngine {
     /// Writes of every symbol changed since the last drain, each symbol's closed sessions
     /// first: a list of (key, family, [(field, value)], [absent field]).
     fn drain<'py>(&mut self, py: Python<'py>, dual_write: bool) -> PyResult<Bound<'py, PyList>> {
-        let writes = self.engine.drain(dual_write);
-        self.writes_to_py(py, writes)
+        let out = PyList::empty(py);
+        let families = &self.families;
+        let mut failed: Option<PyErr> = None;
+        self.engine.drain_into(dual_write, &mut |w| {
+            if failed.is_none() {
+                if let Err(e) = write_to_py(py, families, &w).and_then(|t| out.append(t)) {
+                    failed = Some(e);
+                }
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     /// The current writes of one symbol (None before its first tick), nothing marked drained.
