@@ -286,7 +286,7 @@ def seed_history(client: redis.Redis, totals: dict[str, list[int]]) -> None:
             client.hset(keys.history_key(symbol), day.isoformat(), str(value))
 
 
-@settings(max_examples=120, deadline=None,
+@settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(config=st.sampled_from(sorted(CONFIGS)), script=scripts, totals=past_totals,
        final_dual=st.booleans())
