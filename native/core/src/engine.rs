@@ -9,8 +9,13 @@
 //!
 //! API: `Engine::new(EngineConfig)`, `needs_load`, `load`, `apply(&TickIn, source) ->
 //! Result<increment>`, `drain(dual_write) -> Vec<HashWrite>` (per symbol: closed sessions
-//! first), `snapshot_writes(symbol, dual_write)` (the current writes, nothing marked
-//! drained), `drop`, `len`.
+//! first; `drain_into` hands them to a sink one by one), `snapshot_writes(symbol,
+//! dual_write)` (the current writes, nothing marked drained), `drop_symbol`, `len`.
+//!
+//! Differences from the Python core, all outside what its parser produces: a tick with a
+//! negative per-tick volume or a price beyond 2**62 ticks is refused before any state changes
+//! (`InvalidTick`); totals are kept to 2**95 and a level's volume beyond 2**64 is written
+//! where orjson (hence the Python codec) raises.
 //!
 //! Per-symbol state is compact: one shared `Arc<str>` name (the index key and the slot share
 //! it), profile levels and minute buckets as `Counts` (u32 slots), daily totals as 16-byte
