@@ -31,7 +31,7 @@ pyo3::import_exception!(shared_core.volume_files.session_tracker, StaleSessionEr
 
 /// Curves converted so far, by the identity of their Python object.
 #[derive(Default)]
-struct CurveCache {
+pub(crate) struct CurveCache {
     map: HashMap<usize, (Py<PyAny>, Arc<Curve>)>,
 }
 
@@ -64,10 +64,10 @@ impl CurveCache {
     }
 }
 
-struct PySource<'a, 'py> {
-    callable: &'a Bound<'py, PyAny>,
-    curves: &'a mut CurveCache,
-    error: Option<PyErr>,
+pub(crate) struct PySource<'a, 'py> {
+    pub(crate) callable: &'a Bound<'py, PyAny>,
+    pub(crate) curves: &'a mut CurveCache,
+    pub(crate) error: Option<PyErr>,
 }
 
 impl PySource<'_, '_> {
@@ -120,7 +120,7 @@ impl ContextSource for PySource<'_, '_> {
     }
 }
 
-fn to_py_err(err: EngineError, source_error: Option<PyErr>) -> PyErr {
+pub(crate) fn to_py_err(err: EngineError, source_error: Option<PyErr>) -> PyErr {
     match err {
         EngineError::StaleSession(m) => StaleSessionError::new_err(m),
         EngineError::NotLoaded(s) => PyKeyError::new_err(s),
@@ -147,15 +147,15 @@ type TickTuple<'py> = (
     Option<f64>,
 );
 
-type SessionTuple = (i32, i128, i64, f64, i64, i64, Vec<(i64, i128)>);
+pub(crate) type SessionTuple = (i32, i128, i64, f64, i64, i64, Vec<(i64, i128)>);
 
 /// The Rust engine: per-symbol session, profile and baseline state of one partition.
 #[pyclass(module = "shared_core.volume_files._native")]
 pub struct NativeEngine {
-    engine: Engine,
-    context: Py<PyAny>,
-    curves: CurveCache,
-    families: Vec<Py<PyString>>, // by Family::index
+    pub(crate) engine: Engine,
+    pub(crate) context: Py<PyAny>,
+    pub(crate) curves: CurveCache,
+    pub(crate) families: Vec<Py<PyString>>, // by Family::index
 }
 
 fn write_to_py<'py>(
@@ -193,7 +193,11 @@ impl NativeEngine {
 #[pymethods]
 impl NativeEngine {
     #[new]
-    fn new(py: Python<'_>, config: &Bound<'_, PyDict>, context: Py<PyAny>) -> PyResult<Self> {
+    pub(crate) fn new(
+        py: Python<'_>,
+        config: &Bound<'_, PyDict>,
+        context: Py<PyAny>,
+    ) -> PyResult<Self> {
         let keys: Bound<'_, PyDict> = required(config, "keys")?;
         let key = |name: &str| -> PyResult<KeyTemplate> {
             let text: String = required(&keys, name)?;
@@ -262,7 +266,7 @@ impl NativeEngine {
     #[pyo3(signature = (symbol, kind, tick_size, strike, has_expiry, is_fno, daily_totals,
                         minute_history, session, profile, underlying_price))]
     #[allow(clippy::too_many_arguments)]
-    fn load(
+    pub(crate) fn load(
         &mut self,
         py: Python<'_>,
         symbol: &str,
@@ -351,7 +355,11 @@ impl NativeEngine {
 
     /// Writes of every symbol changed since the last drain, each symbol's closed sessions
     /// first: a list of (key, family, [(field, value)], [absent field]).
-    fn drain<'py>(&mut self, py: Python<'py>, dual_write: bool) -> PyResult<Bound<'py, PyList>> {
+    pub(crate) fn drain<'py>(
+        &mut self,
+        py: Python<'py>,
+        dual_write: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
         let families = &self.families;
         let mut failed: Option<PyErr> = None;
