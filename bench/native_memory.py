@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
+from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.native_engine import NativeEngineCore
-from shared_core.volume_files.settings import load_core_config, load_settings
+from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.store import codec
 from shared_core.volume_files.ticks import Tick, parse_entry

@@ -13,13 +13,16 @@ import redis.asyncio as aredis
 from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.metrics import ServiceMetrics
 from shared_core.volume_files.settings import load_settings
-from shared_core.volume_files.store import keys, scripts
+from shared_core.volume_files.store import keys, transaction
+from shared_core.volume_files.store.transaction import TransactionPlan, WriteResult
+from shared_core.volume_files.stream import partition_worker
 from shared_core.volume_files.stream.leases import LeaseClient
 from shared_core.volume_files.stream.partition_worker import (
     LeaseLostError,
     PartitionConfig,
     PartitionWorker,
 )
+from shared_core.volume_files.stream.partitions import format_entry_id
 from shared_core.volume_files.stream.runtime import ensure_groups
 from tests import stream_support as ss
 from tests.redis_server import RedisServer
@@ -51,8 +54,7 @@ async def _worker(aclient: aredis.Redis, consumer: str = "c1", **kw: Any
     assert token is not None
     settings = dataclasses.replace(load_settings(env={}))
     worker = PartitionWorker(
-        aclient, _config(consumer, **kw), load_core_config(settings), token,
-        aclient.register_script(scripts.FLUSH), ServiceMetrics(),
+        aclient, _config(consumer, **kw), load_core_config(settings), token, ServiceMetrics(),
     )
     return worker, leases, token
 
@@ -120,26 +122,35 @@ async def test_a_worker_that_lost_its_lease_cannot_write(
 
 
 async def test_a_retried_flush_writes_nothing_twice(
-    aclient: aredis.Redis, redis_client: redis.Redis
+    aclient: aredis.Redis, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     redis_client.xadd(STREAM, {"symbol": "BAD", "price": "x", "timestamp": "1"})
     redis_client.xadd(STREAM, _ticks(1)[0])  # type: ignore[arg-type]
-    worker, _, token = await _worker(aclient)
+    worker, _, _ = await _worker(aclient)
     await worker._load_checkpoint()
     await worker._process(await worker._read(">", 10))
-    batch = worker.batch
-    batch.writes.extend(worker.core.drain().writes)
-    script_keys, argv = scripts.flush_arguments(
-        batch, lease=keys.lease_key(ss.STREAM, 0),
-        checkpoint_key=keys.checkpoint_key(ss.STREAM, 0), stream=STREAM,
-        dead_stream=keys.dead_letter_key(ss.STREAM), token=token, group=ss.GROUP,
-        previous_checkpoint="",
-    )
-    script = aclient.register_script(scripts.FLUSH)
-    assert await script(keys=script_keys, args=argv) == 2
-    # The reply was lost; the same flush is sent again.
-    assert await script(keys=script_keys, args=argv) == -1
-    assert redis_client.xlen(keys.dead_letter_key(ss.STREAM)) == 1
+    sent: list[TransactionPlan] = []
+
+    async def reply_lost(client: aredis.Redis, plan: TransactionPlan) -> WriteResult:
+        sent.append(plan)
+        result = await transaction.write_flush(client, plan)
+        if len(sent) == 1:  # it landed, but the worker never hears so
+            raise redis.exceptions.ConnectionError("connection lost reading the EXEC reply")
+        return result
+
+    monkeypatch.setattr(partition_worker, "write_flush", reply_lost)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await worker.flush()
+    once = ss.dump_state(redis_client), redis_client.xlen(keys.dead_letter_key(ss.STREAM))
+    assert once[1] == 1
+    assert worker.ledger.stored_checkpoint == ""  # unconfirmed
+    await worker.flush()  # what the worker's retry does
+    assert sent[1] is sent[0]  # the same bytes
+    assert (ss.dump_state(redis_client), redis_client.xlen(keys.dead_letter_key(ss.STREAM))) == once
+    assert redis_client.hget(keys.session_key("SBIN", "2025-12-09"), "tick_count") == b"1"
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
+    assert worker.ledger.stored_checkpoint == format_entry_id(worker.ledger.checkpoint)
+    assert worker.metrics.flush_errors.labels("connection")._value.get() == 1
 
 
 async def test_an_entry_delivered_too_often_is_dead_lettered(

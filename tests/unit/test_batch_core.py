@@ -9,6 +9,7 @@ from shared_core.volume_files.engine_core import CoreConfig, SymbolHistory, Volu
 from shared_core.volume_files.market_clock import IST
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store.codec import snapshot_writes
+from shared_core.volume_files.store.resp import EncodedWrites, encode_hash_writes
 from shared_core.volume_files.stream.batch_core import (
     PythonBatchCore,
     StreamEntry,
@@ -84,7 +85,7 @@ def test_drain_writes_what_the_engine_core_and_codec_write() -> None:
     core = PythonBatchCore(CONFIG, dual_write=True)
     loaded(core, core.stage(entries))
     core.apply_staged()
-    drained = core.drain()
+    drained = core.drain_writes()
 
     reference = VolumeEngineCore(CONFIG)
     for _, fields in entries:
@@ -100,14 +101,14 @@ def test_drain_writes_what_the_engine_core_and_codec_write() -> None:
     assert sum(drained.families.values()) == len(drained.writes)
     assert drained.families["unified"] == 3
     assert drained.families["legacy"] == 3
-    assert core.drain().writes == []
+    assert core.drain_writes().writes == []
 
 
 def test_drain_leaves_the_legacy_hash_out_without_dual_write() -> None:
     core = PythonBatchCore(CONFIG, dual_write=False)
     loaded(core, core.stage([entry("1-0", "SBIN", ts(D1, 10, 0))]))
     core.apply_staged()
-    drained = core.drain()
+    drained = core.drain_writes()
     assert "legacy" not in drained.families
     assert drained.symbols == 1
 
@@ -117,7 +118,23 @@ def test_a_symbol_crossing_sessions_writes_both_session_hashes() -> None:
     loaded(core, core.stage([entry("1-0", "SBIN", ts(D1, 15, 0)),
                              entry("2-0", "SBIN", ts(D2, 9, 20))]))
     core.apply_staged()
-    drained = core.drain()
+    drained = core.drain_writes()
     sessions = [w.key for w in drained.writes if w.family == "unified"]
     assert sessions == ["vol:session:SBIN:2025-12-09", "vol:session:SBIN:2025-12-10"]
     assert drained.symbols == 2
+
+
+def test_drain_hands_the_flush_its_writes_encoded() -> None:
+    """drain() is drain_writes() in the RESP layout, with the same counts (twin cores)."""
+    entries = [entry(f"{i}-0", sym, ts(D1, 10, i), volume=5 + i)
+               for i, sym in enumerate(["SBIN", "INFY", "SBIN"])]
+    cores = [PythonBatchCore(CONFIG, dual_write=True) for _ in range(2)]
+    for core in cores:
+        loaded(core, core.stage(entries))
+        core.apply_staged()
+    as_objects = cores[0].drain_writes()
+    encoded = cores[1].drain()
+    assert encoded.encoded == encode_hash_writes(as_objects.writes)
+    assert encoded.encoded.commands > len(as_objects.writes) // 2 > 0
+    assert (encoded.families, encoded.symbols) == (as_objects.families, as_objects.symbols)
+    assert cores[1].drain().encoded == EncodedWrites(b"", 0)

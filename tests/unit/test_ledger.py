@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared_core.volume_files.store.codec import HashWrite
+from shared_core.volume_files.store.resp import EncodedWrites
 from shared_core.volume_files.stream.batch_core import Reject, StreamEntry
 from shared_core.volume_files.stream.ledger import PartitionLedger
 
@@ -99,25 +99,54 @@ def test_settle_dead_letters_every_reject_in_entry_order() -> None:
     assert letters[2]["reason"] == "stale_session"
 
 
-def test_flushed_makes_the_batch_checkpoint_the_stored_one_and_starts_afresh() -> None:
+def test_a_sealed_flush_carries_every_drain_and_becomes_the_stored_checkpoint() -> None:
     ledger = _ledger()
     ledger.admit(_entries("4-0"))
-    write = HashWrite("vol:session:SBIN:2025-12-09", "unified", {"tick_count": "1"})
-    ledger.add_writes([write], {"unified": 1}, 1)
-    ledger.add_writes([], {"unified": 2, "state": 1}, 2)  # e.g. a retried flush drained more
-    assert ledger.batch.writes == [write]
+    first, second = EncodedWrites(b"*1\r\n$1\r\nA\r\n", 1), EncodedWrites(b"*1\r\n$1\r\nB\r\n", 1)
+    ledger.add_writes(first, {"unified": 1}, 1)
+    ledger.add_writes(EncodedWrites(b"", 0), {}, 0)  # a drain with nothing changed
+    ledger.add_writes(second, {"unified": 2, "state": 1}, 2)
+    sealed = ledger.seal()
+    assert sealed is not None
+    assert sealed.encoded == EncodedWrites(first.payload + second.payload, 2)
+    assert sealed.batch.acks == ["4-0"]
+    assert (sealed.batch.checkpoint, sealed.previous_checkpoint) == ("4-0", "")
+    assert ledger.unflushed == 0
+    assert ledger.stored_checkpoint == ""  # not until Redis confirms it
     done = ledger.flushed()
     assert done.families == {"unified": 3, "state": 1}
     assert done.symbols == 3
     assert ledger.stored_checkpoint == "4-0"
-    assert not ledger.batch
-    assert ledger.unflushed == 0
+    assert ledger.in_flight is None
+    assert ledger.seal() is None
     assert ledger.flushed().families == {}
+
+
+def test_a_flush_in_flight_is_resent_as_it_is_and_later_entries_wait_for_the_next() -> None:
+    ledger = _ledger()
+    ledger.admit(_entries("1-0", "2-0"))
+    ledger.add_writes(EncodedWrites(b"*1\r\n$1\r\nA\r\n", 1), {"state": 1}, 0)
+    sealed = ledger.seal()
+    # the reply is lost; meanwhile a recovery that ran again admits a new entry and drains more
+    ledger.admit(_entries("1-0", "3-0"), {"1-0": 1, "3-0": 1})
+    ledger.add_writes(EncodedWrites(b"*1\r\n$1\r\nB\r\n", 1), {"state": 1}, 0)
+    assert ledger.seal() is sealed
+    assert sealed is not None
+    assert sealed.batch.acks == ["1-0", "2-0"]
+    ledger.flushed()
+    nxt = ledger.seal()
+    assert nxt is not None
+    assert nxt.batch.acks == ["1-0", "3-0"]
+    assert (nxt.batch.checkpoint, nxt.previous_checkpoint) == ("3-0", "2-0")
+    assert nxt.encoded.payload == b"*1\r\n$1\r\nB\r\n"
 
 
 def test_a_flush_without_new_entries_keeps_the_stored_checkpoint() -> None:
     ledger = _ledger()
     ledger.restore("3-0")
     ledger.admit(_entries("2-0"))  # a duplicate: acked, checkpoint unchanged
+    sealed = ledger.seal()
+    assert sealed is not None
+    assert sealed.batch.checkpoint == ""
     ledger.flushed()
     assert ledger.stored_checkpoint == "3-0"

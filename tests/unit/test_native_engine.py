@@ -29,8 +29,10 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared_core.volume_files import profile_scan, sample_data
+from shared_core.volume_files import profile_scan
 from shared_core.volume_files import settings as cfg_settings
+from shared_core.volume_files.core_config import load_core_config
+from shared_core.volume_files.dev import sample_data
 from shared_core.volume_files.engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
 from shared_core.volume_files.instruments import Instrument, InstrumentKind, InstrumentRegistry
 from shared_core.volume_files.market_clock import IST
@@ -59,7 +61,7 @@ PAST = (date(2024, 12, 30), date(2024, 12, 31), date(2025, 1, 1), date(2025, 1, 
 
 
 def core_config(**env: str) -> CoreConfig:
-    config = cfg_settings.load_core_config(cfg_settings.load_settings(env=env))
+    config = load_core_config(cfg_settings.load_settings(env=env))
     master = [
         Instrument("PENNY", "PENNY", InstrumentKind.EQUITY, tick_size=0.01),
         Instrument("HALF", "HALF", InstrumentKind.EQUITY, tick_size=0.5),

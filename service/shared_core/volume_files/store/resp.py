@@ -34,6 +34,13 @@ class EncodedWrites:
     payload: bytes
     commands: int
 
+    @classmethod
+    def join(cls, parts: Sequence[EncodedWrites]) -> EncodedWrites:
+        """Drains one after the other, as one payload (the layout has no separator)."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(b"".join(p.payload for p in parts), sum(p.commands for p in parts))
+
 
 def _bulk(value: bytes | str) -> bytes:
     data = value.encode() if isinstance(value, str) else value

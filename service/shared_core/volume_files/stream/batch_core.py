@@ -16,6 +16,7 @@ from ..engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
 from ..session_tracker import StaleSessionError
 from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
+from ..store.resp import EncodedWrites, encode_hash_writes
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
 from .partitions import parse_entry_id
 
@@ -59,11 +60,24 @@ class BatchOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Drained:
-    """Every dirty symbol's hash writes, with the counts the flush metrics need."""
+    """Every dirty symbol's hash writes, encoded for the flush, with its metrics' counts.
 
-    writes: list[HashWrite]
+    Encoded by the core (store/resp.py's layout) so a native core hands over bytes it built
+    itself and the flush never needs the writes as objects.
+    """
+
+    encoded: EncodedWrites
     families: dict[str, int]  # writes per key family (the key_writes metric)
     symbols: int  # session hashes written, one per changed symbol and session (flush_symbols)
+
+
+@dataclass(frozen=True, slots=True)
+class DrainedWrites:
+    """A drain of the Python core as HashWrite objects, before encoding (tests, tools)."""
+
+    writes: list[HashWrite]
+    families: dict[str, int]
+    symbols: int
 
 
 class TickBatchCore(Protocol):
@@ -86,7 +100,7 @@ class TickBatchCore(Protocol):
         ...
 
     def drain(self) -> Drained:
-        """The writes of every symbol changed since the last drain."""
+        """The writes of every symbol changed since the last drain, encoded."""
         ...
 
 
@@ -152,6 +166,11 @@ class PythonBatchCore:
         return BatchOutcome(applied, last_ts, rejects)
 
     def drain(self) -> Drained:
+        d = self.drain_writes()
+        return Drained(encode_hash_writes(d.writes), d.families, d.symbols)
+
+    def drain_writes(self) -> DrainedWrites:
+        """drain() before encoding: the writes as objects."""
         writes: list[HashWrite] = []
         dual_write = self.dual_write
         for snap in self.engine.drain():
@@ -163,4 +182,4 @@ class PythonBatchCore:
             families[w.family] = families.get(w.family, 0) + 1
             if w.family == keys.FAMILY_UNIFIED:
                 sessions.add(w.key)
-        return Drained(writes, families, len(sessions))
+        return DrainedWrites(writes, families, len(sessions))

@@ -2,9 +2,14 @@
 
 What makes processing effectively-once lives here, apart from the worker that talks to Redis
 (the way aiokafka keeps `SubscriptionState` beside its fetcher): the checkpoint (the last entry
-id the state reflects) and its stored text, duplicate skipping, the delivery limit, and the
-`FlushBatch` being built (acks, dead letters, checkpoint). Every entry read is acked; the ones
-past the checkpoint move it; only those with a tick to apply go on to the batch core.
+id the state reflects) and its stored text, duplicate skipping, the delivery limit, the
+`FlushBatch` being built (acks, dead letters, checkpoint) with the drained writes (encoded), and
+the flush in flight. Every entry read is acked; the ones past the checkpoint move it; only those
+with a tick to apply go on to the batch core.
+
+A flush is sealed before it is sent and stays sealed until Redis confirms it, so a retry (the
+reply was lost) sends exactly what the first try sent, and whatever is admitted meanwhile (a
+recovery that runs again) goes into the next one.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..store.codec import HashWrite
+from ..store.resp import EncodedWrites
 from ..store.scripts import FlushBatch, dead_letter_fields
 from ..store.wire import text
 from ..ticks import MAX_DELIVERIES
@@ -33,6 +38,17 @@ class Admitted:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedFlush:
+    """One flush as it is sent, and resent, until Redis confirms it."""
+
+    batch: FlushBatch  # acks, dead letters, checkpoint; no writes (they are `encoded`)
+    encoded: EncodedWrites  # the hash writes of every drain since the last flush
+    previous_checkpoint: str  # the stored checkpoint it expects (the fence)
+    families: dict[str, int]
+    symbols: int
+
+
+@dataclass(frozen=True, slots=True)
 class Flushed:
     """What a confirmed flush wrote, for its metrics."""
 
@@ -48,8 +64,10 @@ class PartitionLedger:
         self.max_deliveries = max_deliveries
         self.checkpoint: EntryId = (0, 0)
         self.stored_checkpoint = ""  # the checkpoint text Redis holds (the flush's fence)
-        self.batch = FlushBatch()
-        self.unflushed = 0  # entries past the checkpoint since the last flush
+        self.batch = FlushBatch()  # the next flush, being built
+        self.in_flight: SealedFlush | None = None
+        self.unflushed = 0  # entries past the checkpoint not yet sealed into a flush
+        self._encoded: list[EncodedWrites] = []
         self._families: dict[str, int] = {}
         self._symbols = 0
 
@@ -124,21 +142,37 @@ class PartitionLedger:
             ))
         return ordered
 
-    def add_writes(self, writes: Sequence[HashWrite], families: Mapping[str, int],
+    def add_writes(self, encoded: EncodedWrites, families: Mapping[str, int],
                    symbols: int) -> None:
-        """Add a drain's writes to the batch (kept, with their counts, until a flush succeeds)."""
-        self.batch.writes.extend(writes)
+        """Add a drain's encoded writes, with their counts, to the flush being built."""
+        if encoded.commands:
+            self._encoded.append(encoded)
         for family, count in families.items():
             self._families[family] = self._families.get(family, 0) + count
         self._symbols += symbols
 
-    def flushed(self) -> Flushed:
-        """Redis confirmed the batch: its checkpoint is the stored one; start a new batch."""
-        if self.batch.checkpoint:
-            self.stored_checkpoint = self.batch.checkpoint
-        done = Flushed(self._families, self._symbols)
+    def seal(self) -> SealedFlush | None:
+        """The flush to send: the one in flight if any, else what was built (None: nothing)."""
+        if self.in_flight is not None:
+            return self.in_flight
+        if not (self.batch or self._encoded):
+            return None
+        sealed = SealedFlush(self.batch, EncodedWrites.join(self._encoded),
+                             self.stored_checkpoint, self._families, self._symbols)
+        self.in_flight = sealed
         self.batch = FlushBatch()
         self.unflushed = 0
+        self._encoded = []
         self._families = {}
         self._symbols = 0
-        return done
+        return sealed
+
+    def flushed(self) -> Flushed:
+        """Redis confirmed the flush in flight: its checkpoint is the stored one."""
+        sealed = self.in_flight
+        if sealed is None:
+            return Flushed({}, 0)
+        self.in_flight = None
+        if sealed.batch.checkpoint:
+            self.stored_checkpoint = sealed.batch.checkpoint
+        return Flushed(sealed.families, sealed.symbols)

@@ -1,8 +1,9 @@
 """One owned partition: read, apply, flush, ack — effectively once. The I/O shell.
 
 A partition is processed by one task that holds all its symbols' state, so the hot path needs no
-locks. Every flush is one fenced script call that writes the dirty symbols' hashes, the dead
-letters, the checkpoint (the last entry id the state reflects) and the XACKs together. After a
+locks. Every flush is one fenced MULTI/EXEC (store/transaction.py) that writes the dirty
+symbols' hashes (encoded by the core), the dead letters, the checkpoint (the last entry id the
+state reflects) and the XACKs together. After a
 crash the next owner reloads symbols from Redis, re-reads the pending entries and skips every id
 at or below the checkpoint, so each entry's effect lands exactly once.
 
@@ -22,19 +23,19 @@ from typing import Any, TypeVar, cast
 
 import redis.asyncio as aredis
 import structlog
-from redis.commands.core import AsyncScript
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 
 from ..engine_core import CoreConfig
 from ..metrics import ServiceMetrics
 from ..store import keys
 from ..store.loader import SymbolLoad
-from ..store.scripts import FlushBatch, flush_arguments
+from ..store.scripts import FlushBatch
+from ..store.transaction import FencedError, TransactionPlan, plan_flush, write_flush
 from ..store.wire import text
 from .batch_core import PythonBatchCore, Reject, StreamEntry, TickBatchCore
-from .ledger import PartitionLedger
+from .ledger import PartitionLedger, SealedFlush
 from .partitions import format_entry_id, parse_entry_id
-from .retry import RETRYABLE, retrying
+from .retry import RETRYABLE, backoff, retrying
 
 _T = TypeVar("_T")
 
@@ -91,7 +92,6 @@ class PartitionWorker:
         config: PartitionConfig,
         core_config: CoreConfig,
         token: str,
-        flush_script: AsyncScript,
         metrics: ServiceMetrics,
         core: TickBatchCore | None = None,
     ) -> None:
@@ -104,7 +104,6 @@ class PartitionWorker:
                 timestamp_from_entry_id=config.timestamp_from_entry_id,
             )
         )
-        self.flush_script = flush_script
         self.metrics = metrics
         self.stream = keys.stream_key(config.stream, config.partition)
         self.ledger = PartitionLedger(source_stream=self.stream,
@@ -118,6 +117,7 @@ class PartitionWorker:
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
         self._duplicates = metrics.ticks.labels("duplicate")
         self._dead_lettered = metrics.ticks.labels("dead_lettered")
+        self._plan: TransactionPlan | None = None  # of the ledger's flush in flight
 
     @property
     def batch(self) -> FlushBatch:
@@ -264,7 +264,10 @@ class PartitionWorker:
     # -- flushing -------------------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Write everything applied since the last flush in one fenced script call.
+        """Write everything applied since the last flush in one fenced MULTI/EXEC.
+
+        A flush whose outcome is unknown (the connection failed) stays in flight: the retry
+        sends the same plan, and finds its checkpoint stored if the first one landed.
 
         Live, the partition drains on its grid (one interval apart, offset per partition), so a
         tick waits at most one interval plus one flush to be visible. While catching up on a
@@ -274,40 +277,61 @@ class PartitionWorker:
         """
         drained_at = time.monotonic()
         ledger = self.ledger
-        drained = self.core.drain()
-        ledger.add_writes(drained.writes, drained.families, drained.symbols)
-        batch = ledger.batch
-        if not batch:
-            self._drained(drained_at)
-            return
-        script_keys, argv = flush_arguments(
-            batch,
-            lease=keys.lease_key(self.cfg.stream, self.cfg.partition),
-            checkpoint_key=keys.checkpoint_key(self.cfg.stream, self.cfg.partition),
-            stream=self.stream,
-            dead_stream=keys.dead_letter_key(self.cfg.stream),
-            token=self.token,
-            group=self.cfg.group,
-            previous_checkpoint=ledger.stored_checkpoint,
-        )
+        plan = self._plan
+        if plan is None:
+            drained = self.core.drain()
+            ledger.add_writes(drained.encoded, drained.families, drained.symbols)
+            sealed = ledger.seal()
+            if sealed is None:
+                self._drained(drained_at)
+                return
+            plan = self._plan = self._plan_for(sealed)
         started = time.perf_counter()
-        try:
-            await self.flush_script(keys=script_keys, args=argv)
-        except ResponseError as exc:
-            if "FENCED" in str(exc):
-                self.metrics.flush_errors.labels("fenced").inc()
-                raise LeaseLostError(self.stream) from exc
-            self.metrics.flush_errors.labels("error").inc()
-            raise
-        except RETRYABLE:
-            self.metrics.flush_errors.labels("connection").inc()
-            raise
+        await self._write(plan)
         self.metrics.flush_duration.observe(time.perf_counter() - started)
+        self._plan = None
         done = ledger.flushed()
         self.metrics.flush_symbols.observe(done.symbols)
         for family, count in done.families.items():
             self.metrics.key_writes.labels(family).inc(count)
         self._drained(drained_at)
+
+    def _plan_for(self, sealed: SealedFlush) -> TransactionPlan:
+        cfg = self.cfg
+        return plan_flush(
+            sealed.batch,
+            encoded=sealed.encoded,
+            lease=keys.lease_key(cfg.stream, cfg.partition),
+            checkpoint_key=keys.checkpoint_key(cfg.stream, cfg.partition),
+            stream=self.stream,
+            dead_stream=keys.dead_letter_key(cfg.stream),
+            token=self.token,
+            group=cfg.group,
+            previous_checkpoint=sealed.previous_checkpoint,
+        )
+
+    async def _write(self, plan: TransactionPlan) -> None:
+        """Send the plan until it lands; FENCED ends the partition, a lost connection is the
+        caller's to retry. An EXEC that kept aborting wrote nothing: try again after a pause."""
+        delays = backoff()
+        while True:
+            try:
+                await write_flush(self.client, plan)
+                return
+            except FencedError as exc:
+                self.metrics.flush_errors.labels("fenced").inc()
+                raise LeaseLostError(self.stream) from exc
+            except WatchError as exc:
+                self.metrics.flush_errors.labels("error").inc()
+                delay = next(delays)
+                self.log.warning("flush_contended", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+            except ResponseError:
+                self.metrics.flush_errors.labels("error").inc()
+                raise
+            except RETRYABLE:
+                self.metrics.flush_errors.labels("connection").inc()
+                raise
 
     def _drained(self, drained_at: float) -> None:
         if self._catching_up:

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 import redis.asyncio as aredis
 import structlog
-from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from ..core_config import load_core_config
@@ -28,7 +27,7 @@ from ..http_server import HealthServer
 from ..metrics import ServiceMetrics
 from ..profile_scan import kernel
 from ..settings import Settings, redacted_url
-from ..store import keys, scripts
+from ..store import keys
 from ..store.wire import text
 from .instruments_watcher import InstrumentsWatcher
 from .leases import LeaseClient, assignment
@@ -86,8 +85,7 @@ class VolumeService:
         self.owned: dict[int, Owned] = {}
         self.client: aredis.Redis | None = None
         self.http: HealthServer | None = None
-        self.leases: LeaseClient | None = None  # these two once connected (_startup)
-        self.flush_script: AsyncScript | None = None
+        self.leases: LeaseClient | None = None  # once connected (_startup)
         self._stop = asyncio.Event()
         self._hard_stop = asyncio.Event()
         self._ready = False
@@ -149,7 +147,6 @@ class VolumeService:
         await retrying(self._connect, metrics=self.metrics, log=self.log, pause=self._pause)
         self.leases = LeaseClient(self.client, self.settings.stream, self.settings.worker_id,
                                   self.settings.lease_ttl_ms)
-        self.flush_script = self.client.register_script(scripts.FLUSH)
 
     async def _connect(self) -> None:
         """Check the server and create the groups; nothing to wait for once stopping."""
@@ -239,7 +236,6 @@ class VolumeService:
 
     def _start_partition(self, partition: int, token: str) -> None:
         assert self.client is not None
-        assert self.flush_script is not None
         s = self.settings
         cfg = PartitionConfig(
             stream=s.stream, partition=partition, group=s.group, consumer=s.worker_id,
@@ -249,8 +245,7 @@ class VolumeService:
             learned_history_days=s.lookback_sessions if s.curve == "learned" else 0,
             timestamp_from_entry_id=s.timestamp_from_entry_id,
         )
-        worker = PartitionWorker(self.client, cfg, self.core_config, token, self.flush_script,
-                                 self.metrics)
+        worker = PartitionWorker(self.client, cfg, self.core_config, token, self.metrics)
         task = asyncio.create_task(worker.run(), name=f"partition-{partition}")
         self.owned[partition] = Owned(token, worker, task)
         self.metrics.partition_owned.labels(str(partition)).set(1)
