@@ -19,26 +19,41 @@ measured; a table and the targets follow. `--json FILE` also appends the lines t
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from shared_core.volume_files.local_redis import RedisServer
 from shared_core.volume_files.settings import load_settings
 
-from . import consumers, latency, service, workloads
+from . import consumers, latency, service, worker_memory, workloads
+from .analysis import (
+    MEMORY_TARGET_MIB,
+    P99_MARGIN_MS,
+    CpuSplit,
+    core_env,
+    core_ratios,
+    cores_for,
+    figure_name,
+    ratio_table,
+    steady_pass,
+    targets,
+)
+from .dev import RedisServer
 from .profiling import summarize
 from .report import Figure, Target, table
 
 FIGURES = ("ceiling", "engine", "naive", "latency", "memory", "scaling")
 DB_CEILING, DB_ENGINE, DB_NAIVE, DB_NAIVE_OUT, DB_SCALING, DB_LATENCY = 2, 3, 4, 5, 6, 7
+DB_MEMORY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,8 @@ class Bench:
         self.args = args
         self.plan = plan
         self.only = set(args.only.split(",")) if args.only else set(FIGURES)
+        self.cores = cores_for(args.core)
+        self.suffixed = len(self.cores) > 1
         self.figures: list[Figure] = []
         self.targets: list[Target] = []
         self.by_name: dict[str, Figure] = {}
@@ -87,7 +104,12 @@ class Bench:
         self.json_out = Path(args.json) if args.json else None
         self.histories: dict[str, dict[str, str]] = {}
 
-    def emit(self, figure: Figure) -> None:
+    def name(self, base: str, core: str | None) -> str:
+        return figure_name(base, core, self.suffixed)
+
+    def emit(self, figure: Figure, core: str | None = None) -> None:
+        if core is not None:
+            figure.detail.setdefault("core", core)
         self.figures.append(figure)
         self.by_name[figure.name] = figure
         line = figure.as_json(self.meta)
@@ -125,6 +147,7 @@ class Bench:
                 "python": sys.version.split()[0],
                 "git": _git_rev(),
                 "gc_gen0": service.GC_GEN0,
+                "core_option": self.args.core or "default",
                 "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             need_engine = bool(self.only & {"engine", "scaling"}) or (
@@ -134,21 +157,36 @@ class Bench:
                 seconds = workloads.publish(server, entries)
                 _log(f"published {len(entries):,} entries in {seconds:.1f}s "
                      f"(partitions {workloads.stream_lengths(server)})")
+            if need_engine:
+                seconds = workloads.publish(server, steady_pass(entries),
+                                            stream=workloads.STAGED_STREAM)
+                _log(f"staged the steady pass ({len(entries):,} entries) in {seconds:.1f}s")
             if "ceiling" in self.only:
                 self.ceiling(server, len(entries))
             if need_engine:
-                self.engine(server, len(entries))
+                for core in self.cores:
+                    self.engine(server, len(entries), core)
             if "naive" in self.only:
                 self.naive(server)
             if "latency" in self.only:
-                self.latency(server, entries)
+                for core in self.cores:
+                    self.latency(server, entries, core)
             if "scaling" in self.only:
-                self.scaling(server, len(entries))
+                for core in self.cores:
+                    self.scaling(server, len(entries), core)
+            if "memory" in self.only:
+                for core in self.cores:
+                    self.worker_memory(server, core)
         if "memory" in self.only:
             self.memory()
-        self.check_targets()
+        self.targets = targets({f.name: (f.ticks_per_s, f.detail) for f in self.figures},
+                               self.cores)
         print()
         print(table(self.figures, self.targets), flush=True)
+        ratios = core_ratios((f.name, f.detail, f.ticks_per_s) for f in self.figures)
+        if ratios:
+            print()
+            print(ratio_table(ratios), flush=True)
         return 0
 
     # -- figures ----------------------------------------------------------------------------------
@@ -156,37 +194,65 @@ class Bench:
     def ceiling(self, server: RedisServer, total: int) -> None:
         _log("ceiling: do-nothing consumer")
         workloads.copy_streams(server, DB_CEILING, group="ceiling", group_at="0")
+        client = server.client(db=DB_CEILING)
+        redis_before = service.redis_cpu_s(client)
+        own_before = time.process_time()
         result = consumers.ceiling(server, DB_CEILING, "ceiling", self.settings.read_count)
+        split = CpuSplit(result.ticks, result.seconds, 1, time.process_time() - own_before,
+                         service.redis_cpu_s(client) - redis_before)
+        client.close()
         workloads.drop_db(server, DB_CEILING)
         if result.ticks != total:
             raise RuntimeError(f"ceiling drained {result.ticks} of {total} entries")
         self.emit(Figure("ceiling", result.ticks_per_s,
                          {"ticks": result.ticks, "seconds": round(result.seconds, 3),
-                          "read_count": self.settings.read_count},
-                         note=f"XREADGROUP+XACK, {self.settings.read_count}/batch"))
+                          "read_count": self.settings.read_count,
+                          "worker_cpu_s": round(split.worker_cpu_s, 2),
+                          "redis_cpu_s": round(split.redis_cpu_s, 2), **split.detail()},
+                         note=f"XREADGROUP+XACK, {self.settings.read_count}/batch; "
+                              f"{split.note()}"))
 
-    def engine(self, server: RedisServer, total: int) -> None:
-        _log("engine: volume-engine run, 1 worker")
+    def _ceiling_fields(self, tps: float) -> tuple[dict[str, Any], str, float | None]:
+        ceiling = self.by_name.get("ceiling")
+        if ceiling is None:
+            return {}, "", None
+        ratio = round(tps / ceiling.ticks_per_s, 3)
+        return ({"ratio_to_ceiling": ratio}, f"{100 * ratio:.0f}% of ceiling",
+                float(ceiling.detail["redis_cpu_us_per_tick"]))
+
+    def _pass_figure(self, name: str, run: service.Pass, checks: Mapping[str, Any],
+                     lead: str) -> Figure:
+        extra, share, ceiling_us = self._ceiling_fields(run.ticks_per_s)
+        detail: dict[str, Any] = {**run.detail(), **checks, **extra}
+        note = ", ".join(filter(None, [lead, f"{run.seconds:.1f}s", share]))
+        return Figure(name, run.ticks_per_s, detail, note=f"{note}; {run.split.note(ceiling_us)}")
+
+    def engine(self, server: RedisServer, total: int, core: str | None) -> None:
+        _log(f"engine: volume-engine run, 1 worker, core {core or 'default'}: "
+             "cold pass, then the steady pass")
         profile = None
         if self.args.profile:
             Path(self.args.profile).mkdir(parents=True, exist_ok=True)
-            profile = Path(self.args.profile) / "engine.txt"
-        result, checks = service.run_engine(server, DB_ENGINE, workers=1, total=total,
-                                            log_dir=self.log_dir, profile=profile,
-                                            histories=self.histories)
-        detail: dict[str, Any] = {"ticks": total, "seconds": round(result.seconds, 3),
-                                  "workers": 1, **checks}
-        note = (f"{result.seconds:.1f}s; worker {checks['worker_cpu_s']:.1f} CPU-s, "
-                f"redis {checks['redis_cpu_s']:.1f} CPU-s")
-        ceiling = self.by_name.get("ceiling")
-        if ceiling is not None:
-            detail["ratio_to_ceiling"] = round(result.ticks_per_s / ceiling.ticks_per_s, 3)
-            note += f", {100 * detail['ratio_to_ceiling']:.0f}% of ceiling"
-        self.emit(Figure("engine", result.ticks_per_s, detail, note=note))
+            profile = Path(self.args.profile) / f"{self.name('engine', core)}.txt"
+        run = service.run_engine(server, DB_ENGINE, workers=1, total=total,
+                                 log_dir=self.log_dir, profile=profile,
+                                 histories=self.histories, extra=core_env(core),
+                                 steady_total=total)
+        cold = self._pass_figure(self.name("engine", core), run.cold, run.checks, "cold")
+        self.emit(cold, core)
+        self.emit(Figure(self.name("engine_cold", core), cold.ticks_per_s,
+                         {**cold.detail, "same_as": cold.name},
+                         note=f"= {cold.name}: every symbol loaded on first sight"), core)
+        if run.steady is not None:
+            steady = self._pass_figure(self.name("engine_steady", core), run.steady, {},
+                                       "second pass, symbols loaded")
+            steady.detail["over_cold"] = round(steady.ticks_per_s / cold.ticks_per_s, 2)
+            self.emit(steady, core)
         if profile is not None and profile.exists():
             summary = summarize(profile.read_text())
-            (profile.parent / "engine-summary.txt").write_text(summary + "\n")
-            _log(f"profile: {profile} (summary in engine-summary.txt)\n{summary}")
+            summary_path = profile.with_name(f"{profile.stem}-summary.txt")
+            summary_path.write_text(summary + "\n")
+            _log(f"profile: {profile} (summary in {summary_path.name})\n{summary}")
 
     def naive(self, server: RedisServer) -> None:
         budget = self.plan.naive_budget_s
@@ -198,53 +264,82 @@ class Bench:
         workloads.drop_db(server, DB_NAIVE)
         workloads.drop_db(server, DB_NAIVE_OUT)
         detail: dict[str, Any] = {"ticks": result.ticks, "seconds": round(result.seconds, 3)}
-        note = f"{result.ticks:,} ticks in {result.seconds:.0f}s"
-        engine = self.by_name.get("engine")
-        if engine is not None and result.ticks_per_s > 0:
-            detail["engine_over_naive"] = round(engine.ticks_per_s / result.ticks_per_s, 1)
-            note += f"; engine is {detail['engine_over_naive']:.0f}x"
-        self.emit(Figure("naive", result.ticks_per_s, detail, note=note))
+        notes = [f"{result.ticks:,} ticks in {result.seconds:.0f}s"]
+        for core in self.cores:
+            for base, key, label in (("engine", "engine_over_naive", "engine"),
+                                     ("engine_steady", "steady_over_naive", "steady")):
+                fig = self.by_name.get(self.name(base, core))
+                if fig is None or result.ticks_per_s <= 0:
+                    continue
+                multiple = round(fig.ticks_per_s / result.ticks_per_s, 1)
+                detail[self.name(key, core)] = multiple
+                notes.append(f"{self.name(label, core)} is {multiple:.0f}x")
+        self.emit(Figure("naive", result.ticks_per_s, detail, note="; ".join(notes)))
 
-    def latency(self, server: RedisServer, entries: list[dict[str, str]]) -> None:
-        engine = self.by_name.get("engine")
-        rate = self.args.latency_rate or (0.5 * engine.ticks_per_s if engine else 5000.0)
-        _log(f"latency: publishing at {rate:,.0f} ticks/s for {self.plan.latency_s:.0f}s")
+    def latency(self, server: RedisServer, entries: list[dict[str, str]],
+                core: str | None) -> None:
+        capacity = (self.by_name.get(self.name("engine_steady", core))
+                    or self.by_name.get(self.name("engine", core)))
+        rate = self.args.latency_rate or (0.5 * capacity.ticks_per_s if capacity else 5000.0)
+        _log(f"latency: core {core or 'default'}, publishing at {rate:,.0f} ticks/s for "
+             f"{self.plan.latency_s:.0f}s")
         result = latency.measure(server, DB_LATENCY, entries, rate=rate,
                                  duration=self.plan.latency_s, log_dir=self.log_dir,
-                                 histories=self.histories)
+                                 histories=self.histories, extra=core_env(core))
         flush_ms = self.settings.flush_interval_ms
+        target_ms = flush_ms + P99_MARGIN_MS
+        met = result.p99_ms <= target_ms
         detail = {
             "p50_ms": round(result.p50_ms, 1), "p99_ms": round(result.p99_ms, 1),
             "max_ms": round(result.max_ms, 1), "mean_ms": round(result.mean_ms, 1),
             "samples": result.samples, "target_rate": round(rate, 1),
+            "rate_from": ("--latency-rate" if self.args.latency_rate
+                          else capacity.name if capacity else "default"),
             "worker_cpu_share": round(result.worker_cpu_share, 2),
             "p99_ms_by_partition": list(result.p99_ms_by_partition),
-            "flush_interval_ms": flush_ms, "target_p99_ms": flush_ms + 50,
+            "flush_interval_ms": flush_ms, "target_p99_ms": target_ms, "target_met": met,
         }
-        self.emit(Figure("latency", result.rate, detail,
-                         note=f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms "
-                              f"(flush interval {flush_ms} ms); worker at "
-                              f"{100 * result.worker_cpu_share:.0f}% of a core"))
+        self.emit(Figure(self.name("latency", core), result.rate, detail,
+                         note=f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms; target "
+                              f"p99 <= {flush_ms} + {P99_MARGIN_MS} = {target_ms} ms at half "
+                              f"capacity: {'met' if met else 'MISSED'}; worker at "
+                              f"{100 * result.worker_cpu_share:.0f}% of a core"), core)
 
-    def scaling(self, server: RedisServer, total: int) -> None:
-        engine = self.by_name.get("engine")
+    def scaling(self, server: RedisServer, total: int, core: str | None) -> None:
+        engine = self.by_name.get(self.name("engine", core))
         if engine is not None:
-            self.emit(Figure("scaling_1", engine.ticks_per_s, {"workers": 1, "same_as": "engine"},
-                             note="= engine"))
-        _log("scaling: volume-engine run, 2 workers")
-        result, checks = service.run_engine(server, DB_SCALING, workers=2, total=total,
-                                            log_dir=self.log_dir, histories=self.histories)
-        detail: dict[str, Any] = {"ticks": total, "seconds": round(result.seconds, 3),
-                                  "workers": 2, **checks}
-        note = f"{result.seconds:.1f}s"
+            self.emit(Figure(self.name("scaling_1", core), engine.ticks_per_s,
+                             {"workers": 1, "same_as": engine.name}, note=f"= {engine.name}"),
+                      core)
+        _log(f"scaling: volume-engine run, 2 workers, core {core or 'default'}")
+        run = service.run_engine(server, DB_SCALING, workers=2, total=total,
+                                 log_dir=self.log_dir, histories=self.histories,
+                                 extra=core_env(core))
+        figure = self._pass_figure(self.name("scaling_2", core), run.cold, run.checks, "cold")
         if engine is not None:
-            detail["speedup"] = round(result.ticks_per_s / engine.ticks_per_s, 2)
-            note += f", {detail['speedup']:.2f}x one worker"
-        self.emit(Figure("scaling_2", result.ticks_per_s, detail, note=note))
+            figure.detail["speedup"] = round(run.cold.ticks_per_s / engine.ticks_per_s, 2)
+            figure.note = f"{figure.detail['speedup']:.2f}x one worker; {figure.note}"
+        self.emit(figure, core)
+
+    def worker_memory(self, server: RedisServer, core: str | None) -> None:
+        symbols, ticks = self.plan.memory[-1]
+        _log(f"memory: a worker, core {core or 'default'}, {symbols:,} symbols, "
+             f"{ticks:,} ticks over the session")
+        obj = worker_memory.measure(server, DB_MEMORY, symbols=symbols, ticks=ticks,
+                                    seed=self.args.seed, log_dir=self.log_dir,
+                                    extra=core_env(core))
+        obj["target_mib"] = MEMORY_TARGET_MIB
+        obj["target_met"] = obj["peak_rss_mib"] < MEMORY_TARGET_MIB
+        note = (f"worker RSS {obj['rss_mib']:.0f} MiB, peak {obj['peak_rss_mib']:.0f} MiB "
+                f"(target < {MEMORY_TARGET_MIB} MiB: {'met' if obj['target_met'] else 'MISSED'})"
+                f"; {obj['ticks']:,} ticks, {obj['bytes_per_symbol']:,} B/symbol over the "
+                f"idle worker's {obj['base_rss_mib']:.0f} MiB")
+        self.emit(Figure(self.name(f"memory_worker_{symbols}", core), math.nan, obj, note=note),
+                  core)
 
     def memory(self) -> None:
         for symbols, ticks in self.plan.memory:
-            _log(f"memory: {symbols:,} symbols, {ticks:,} ticks (fresh interpreter)")
+            _log(f"memory: {symbols:,} symbols, {ticks:,} ticks (Python core, fresh interpreter)")
             out = subprocess.run(
                 [sys.executable, "-m", "bench.memory", "--symbols", str(symbols),
                  "--ticks", str(ticks), "--seed", str(self.args.seed)],
@@ -254,32 +349,11 @@ class Bench:
             obj = orjson.loads(out.stdout.strip().splitlines()[-1])
             name = str(obj.pop("name"))
             tps = float(obj.pop("ticks_per_s"))
-            note = (f"RSS {obj['rss_mib']:.0f} MiB; {obj['bytes_per_symbol']:,} B/symbol "
+            note = (f"Python core alone: RSS {obj['rss_mib']:.0f} MiB; "
+                    f"{obj['bytes_per_symbol']:,} B/symbol "
                     f"({obj['bytes_per_symbol_fixed']:,} fixed), {obj['bytes_per_level']} B/level, "
                     f"{obj['levels_per_symbol']} levels/symbol")
             self.emit(Figure(name, tps, obj, note=note))
-
-    # -- targets ----------------------------------------------------------------------------------
-
-    def check_targets(self) -> None:
-        f = self.by_name
-        if "engine" in f and "ceiling" in f:
-            ratio = f["engine"].ticks_per_s / f["ceiling"].ticks_per_s
-            self.targets.append(Target("engine >= 50% of ceiling", ratio >= 0.5,
-                                       f"{100 * ratio:.0f}%"))
-        if "engine" in f and "naive" in f and f["naive"].ticks_per_s > 0:
-            ratio = f["engine"].ticks_per_s / f["naive"].ticks_per_s
-            self.targets.append(Target("engine >= 20x naive", ratio >= 20, f"{ratio:.0f}x"))
-        if "latency" in f:
-            d = f["latency"].detail
-            self.targets.append(Target(
-                f"p99 publish-to-visible <= flush interval + 50 ms ({d['target_p99_ms']} ms)",
-                d["p99_ms"] <= d["target_p99_ms"], f"{d['p99_ms']} ms"))
-        big = [fig for name, fig in f.items() if name == "memory_100000"]
-        for fig in big:
-            rss = fig.detail["rss_mib"]
-            self.targets.append(Target("100,000 symbols, full session, < 1 GiB RSS", rss < 1024,
-                                       f"{rss:.0f} MiB"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, help="workload symbols (default 20000)")
     parser.add_argument("--ticks", type=int, help="workload ticks (full 400000, quick 100000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--core", choices=("native", "python", "both"), default=None,
+                        help="run the workers with VOLUME_CORE=native|python; both: each, "
+                             "with native/python per figure (default: the service's choice)")
     parser.add_argument("--latency-rate", type=float, default=0.0,
                         help="publish rate for the latency figure (default: half the engine's)")
     parser.add_argument("--profile", default="", help="directory: py-spy the engine run into it")

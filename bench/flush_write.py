@@ -28,13 +28,13 @@ import orjson
 import redis
 
 from shared_core.volume_files.engine_core import VolumeEngineCore
-from shared_core.volume_files.local_redis import RedisServer
 from shared_core.volume_files.settings import load_core_config, load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.store import codec, keys, scripts
 from shared_core.volume_files.store.codec import HashWrite
 from shared_core.volume_files.ticks import parse_entry
 
+from .dev import RedisServer
 from .workloads import SESSION_DATE, iter_history
 
 FLAT_FLUSH = """

@@ -17,18 +17,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from shared_core.volume_files.local_redis import RedisServer
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.stream.leases import assignment
 
-from .consumers import Drained
+from .analysis import CpuSplit, command_delta
+from .dev import RedisServer
 from .workloads import (
     PARTITIONS,
+    STAGED_STREAM,
     STREAM,
     backlog,
     copy_streams,
@@ -156,16 +158,99 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_memory_mib(pid: int) -> tuple[float, float]:
+    """(resident now, resident peak) in MiB, from /proc/PID/status (VmRSS, VmHWM)."""
+    found: dict[str, float] = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                found[name] = int(rest.split()[0]) / 1024
+    return found["VmRSS"], found["VmHWM"]
+
+
 def redis_cpu_s(client: redis.Redis) -> float:
+    """The server's user + system CPU seconds so far (all of its threads)."""
     info: Any = client.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def command_usec(client: redis.Redis) -> dict[str, float]:
-    """Server-side seconds per command since the last CONFIG RESETSTAT."""
+def command_seconds(client: redis.Redis) -> dict[str, float]:
+    """Server-side seconds per command so far (INFO commandstats)."""
     stats: Any = client.info("commandstats")
-    return {name.removeprefix("cmdstat_"): round(float(v["usec"]) / 1e6, 3)
-            for name, v in stats.items() if float(v["usec"]) >= 1000}
+    return {name.removeprefix("cmdstat_"): float(v["usec"]) / 1e6 for name, v in stats.items()}
+
+
+# Appends the staged second pass to the live partitions in one server-side call: the workers
+# see none of it until all of it is there, so the clock can start when the call returns.
+# Scripts block other clients, so it must stay well under Redis's busy threshold (5 s): a
+# few hundred thousand XADDs take about a second.
+APPEND_STAGED = """
+local n = 0
+local half = #KEYS / 2
+for i = 1, half do
+  local src, dst = KEYS[i], KEYS[half + i]
+  local start = '-'
+  while true do
+    local batch = redis.call('XRANGE', src, start, '+', 'COUNT', 1000)
+    if #batch == 0 then break end
+    for _, entry in ipairs(batch) do
+      redis.call('XADD', dst, '*', unpack(entry[2]))
+      n = n + 1
+    end
+    start = '(' .. batch[#batch][1]
+  end
+  redis.call('DEL', src)
+end
+return n
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """One timed drain: its ticks, wall time, and the CPU each side spent on it."""
+
+    ticks: int
+    seconds: float
+    workers: int
+    worker_cpu_s: float
+    redis_cpu_s: float
+    redis_command_s: dict[str, float]
+
+    @property
+    def ticks_per_s(self) -> float:
+        return self.ticks / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def split(self) -> CpuSplit:
+        return CpuSplit(self.ticks, self.seconds, self.workers, self.worker_cpu_s,
+                        self.redis_cpu_s)
+
+    def detail(self) -> dict[str, Any]:
+        return {"ticks": self.ticks, "seconds": round(self.seconds, 3), "workers": self.workers,
+                "worker_cpu_s": round(self.worker_cpu_s, 2),
+                "redis_cpu_s": round(self.redis_cpu_s, 2), **self.split.detail(),
+                "redis_command_s": self.redis_command_s}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRun:
+    cold: Pass
+    steady: Pass | None
+    checks: dict[str, Any]
+
+
+def _drain(client: redis.Redis, group: str, procs: Sequence[subprocess.Popen[bytes]],
+           started: float, total: int, timeout: float, log_dir: Path) -> float:
+    """Seconds from `started` until the group's backlog is zero."""
+    deadline = started + timeout
+    while backlog(client, group) > 0:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"engine did not drain {total} entries within {timeout}s")
+        if any(proc.poll() is not None for proc in procs):
+            raise RuntimeError(f"a worker exited early; logs in {log_dir}")
+        time.sleep(POLL_S)
+    return time.perf_counter() - started
 
 
 def run_engine(
@@ -179,45 +264,61 @@ def run_engine(
     histories: Mapping[str, Mapping[str, str]] | None = None,
     profile: Path | None = None,
     extra: dict[str, str] | None = None,
-) -> tuple[Drained, dict[str, Any]]:
-    """Drain a fresh copy of the workload (and its history) with `workers` service processes."""
+    steady_total: int = 0,
+) -> EngineRun:
+    """Drain a fresh copy of the workload (and its history) with `workers` service processes.
+
+    The cold pass starts from empty state: every symbol is loaded on first sight. With
+    `steady_total`, the staged second pass (`workloads.publish(..., stream=STAGED_STREAM)`) is
+    then appended for the same, still running workers and timed on its own.
+    """
     group = f"engine-{workers}w"
-    copy_streams(server, db, group=group, group_at="$")
+    copy_streams(server, db, group=group, group_at="$", staged=steady_total > 0)
     if histories:
-        seed_history(server, db, histories)
+        seed_history(server, db, histories.items())
     env = {"VOLUME_BLOCK_MS": str(GATED_BLOCK_MS), **(extra or {})}
     procs = start_workers(server, db, group, workers, log_dir, env)
     client = server.client(db=db)
     profiler = None
+    steady: Pass | None = None
     try:
         wait_owned(client, worker_ids(workers), procs)
         if profile is not None:
             profiler = start_profiler(procs[0].pid, profile)
             time.sleep(0.5)  # let py-spy attach before the clock starts
-        client.config_resetstat()
-        cpu_before = [process_cpu_s(proc.pid) for proc in procs]
+        commands_before = command_seconds(client)
+        cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
         redis_before = redis_cpu_s(client)
         pipe = client.pipeline(transaction=False)
         for key in stream_keys():
             pipe.xgroup_setid(key, group, "0", entries_read=0)
         started = time.perf_counter()
         pipe.execute()
-        deadline = started + timeout
-        while backlog(client, group) > 0:
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"engine did not drain {total} entries within {timeout}s")
-            if any(proc.poll() is not None for proc in procs):
-                raise RuntimeError(f"a worker exited early; logs in {log_dir}")
-            time.sleep(POLL_S)
-        seconds = time.perf_counter() - started
-        worker_cpu = sum(process_cpu_s(proc.pid) for proc in procs) - sum(cpu_before)
-        redis_cpu = redis_cpu_s(client) - redis_before
+        seconds = _drain(client, group, procs, started, total, timeout, log_dir)
+        cold = Pass(total, seconds, workers,
+                    sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
+                    redis_cpu_s(client) - redis_before,
+                    command_delta(commands_before, command_seconds(client)))
         stop_profiler(profiler)
         profiler = None
+        if steady_total > 0:
+            # The last flush has written and acked everything; let its timer go quiet first.
+            time.sleep(0.3)
+            appended = int(client.eval(APPEND_STAGED, 2 * PARTITIONS,
+                                       *stream_keys(STAGED_STREAM), *stream_keys()))
+            started = time.perf_counter()
+            commands_before = command_seconds(client)
+            cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
+            redis_before = redis_cpu_s(client)
+            if appended != steady_total:
+                raise RuntimeError(f"staged {appended} entries for the steady pass, "
+                                   f"expected {steady_total}")
+            seconds = _drain(client, group, procs, started, steady_total, timeout, log_dir)
+            steady = Pass(steady_total, seconds, workers,
+                          sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
+                          redis_cpu_s(client) - redis_before,
+                          command_delta(commands_before, command_seconds(client)))
         checks = {
-            "worker_cpu_s": round(worker_cpu, 2),
-            "redis_cpu_s": round(redis_cpu, 2),
-            "redis_command_s": command_usec(client),
             "sessions_written": sum(1 for _ in client.scan_iter(match="vol:session:*",
                                                                 count=5000)),
             "dead_letters": int(client.xlen(keys.dead_letter_key(STREAM))),
@@ -227,4 +328,4 @@ def run_engine(
         stop_workers(procs)
         client.close()
     drop_db(server, db)
-    return Drained(total, seconds), checks
+    return EngineRun(cold, steady, checks)

@@ -11,20 +11,22 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
 import redis
 
-from shared_core.volume_files.local_redis import RedisServer
 from shared_core.volume_files.simulator import SimInstrument, build_universe, simulate_ticks
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.stream.producer import publish_sync
 
+from .dev import RedisServer
+
 SESSION_DATE = date(2025, 12, 9)  # a Tuesday: weekly NIFTY expiry, monthly on 2025-12-30
 STREAM = "ticks"
+STAGED_STREAM = "bench-steady"  # the steady pass waits here, where no worker reads
 PARTITIONS = 8
 SOURCE_DB = 1
 HISTORY_DAYS = 20  # recorded sessions per symbol, so every flush computes baselines and RVOL
@@ -73,12 +75,14 @@ def history(universe: Sequence[SimInstrument], *, seed: int = 7) -> dict[str, di
     return dict(iter_history(universe, seed=seed))
 
 
-def seed_history(server: RedisServer, db: int, histories: Mapping[str, Mapping[str, str]]) -> None:
-    """Write the recorded sessions into `db`, where the service loads them from."""
+def seed_history(
+    server: RedisServer, db: int, histories: Iterable[tuple[str, Mapping[str, str]]]
+) -> None:
+    """Write the recorded sessions (symbol, fields) into `db`, where the service loads them."""
     client = server.client(db=db)
     try:
         pipe = client.pipeline(transaction=False)
-        for i, (symbol, fields) in enumerate(histories.items(), 1):
+        for i, (symbol, fields) in enumerate(histories, 1):
             pipe.hset(keys.history_key(symbol), mapping=cast(Any, dict(fields)))
             if i % 2000 == 0:
                 pipe.execute()
@@ -111,24 +115,26 @@ def describe(
     }
 
 
-def publish(server: RedisServer, entries: Sequence[dict[str, str]]) -> float:
-    """Publish to DB 1 with the project's producer (crc32 routing); returns seconds taken."""
-    client = server.client(db=SOURCE_DB)
+def publish(server: RedisServer, entries: Iterable[dict[str, str]], *, stream: str = STREAM,
+            db: int = SOURCE_DB) -> float:
+    """Publish with the project's producer (crc32 routing); returns seconds taken."""
+    client = server.client(db=db)
     try:
         started = time.perf_counter()
-        publish_sync(client, entries, stream=STREAM, partitions=PARTITIONS, batch=2000)
+        publish_sync(client, entries, stream=stream, partitions=PARTITIONS, batch=2000)
         return time.perf_counter() - started
     finally:
         client.close()
 
 
-def stream_keys() -> list[str]:
-    return [keys.stream_key(STREAM, p) for p in range(PARTITIONS)]
+def stream_keys(stream: str = STREAM) -> list[str]:
+    return [keys.stream_key(stream, p) for p in range(PARTITIONS)]
 
 
 def copy_streams(server: RedisServer, db: int, *, group: str | None = None,
-                 group_at: str = "0") -> None:
-    """A pristine copy of the published streams in `db` (emptied first), optionally grouped."""
+                 group_at: str = "0", staged: bool = False) -> None:
+    """A pristine copy of the published streams in `db` (emptied first), optionally grouped;
+    `staged` copies the staged steady pass too."""
     source = server.client(db=SOURCE_DB)
     target = server.client(db=db)
     try:
@@ -138,6 +144,9 @@ def copy_streams(server: RedisServer, db: int, *, group: str | None = None,
                 raise RuntimeError(f"COPY {key} to DB {db} failed")
             if group is not None:
                 target.xgroup_create(key, group, id=group_at)
+        for key in stream_keys(STAGED_STREAM) if staged else ():
+            if not source.copy(key, key, destination_db=str(db), replace=True):
+                raise RuntimeError(f"COPY {key} to DB {db} failed (is the steady pass staged?)")
     finally:
         source.close()
         target.close()
