@@ -43,6 +43,7 @@ from .analysis import (
     core_ratios,
     cores_for,
     figure_name,
+    parse_memory,
     ratio_table,
     steady_pass,
     targets,
@@ -62,13 +63,15 @@ class Plan:
     ticks: int
     naive_budget_s: float
     latency_s: float
-    memory: tuple[tuple[int, int], ...]  # (symbols, ticks) per memory figure
+    memory: tuple[tuple[int, int], ...]  # (symbols, ticks) per in-process memory figure
+    worker_memory: tuple[int, int]  # (symbols, ticks) for the worker's memory figure
 
 
 FULL = Plan(symbols=20_000, ticks=400_000, naive_budget_s=20.0, latency_s=30.0,
-            memory=((20_000, 800_000), (100_000, 4_000_000)))
+            memory=((20_000, 800_000), (100_000, 4_000_000)), worker_memory=(100_000, 4_000_000))
+# Quick leaves out the in-process 100,000-symbol replay: the worker's figure measures that size.
 QUICK = Plan(symbols=20_000, ticks=100_000, naive_budget_s=5.0, latency_s=10.0,
-             memory=((20_000, 160_000), (100_000, 500_000)))
+             memory=((20_000, 160_000),), worker_memory=(100_000, 500_000))
 
 
 def _log(message: str) -> None:
@@ -210,7 +213,7 @@ class Bench:
                           "worker_cpu_s": round(split.worker_cpu_s, 2),
                           "redis_cpu_s": round(split.redis_cpu_s, 2), **split.detail()},
                          note=f"XREADGROUP+XACK, {self.settings.read_count}/batch; "
-                              f"{split.note()}"))
+                              f"{split.note(side='consumer')}"))
 
     def _ceiling_fields(self, tps: float) -> tuple[dict[str, Any], str, float | None]:
         ceiling = self.by_name.get("ceiling")
@@ -322,7 +325,7 @@ class Bench:
         self.emit(figure, core)
 
     def worker_memory(self, server: RedisServer, core: str | None) -> None:
-        symbols, ticks = self.plan.memory[-1]
+        symbols, ticks = self.plan.worker_memory
         _log(f"memory: a worker, core {core or 'default'}, {symbols:,} symbols, "
              f"{ticks:,} ticks over the session")
         obj = worker_memory.measure(server, DB_MEMORY, symbols=symbols, ticks=ticks,
@@ -367,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--core", choices=("native", "python", "both"), default=None,
                         help="run the workers with VOLUME_CORE=native|python; both: each, "
                              "with native/python per figure (default: the service's choice)")
+    parser.add_argument("--memory", default="",
+                        help="the Python core's memory figures as SYMBOLS:TICKS,... (full "
+                             "20000:800000,100000:4000000; quick 20000:160000)")
+    parser.add_argument("--worker-memory", default="",
+                        help="the worker's memory figure as SYMBOLS:TICKS (full "
+                             "100000:4000000, quick 100000:500000)")
     parser.add_argument("--latency-rate", type=float, default=0.0,
                         help="publish rate for the latency figure (default: half the engine's)")
     parser.add_argument("--profile", default="", help="directory: py-spy the engine run into it")
@@ -384,9 +393,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--gc-gen0: expected an integer >= 0")
         service.GC_GEN0 = args.gc_gen0
     plan = QUICK if args.quick else FULL
-    if args.symbols or args.ticks:
-        plan = Plan(args.symbols or plan.symbols, args.ticks or plan.ticks, plan.naive_budget_s,
-                    plan.latency_s, plan.memory)
+    memory, worker = plan.memory, plan.worker_memory
+    try:
+        if args.memory:
+            memory = parse_memory(args.memory)
+        if args.worker_memory:
+            (worker, *more) = parse_memory(args.worker_memory)
+            if more:
+                raise ValueError("one SYMBOLS:TICKS")
+    except ValueError as exc:
+        parser.error(f"--memory/--worker-memory: {exc}")
+    plan = Plan(args.symbols or plan.symbols, args.ticks or plan.ticks, plan.naive_budget_s,
+                plan.latency_s, memory, worker)
     return Bench(args, plan).run()
 
 

@@ -18,6 +18,7 @@ MEMORY_TARGET_MIB = 256
 CEILING_SHARE_TARGET = 0.5
 NAIVE_MULTIPLE_TARGET = 20.0
 P99_MARGIN_MS = 50
+SATURATED = 0.7  # share of a core from which a side counts as the one the drain waits on
 
 
 def cores_for(option: str | None) -> tuple[str | None, ...]:
@@ -34,6 +35,19 @@ def cores_for(option: str | None) -> tuple[str | None, ...]:
 def core_env(core: str | None) -> dict[str, str]:
     """The workers' environment for `core`: nothing when the service should pick."""
     return {} if core is None else {CORE_ENV: core}
+
+
+def parse_memory(text: str) -> tuple[tuple[int, int], ...]:
+    """`20000:160000,100000:500000` -> ((20000, 160000), (100000, 500000))."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        symbols, sep, ticks = part.partition(":")
+        if not sep or not symbols.isdigit() or not ticks.isdigit() or int(symbols) < 1:
+            raise ValueError(f"expected SYMBOLS:TICKS, got {part!r}")
+        out.append((int(symbols), int(ticks)))
+    if not out:
+        raise ValueError("no SYMBOLS:TICKS given")
+    return tuple(out)
 
 
 def figure_name(base: str, core: str | None, suffixed: bool) -> str:
@@ -93,6 +107,11 @@ class CpuSplit:
 
     @property
     def bound(self) -> str:
+        """`worker` or `redis`, whichever is near a full core; `neither` when both are well
+        below one (the machine's other load, or round trips, set the pace)."""
+        busiest = max(self.worker_busy, self.redis_busy)
+        if not busiest >= SATURATED:
+            return "neither"
         return "redis" if self.redis_busy > self.worker_busy else "worker"
 
     def detail(self) -> dict[str, Any]:
@@ -105,10 +124,12 @@ class CpuSplit:
             "bound": self.bound,
         }
 
-    def note(self, ceiling_redis_us: float | None = None) -> str:
+    def note(self, ceiling_redis_us: float | None = None, side: str = "worker") -> str:
         against = "" if ceiling_redis_us is None else f" (ceiling {ceiling_redis_us:.1f})"
-        return (f"redis {self.redis_us_per_tick:.1f} us/tick{against}, worker "
-                f"{self.worker_us_per_tick:.1f} us/tick; {self.bound}-bound (worker "
+        bound = {"neither": "neither side saturated", "worker": f"{side}-bound",
+                 "redis": "redis-bound"}[self.bound]
+        return (f"redis {self.redis_us_per_tick:.1f} us/tick{against}, {side} "
+                f"{self.worker_us_per_tick:.1f} us/tick; {bound} ({side} "
                 f"{100 * self.worker_busy:.0f}%, redis {100 * self.redis_busy:.0f}% of a core)")
 
 
@@ -186,11 +207,12 @@ class CoreRatio:
 
 
 def core_ratios(figures: Iterable[tuple[str, Mapping[str, Any], float]]) -> list[CoreRatio]:
-    """native/python for every figure measured on both cores, in first-seen order."""
+    """native/python for every figure measured on both cores, in first-seen order (aliases
+    such as `engine_cold`, marked `same_as`, are left out)."""
     by_base: dict[str, dict[str, Headline]] = {}
     for name, detail, tps in figures:
         base, core = split_name(name)
-        if core in CORES:
+        if core in CORES and "same_as" not in detail:
             by_base.setdefault(base, {})[core] = headline(name, detail, tps)
     out = []
     for base, pair in by_base.items():

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-
 from bench.analysis import (
     CpuSplit,
     command_delta,
@@ -15,11 +14,13 @@ from bench.analysis import (
     core_ratios,
     cores_for,
     figure_name,
+    parse_memory,
     ratio_table,
     split_name,
     steady_pass,
     targets,
 )
+
 from shared_core.volume_files.session_tracker import SessionTracker
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.ticks import parse_entry
@@ -50,6 +51,13 @@ def test_names_are_plain_unless_several_cores_run() -> None:
     assert split_name("ceiling") == ("ceiling", None)
 
 
+def test_parse_memory() -> None:
+    assert parse_memory("20000:160000, 100000:500000") == ((20_000, 160_000), (100_000, 500_000))
+    for bad in ("", "100000", "a:1", "0:10", "5:-1"):
+        with pytest.raises(ValueError, match="SYMBOLS:TICKS"):
+            parse_memory(bad)
+
+
 def test_cpu_split_names_the_busier_side() -> None:
     split = CpuSplit(ticks=100_000, seconds=4.0, workers=1, worker_cpu_s=3.6, redis_cpu_s=1.0)
     assert split.wall_us_per_tick == pytest.approx(40.0)
@@ -70,10 +78,18 @@ def test_cpu_split_per_worker_and_redis_bound() -> None:
     assert split.bound == "redis"
 
 
+def test_cpu_split_neither_side_saturated() -> None:
+    # Both well under a core: other load or round trips set the pace, not CPU on either side.
+    split = CpuSplit(ticks=10, seconds=1.0, workers=1, worker_cpu_s=0.4, redis_cpu_s=0.2)
+    assert split.bound == "neither"
+    assert "neither side saturated" in split.note()
+
+
 def test_cpu_split_without_ticks_or_time_is_nan() -> None:
     split = CpuSplit(ticks=0, seconds=0.0, workers=1, worker_cpu_s=0.0, redis_cpu_s=0.0)
     assert math.isnan(split.worker_us_per_tick)
     assert math.isnan(split.redis_busy)
+    assert split.bound == "neither"
 
 
 def test_command_delta_keeps_what_changed() -> None:
@@ -114,10 +130,12 @@ def _fig(tps: float, **detail: Any) -> tuple[float, dict[str, Any]]:
 
 
 def test_core_ratios_pair_native_with_python() -> None:
-    figures = [
+    figures: list[tuple[str, dict[str, Any], float]] = [
         ("ceiling", {}, 300_000.0),
         ("engine@native", {}, 150_000.0),
         ("engine@python", {}, 30_000.0),
+        ("engine_cold@native", {"same_as": "engine@native"}, 150_000.0),
+        ("engine_cold@python", {"same_as": "engine@python"}, 30_000.0),
         ("latency@native", {"p99_ms": 100.0}, 75_000.0),
         ("latency@python", {"p99_ms": 250.0}, 15_000.0),
         ("memory_worker_100000@native", {"peak_rss_mib": 200.0}, math.nan),
