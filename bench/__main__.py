@@ -78,6 +78,11 @@ def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _losses(checks: Mapping[str, Any]) -> str:
+    n = int(checks.get("lease_losses", 0))
+    return f"; {n} LEASES LOST (the run includes replays)" if n else ""
+
+
 def _git_rev() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -160,15 +165,12 @@ class Bench:
                 seconds = workloads.publish(server, entries)
                 _log(f"published {len(entries):,} entries in {seconds:.1f}s "
                      f"(partitions {workloads.stream_lengths(server)})")
-            if need_engine:
-                seconds = workloads.publish(server, steady_pass(entries),
-                                            stream=workloads.STAGED_STREAM)
-                _log(f"staged the steady pass ({len(entries):,} entries) in {seconds:.1f}s")
             if "ceiling" in self.only:
                 self.ceiling(server, len(entries))
             if need_engine:
+                again = steady_pass(entries)
                 for core in self.cores:
-                    self.engine(server, len(entries), core)
+                    self.engine(server, len(entries), again, core)
             if "naive" in self.only:
                 self.naive(server)
             if "latency" in self.only:
@@ -228,9 +230,11 @@ class Bench:
         extra, share, ceiling_us = self._ceiling_fields(run.ticks_per_s)
         detail: dict[str, Any] = {**run.detail(), **checks, **extra}
         note = ", ".join(filter(None, [lead, f"{run.seconds:.1f}s", share]))
-        return Figure(name, run.ticks_per_s, detail, note=f"{note}; {run.split.note(ceiling_us)}")
+        note = f"{note}; {run.split.note(ceiling_us)}{_losses(checks)}"
+        return Figure(name, run.ticks_per_s, detail, note=note)
 
-    def engine(self, server: RedisServer, total: int, core: str | None) -> None:
+    def engine(self, server: RedisServer, total: int, again: list[dict[str, str]],
+               core: str | None) -> None:
         _log(f"engine: volume-engine run, 1 worker, core {core or 'default'}: "
              "cold pass, then the steady pass")
         profile = None
@@ -240,14 +244,15 @@ class Bench:
         run = service.run_engine(server, DB_ENGINE, workers=1, total=total,
                                  log_dir=self.log_dir, profile=profile,
                                  histories=self.histories, extra=core_env(core),
-                                 steady_total=total)
+                                 steady=again, label=core or "")
         cold = self._pass_figure(self.name("engine", core), run.cold, run.checks, "cold")
         self.emit(cold, core)
         self.emit(Figure(self.name("engine_cold", core), cold.ticks_per_s,
                          {**cold.detail, "same_as": cold.name},
                          note=f"= {cold.name}: every symbol loaded on first sight"), core)
         if run.steady is not None:
-            steady = self._pass_figure(self.name("engine_steady", core), run.steady, {},
+            steady = self._pass_figure(self.name("engine_steady", core), run.steady,
+                                       {"lease_losses": run.checks["lease_losses"]},
                                        "second pass, symbols loaded")
             steady.detail["over_cold"] = round(steady.ticks_per_s / cold.ticks_per_s, 2)
             self.emit(steady, core)
@@ -288,7 +293,9 @@ class Bench:
              f"{self.plan.latency_s:.0f}s")
         result = latency.measure(server, DB_LATENCY, entries, rate=rate,
                                  duration=self.plan.latency_s, log_dir=self.log_dir,
-                                 histories=self.histories, extra=core_env(core))
+                                 histories=self.histories, extra=core_env(core),
+                                 label=core or "")
+        losses = service.lease_losses(self.log_dir, f"latency-{core}" if core else "latency")
         flush_ms = self.settings.flush_interval_ms
         target_ms = flush_ms + P99_MARGIN_MS
         met = result.p99_ms <= target_ms
@@ -301,12 +308,14 @@ class Bench:
             "worker_cpu_share": round(result.worker_cpu_share, 2),
             "p99_ms_by_partition": list(result.p99_ms_by_partition),
             "flush_interval_ms": flush_ms, "target_p99_ms": target_ms, "target_met": met,
+            "lease_losses": losses,
         }
         self.emit(Figure(self.name("latency", core), result.rate, detail,
                          note=f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms; target "
                               f"p99 <= {flush_ms} + {P99_MARGIN_MS} = {target_ms} ms at half "
                               f"capacity: {'met' if met else 'MISSED'}; worker at "
-                              f"{100 * result.worker_cpu_share:.0f}% of a core"), core)
+                              f"{100 * result.worker_cpu_share:.0f}% of a core"
+                              f"{_losses(detail)}"), core)
 
     def scaling(self, server: RedisServer, total: int, core: str | None) -> None:
         engine = self.by_name.get(self.name("engine", core))
@@ -317,7 +326,7 @@ class Bench:
         _log(f"scaling: volume-engine run, 2 workers, core {core or 'default'}")
         run = service.run_engine(server, DB_SCALING, workers=2, total=total,
                                  log_dir=self.log_dir, histories=self.histories,
-                                 extra=core_env(core))
+                                 extra=core_env(core), label=core or "")
         figure = self._pass_figure(self.name("scaling_2", core), run.cold, run.checks, "cold")
         if engine is not None:
             figure.detail["speedup"] = round(run.cold.ticks_per_s / engine.ticks_per_s, 2)
@@ -330,13 +339,13 @@ class Bench:
              f"{ticks:,} ticks over the session")
         obj = worker_memory.measure(server, DB_MEMORY, symbols=symbols, ticks=ticks,
                                     seed=self.args.seed, log_dir=self.log_dir,
-                                    extra=core_env(core))
+                                    extra=core_env(core), label=core or "")
         obj["target_mib"] = MEMORY_TARGET_MIB
         obj["target_met"] = obj["peak_rss_mib"] < MEMORY_TARGET_MIB
         note = (f"worker RSS {obj['rss_mib']:.0f} MiB, peak {obj['peak_rss_mib']:.0f} MiB "
                 f"(target < {MEMORY_TARGET_MIB} MiB: {'met' if obj['target_met'] else 'MISSED'})"
                 f"; {obj['ticks']:,} ticks, {obj['bytes_per_symbol']:,} B/symbol over the "
-                f"idle worker's {obj['base_rss_mib']:.0f} MiB")
+                f"idle worker's {obj['base_rss_mib']:.0f} MiB{_losses(obj)}")
         self.emit(Figure(self.name(f"memory_worker_{symbols}", core), math.nan, obj, note=note),
                   core)
 

@@ -141,6 +141,7 @@ def measure(
     histories: Mapping[str, Mapping[str, str]] | None = None,
     warmup_s: float = 1.0,
     extra: dict[str, str] | None = None,
+    label: str = "",
 ) -> Latency:
     """One worker on an empty DB, fed live at `rate` ticks/s for about `duration` seconds."""
     drop_db(server, db)
@@ -153,13 +154,14 @@ def measure(
         symbol = entry["symbol"]
         (timed if symbol in seen else warm).append(entry)
         seen.add(symbol)
-    procs = start_workers(server, db, "latency", 1, log_dir, extra or {})
+    group = f"latency-{label}" if label else "latency"
+    procs = start_workers(server, db, group, 1, log_dir, extra or {})
     client = server.client(db=db)
     try:
         wait_owned(client, worker_ids(1), procs)
         publish_sync(client, warm, stream=STREAM, partitions=PARTITIONS, batch=2000)
         deadline = time.monotonic() + 120
-        while backlog(client, "latency") > 0:
+        while backlog(client, group) > 0:
             if time.monotonic() > deadline:
                 raise RuntimeError("the latency worker did not consume the warm-up ticks")
             time.sleep(0.05)

@@ -30,11 +30,11 @@ from .analysis import CpuSplit, command_delta
 from .dev import RedisServer
 from .workloads import (
     PARTITIONS,
-    STAGED_STREAM,
     STREAM,
     backlog,
     copy_streams,
     drop_db,
+    publish,
     seed_history,
     stream_keys,
 )
@@ -85,6 +85,16 @@ def start_workers(
                 stderr=subprocess.STDOUT,
             ))
     return procs
+
+
+def lease_losses(log_dir: Path, group: str) -> int:
+    """Leases the group's workers lost or were fenced from (their logs): a figure with any is
+    measuring recovery (replays), not the steady pipeline."""
+    lost = 0
+    for log in log_dir.glob(f"{group}-bench-w*.log"):
+        text = log.read_text(errors="replace")
+        lost += text.count('"lease_lost"') + text.count('"partition_fenced"')
+    return lost
 
 
 def worker_ids(n: int) -> list[str]:
@@ -181,29 +191,51 @@ def command_seconds(client: redis.Redis) -> dict[str, float]:
     return {name.removeprefix("cmdstat_"): float(v["usec"]) / 1e6 for name, v in stats.items()}
 
 
-# Appends the staged second pass to the live partitions in one server-side call: the workers
-# see none of it until all of it is there, so the clock can start when the call returns.
-# Scripts block other clients, so it must stay well under Redis's busy threshold (5 s): a
-# few hundred thousand XADDs take about a second.
-APPEND_STAGED = """
-local n = 0
-local half = #KEYS / 2
-for i = 1, half do
-  local src, dst = KEYS[i], KEYS[half + i]
-  local start = '-'
-  while true do
-    local batch = redis.call('XRANGE', src, start, '+', 'COUNT', 1000)
-    if #batch == 0 then break end
-    for _, entry in ipairs(batch) do
-      redis.call('XADD', dst, '*', unpack(entry[2]))
-      n = n + 1
-    end
-    start = '(' .. batch[#batch][1]
-  end
-  redis.call('DEL', src)
-end
-return n
-"""
+# A consumer group parked here is delivered nothing: every id XADD can make is below it.
+PARKED_ID = "9999999999999-0"
+# The service trims its streams below what every group has finished with; a parked group
+# looks finished with everything, so a group that never reads holds entries until released.
+HOLD_GROUP = "bench-hold"
+
+
+def hold(client: redis.Redis) -> None:
+    """Keep the workers' own trimming off the streams (see `park`)."""
+    for key in stream_keys():
+        client.xgroup_create(key, HOLD_GROUP, id="0", mkstream=True)
+
+
+def park(client: redis.Redis, group: str) -> list[tuple[str, int]]:
+    """Hold back everything published from now on from `group`; returns each partition's
+    (last-delivered id, entries read) for `release`. The workers keep running and polling.
+
+    This is how entries are put in front of running workers without timing the publishing:
+    park, publish, then release, and the workers find the whole batch at once, as the
+    first pass finds its backlog when the clock starts.
+    """
+    pipe = client.pipeline(transaction=False)
+    for key in stream_keys():
+        pipe.xinfo_groups(key)
+    marks = []
+    for groups in pipe.execute():
+        (g,) = [g for g in groups if _text(g["name"]) == group]
+        marks.append((_text(g["last-delivered-id"]), int(g["entries-read"] or 0)))
+    pipe = client.pipeline(transaction=False)
+    for key in stream_keys():
+        pipe.xgroup_setid(key, group, PARKED_ID)
+    pipe.execute()
+    return marks
+
+
+def release(client: redis.Redis, group: str, marks: Sequence[tuple[str, int]]) -> None:
+    """Deliver what was published since `park`, from where the group was."""
+    pipe = client.pipeline(transaction=False)
+    for key, (last_id, entries_read) in zip(stream_keys(), marks, strict=True):
+        pipe.xgroup_setid(key, group, last_id, entries_read=entries_read)
+    pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,23 +296,26 @@ def run_engine(
     histories: Mapping[str, Mapping[str, str]] | None = None,
     profile: Path | None = None,
     extra: dict[str, str] | None = None,
-    steady_total: int = 0,
+    steady: Sequence[dict[str, str]] | None = None,
+    label: str = "",
 ) -> EngineRun:
     """Drain a fresh copy of the workload (and its history) with `workers` service processes.
 
     The cold pass starts from empty state: every symbol is loaded on first sight. With
-    `steady_total`, the staged second pass (`workloads.publish(..., stream=STAGED_STREAM)`) is
-    then appended for the same, still running workers and timed on its own.
+    `steady` (see `analysis.steady_pass`), those entries are then put in front of the same,
+    still running workers and drained on their own clock.
     """
-    group = f"engine-{workers}w"
-    copy_streams(server, db, group=group, group_at="$", staged=steady_total > 0)
+    group = f"engine-{workers}w" + (f"-{label}" if label else "")
+    copy_streams(server, db, group=group, group_at="$")
     if histories:
         seed_history(server, db, histories.items())
     env = {"VOLUME_BLOCK_MS": str(GATED_BLOCK_MS), **(extra or {})}
-    procs = start_workers(server, db, group, workers, log_dir, env)
     client = server.client(db=db)
+    if steady:
+        hold(client)
+    procs = start_workers(server, db, group, workers, log_dir, env)
     profiler = None
-    steady: Pass | None = None
+    second: Pass | None = None
     try:
         wait_owned(client, worker_ids(workers), procs)
         if profile is not None:
@@ -301,20 +336,16 @@ def run_engine(
                     command_delta(commands_before, command_seconds(client)))
         stop_profiler(profiler)
         profiler = None
-        if steady_total > 0:
-            # The last flush has written and acked everything; let its timer go quiet first.
-            time.sleep(0.3)
-            appended = int(client.eval(APPEND_STAGED, 2 * PARTITIONS,
-                                       *stream_keys(STAGED_STREAM), *stream_keys()))
-            started = time.perf_counter()
+        if steady:
+            marks = park(client, group)
+            publish(server, steady, db=db)
             commands_before = command_seconds(client)
             cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
             redis_before = redis_cpu_s(client)
-            if appended != steady_total:
-                raise RuntimeError(f"staged {appended} entries for the steady pass, "
-                                   f"expected {steady_total}")
-            seconds = _drain(client, group, procs, started, steady_total, timeout, log_dir)
-            steady = Pass(steady_total, seconds, workers,
+            started = time.perf_counter()
+            release(client, group, marks)
+            seconds = _drain(client, group, procs, started, len(steady), timeout, log_dir)
+            second = Pass(len(steady), seconds, workers,
                           sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
                           redis_cpu_s(client) - redis_before,
                           command_delta(commands_before, command_seconds(client)))
@@ -327,5 +358,6 @@ def run_engine(
         stop_profiler(profiler)
         stop_workers(procs)
         client.close()
+    checks["lease_losses"] = lease_losses(log_dir, group)
     drop_db(server, db)
-    return EngineRun(cold, steady, checks)
+    return EngineRun(cold, second, checks)

@@ -26,7 +26,6 @@ from .dev import RedisServer
 
 SESSION_DATE = date(2025, 12, 9)  # a Tuesday: weekly NIFTY expiry, monthly on 2025-12-30
 STREAM = "ticks"
-STAGED_STREAM = "bench-steady"  # the steady pass waits here, where no worker reads
 PARTITIONS = 8
 SOURCE_DB = 1
 HISTORY_DAYS = 20  # recorded sessions per symbol, so every flush computes baselines and RVOL
@@ -115,26 +114,25 @@ def describe(
     }
 
 
-def publish(server: RedisServer, entries: Iterable[dict[str, str]], *, stream: str = STREAM,
+def publish(server: RedisServer, entries: Iterable[dict[str, str]], *,
             db: int = SOURCE_DB) -> float:
-    """Publish with the project's producer (crc32 routing); returns seconds taken."""
+    """Publish to `db` with the project's producer (crc32 routing); returns seconds taken."""
     client = server.client(db=db)
     try:
         started = time.perf_counter()
-        publish_sync(client, entries, stream=stream, partitions=PARTITIONS, batch=2000)
+        publish_sync(client, entries, stream=STREAM, partitions=PARTITIONS, batch=2000)
         return time.perf_counter() - started
     finally:
         client.close()
 
 
-def stream_keys(stream: str = STREAM) -> list[str]:
-    return [keys.stream_key(stream, p) for p in range(PARTITIONS)]
+def stream_keys() -> list[str]:
+    return [keys.stream_key(STREAM, p) for p in range(PARTITIONS)]
 
 
 def copy_streams(server: RedisServer, db: int, *, group: str | None = None,
-                 group_at: str = "0", staged: bool = False) -> None:
-    """A pristine copy of the published streams in `db` (emptied first), optionally grouped;
-    `staged` copies the staged steady pass too."""
+                 group_at: str = "0") -> None:
+    """A pristine copy of the published streams in `db` (emptied first), optionally grouped."""
     source = server.client(db=SOURCE_DB)
     target = server.client(db=db)
     try:
@@ -144,9 +142,6 @@ def copy_streams(server: RedisServer, db: int, *, group: str | None = None,
                 raise RuntimeError(f"COPY {key} to DB {db} failed")
             if group is not None:
                 target.xgroup_create(key, group, id=group_at)
-        for key in stream_keys(STAGED_STREAM) if staged else ():
-            if not source.copy(key, key, destination_db=str(db), replace=True):
-                raise RuntimeError(f"COPY {key} to DB {db} failed (is the steady pass staged?)")
     finally:
         source.close()
         target.close()
