@@ -1,19 +1,24 @@
-"""`python -m bench [--quick]`: throughput, latency, memory and scaling of the volume engine.
+"""`python -m bench [--quick] [--core native|python|both]`: the volume engine's figures.
 
 Run by hand, never in the test gate. One private redis-server (a free port, never 6379) serves
 every figure, so they are comparable within a run:
 
 - ceiling: a do-nothing consumer (XREADGROUP + XACK in the same batches as the service);
-- engine:  `volume-engine run` end to end (read, parse, apply, fenced flush, ack), and its
-           ratio to the ceiling;
+- engine (= engine_cold): `volume-engine run` end to end from empty state, every symbol loaded
+  on first sight, and its ratio to the ceiling;
+- engine_steady: the same running worker draining the workload a second time, every symbol
+  already loaded;
 - naive:   the per-tick library engine, one HSET pipeline per tick (time-boxed);
-- latency: publish-to-visible p50/p99 with the publisher at half the engine's capacity;
-- memory_N: RSS per symbol and per profile level after a full session, N = 20,000 and 100,000;
-- scaling_1 / scaling_2: the engine with one and two worker processes.
+- latency: publish-to-visible p50/p99 at half the steady capacity, against flush + 50 ms;
+- scaling_1 / scaling_2: the engine with one and two worker processes;
+- memory_worker_N: a worker's RSS after a full session at N symbols, against 256 MiB;
+- memory_N: the Python core's RSS per symbol and per profile level, in a bare interpreter.
 
-Each figure is printed as one JSON line (at least `name` and `ticks_per_s`) as soon as it is
-measured; a table and the targets follow. `--json FILE` also appends the lines to FILE, and
-`python -m bench.compare A B` compares two runs.
+Each throughput figure carries Redis's and the workers' CPU per tick and which side bounds it.
+`--core` starts the workers with VOLUME_CORE set (both: each core, figures named `name@core`,
+and native/python per figure at the end). Each figure is printed as one JSON line (at least
+`name` and `ticks_per_s`) as soon as it is measured; a table and the targets follow.
+`--json FILE` also appends the lines to FILE, and `python -m bench.compare A B` compares runs.
 """
 
 from __future__ import annotations
@@ -371,7 +376,7 @@ class Bench:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="reduced run, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="reduced run, about three minutes")
     parser.add_argument("--only", default="", help=f"comma list of {','.join(FIGURES)}")
     parser.add_argument("--symbols", type=int, help="workload symbols (default 20000)")
     parser.add_argument("--ticks", type=int, help="workload ticks (full 400000, quick 100000)")
