@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from bench.analysis import (
     steady_pass,
     targets,
 )
+from bench.service import lease_losses
 
 from shared_core.volume_files.session_tracker import SessionTracker
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
@@ -184,3 +186,15 @@ def test_targets_per_core_when_both_run() -> None:
         "engine cold >= 50% of ceiling [python]": False,
         "worker RSS, 100,000 symbols, full session < 256 MiB [python]": False,
     }
+
+
+def test_lease_losses_counts_the_groups_own_worker_logs(tmp_path: Path) -> None:
+    lost = '{"partition": 4, "event": "lease_lost", "level": "warning"}\n'
+    fenced = '{"partition": 0, "event": "partition_fenced", "level": "warning"}\n'
+    other = '{"event": "starting", "level": "info"}\n'
+    (tmp_path / "engine-1w-bench-w1.log").write_text(lost * 2 + other + fenced)
+    (tmp_path / "engine-2w-bench-w1.log").write_text(lost)
+    (tmp_path / "engine-2w-bench-w2.log").write_text(fenced * 3)
+    assert lease_losses(tmp_path, "engine-1w") == 3
+    assert lease_losses(tmp_path, "engine-2w") == 4
+    assert lease_losses(tmp_path, "latency") == 0
