@@ -61,6 +61,7 @@ from shared_core.volume_files.store.transaction import (
 from shared_core.volume_files.store.write_filter import WriteFilter
 from shared_core.volume_files.ticks import parse_entry
 
+from .dev import RedisServer
 from .workloads import SESSION_DATE, iter_history
 
 FLAT_FLUSH = """

@@ -11,19 +11,20 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
 import redis
 
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.simulator import SimInstrument, build_universe, simulate_ticks
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.wire import text
 from shared_core.volume_files.stream.partitions import format_entry_id, parse_entry_id
 from shared_core.volume_files.stream.producer import publish_sync
+
+from .dev import RedisServer
 
 SESSION_DATE = date(2025, 12, 9)  # a Tuesday: weekly NIFTY expiry, monthly on 2025-12-30
 STREAM = "ticks"
@@ -75,12 +76,14 @@ def history(universe: Sequence[SimInstrument], *, seed: int = 7) -> dict[str, di
     return dict(iter_history(universe, seed=seed))
 
 
-def seed_history(server: RedisServer, db: int, histories: Mapping[str, Mapping[str, str]]) -> None:
-    """Write the recorded sessions into `db`, where the service loads them from."""
+def seed_history(
+    server: RedisServer, db: int, histories: Iterable[tuple[str, Mapping[str, str]]]
+) -> None:
+    """Write the recorded sessions (symbol, fields) into `db`, where the service loads them."""
     client = server.client(db=db)
     try:
         pipe = client.pipeline(transaction=False)
-        for i, (symbol, fields) in enumerate(histories.items(), 1):
+        for i, (symbol, fields) in enumerate(histories, 1):
             pipe.hset(keys.history_key(symbol), mapping=cast(Any, dict(fields)))
             if i % 2000 == 0:
                 pipe.execute()
@@ -113,9 +116,10 @@ def describe(
     }
 
 
-def publish(server: RedisServer, entries: Sequence[dict[str, str]]) -> float:
-    """Publish to DB 1 with the project's producer (crc32 routing); returns seconds taken."""
-    client = server.client(db=SOURCE_DB)
+def publish(server: RedisServer, entries: Iterable[dict[str, str]], *,
+            db: int = SOURCE_DB) -> float:
+    """Publish to `db` with the project's producer (crc32 routing); returns seconds taken."""
+    client = server.client(db=db)
     try:
         started = time.perf_counter()
         publish_sync(client, entries, stream=STREAM, partitions=PARTITIONS, batch=2000)
