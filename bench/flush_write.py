@@ -45,7 +45,6 @@ import redis
 import redis.asyncio as aredis
 
 from shared_core.volume_files.core_config import load_core_config
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.engine_core import VolumeEngineCore
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
