@@ -174,7 +174,8 @@ async def test_running_service_picks_up_an_import(
 ) -> None:
     _import(redis_client, list(ROWS))
     settings = dataclasses.replace(
-        load_settings(env={}), redis_url=redis_url, stream=ss.STREAM, partitions=ss.PARTITIONS,
+        load_settings(env=ss.core_env()), redis_url=redis_url, stream=ss.STREAM,
+        partitions=ss.PARTITIONS,
         group=ss.GROUP, worker_id="w-instruments", metrics_port=0, lease_ttl_ms=1500,
         renew_interval_ms=250, flush_interval_ms=100, block_ms=200, instruments_poll_ms=200,
     )

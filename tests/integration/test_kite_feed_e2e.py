@@ -55,7 +55,8 @@ async def test_kite_packets_through_the_service(
     publish_sync(redis_client, [{"data": json.dumps(p, default=str)} for p in packets + late],
                  stream=ss.STREAM, partitions=ss.PARTITIONS, tokens=registry.tokens)
     settings = dataclasses.replace(
-        load_settings(env={}), redis_url=redis_url, stream=ss.STREAM, partitions=ss.PARTITIONS,
+        load_settings(env=ss.core_env()), redis_url=redis_url, stream=ss.STREAM,
+        partitions=ss.PARTITIONS,
         group=ss.GROUP, worker_id="w-kite", metrics_port=0, lease_ttl_ms=1500,
         renew_interval_ms=250, flush_interval_ms=100, block_ms=200,
         timestamp_from_entry_id=from_entry_id,

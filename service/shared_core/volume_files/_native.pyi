@@ -1,6 +1,6 @@
-"""The Rust core's bindings (native/python); engine part: native/python/src/engine.rs."""
+"""The Rust core's bindings (native/python/src): engine.rs, partition.rs, ticks.rs."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 # (key, family, [(field, value)], [absent field])
@@ -58,3 +58,44 @@ def price_str(level: int, tick_size: float, /) -> str: ...
 def distribution_levels(
     dist: Sequence[tuple[str, int]], tick_size: float, /
 ) -> list[tuple[int, int]]: ...
+
+# (symbol, price, ts_ms, volume, cumulative_volume, oi, underlying_price), or (reason, error)
+ParsedTuple = tuple[str, float, int, int | None, int | None, int | None, float | None]
+
+def parse_entry(
+    fields: Mapping[bytes, bytes],
+    tokens: Mapping[int, str] | None = None,
+    entry_ms: int | None = None,
+) -> ParsedTuple | tuple[str, str] | None: ...
+
+class PartitionCore:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        context: Callable[..., Any],
+        fallback: Callable[[Any, str], ParsedTuple | tuple[str, str]],
+        /,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, symbol: str, /) -> bool: ...
+    def set_tokens(self, tokens: Mapping[int, str], /) -> None: ...
+    def stage(self, entries: Iterable[tuple[str, Any]], /) -> dict[str, int]: ...
+    def load(
+        self,
+        symbol: str,
+        kind: str,
+        tick_size: float,
+        strike: float | None,
+        has_expiry: bool,
+        is_fno: bool,
+        daily_totals: Sequence[tuple[int, int]],
+        minute_history: Sequence[tuple[int, Sequence[tuple[int, int]]]],
+        session: SessionTuple | None,
+        profile: Sequence[tuple[str, int]] | None,
+        underlying_price: float | None,
+    ) -> None: ...
+    def apply_staged(self) -> tuple[int, int, list[tuple[int, str, str]]]: ...
+    def drain(self) -> tuple[bytes, int, dict[str, int], int]: ...
+    def drain_writes(self) -> list[RawWrite]: ...
+    def drop(self, symbol: str, /) -> None: ...
+    def heap_bytes(self) -> int: ...

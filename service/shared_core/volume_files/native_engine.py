@@ -21,7 +21,9 @@ from .store import keys
 from .store.codec import HashWrite
 from .ticks import Tick
 
-__all__ = ["NativeEngineCore", "native_available", "native_config"]
+__all__ = [
+    "NativeEngineCore", "SessionContexts", "load_arguments", "native_available", "native_config",
+]
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -81,6 +83,57 @@ Context = tuple[tuple[int, float, float] | None, TimeOfDayCurve, float]
 RawWrite = tuple[str, str, list[tuple[str, str]], list[str]]
 
 
+class SessionContexts:
+    """The native engine's session-context callback: `VolumeEngineCore._refresh_baseline`'s
+    computations (baseline, curve, days-to-expiry factor) by the same services, so both cores
+    open a session with the same numbers. Knows each loaded symbol's expiry."""
+
+    def __init__(self, config: CoreConfig) -> None:
+        self.config = config
+        self.expiries: dict[str, date | None] = {}
+
+    def __call__(
+        self,
+        symbol: str,
+        day: int,
+        daily_totals: Sequence[tuple[int, int]],
+        minute_history: Sequence[tuple[int, dict[int, int]]],
+    ) -> Context:
+        current = _date(day)
+        service = self.config.baselines
+        baseline = service.baseline({_date(d): v for d, v in daily_totals}, current)
+        recent = [m for d, m in minute_history if d < day]  # oldest first
+        curve = service.curve_for(recent[-service.lookback :])
+        expiry = self.expiries.get(symbol)
+        dte = None if expiry is None else self.config.calendar.days_to_expiry(current, expiry)
+        base = None if baseline is None else (
+            baseline.sessions, baseline.baseline_1min, baseline.avg_volume_20d,
+        )
+        return base, curve, service.multipliers.dte_factor(dte)
+
+
+def load_arguments(symbol: str, instrument: Instrument, history: SymbolHistory) -> tuple[Any, ...]:
+    """`NativeEngine.load`'s / `PartitionCore.load`'s arguments for a symbol's history."""
+    s = history.session
+    session = None if s is None else (
+        _day(s.date), s.cumulative_volume, s.tick_count, s.last_price, s.last_ts_ms,
+        s.last_minute, list(s.minute_volumes.items()),
+    )
+    return (
+        symbol,
+        instrument.kind.value,
+        instrument.tick_size,
+        instrument.strike,
+        instrument.expiry is not None,
+        instrument.is_fno,
+        [(_day(d), v) for d, v in history.daily_totals.items()],
+        [(_day(d), list(m.items())) for d, m in sorted(history.minute_history.items())],
+        session,
+        None if history.profile is None else list(history.profile.items()),
+        history.underlying_price,
+    )
+
+
 class NativeEngineCore:
     """VolumeEngineCore's interface over the Rust engine; `drain` returns the writes."""
 
@@ -89,8 +142,8 @@ class NativeEngineCore:
             raise RuntimeError("the native extension (_native) is not built with the engine")
         self.config = config
         self.calendar = config.calendar
-        self._instruments: dict[str, Instrument] = {}
-        self._engine = _NativeEngine(native_config(config), self._context)
+        self._contexts = SessionContexts(config)
+        self._engine = _NativeEngine(native_config(config), self._contexts)
 
     def __len__(self) -> int:
         return len(self._engine)
@@ -103,29 +156,12 @@ class NativeEngineCore:
 
     def load(self, symbol: str, history: SymbolHistory, as_of: date) -> None:
         instrument = self.config.registry.resolve(symbol, as_of)
-        self._instruments[symbol] = instrument
-        s = history.session
-        session = None if s is None else (
-            _day(s.date), s.cumulative_volume, s.tick_count, s.last_price, s.last_ts_ms,
-            s.last_minute, list(s.minute_volumes.items()),
-        )
-        self._engine.load(
-            symbol,
-            instrument.kind.value,
-            instrument.tick_size,
-            instrument.strike,
-            instrument.expiry is not None,
-            instrument.is_fno,
-            [(_day(d), v) for d, v in history.daily_totals.items()],
-            [(_day(d), list(m.items())) for d, m in sorted(history.minute_history.items())],
-            session,
-            None if history.profile is None else list(history.profile.items()),
-            history.underlying_price,
-        )
+        self._contexts.expiries[symbol] = instrument.expiry
+        self._engine.load(*load_arguments(symbol, instrument, history))
 
     def drop(self, symbol: str) -> None:
         self._engine.drop(symbol)
-        self._instruments.pop(symbol, None)
+        self._contexts.expiries.pop(symbol, None)
 
     def apply(self, tick: Tick) -> int:
         """The volume the tick added; raises StaleSessionError as VolumeEngineCore does."""
@@ -141,26 +177,6 @@ class NativeEngineCore:
     def snapshot_writes(self, symbol: str, *, dual_write: bool) -> list[HashWrite] | None:
         raw = self._engine.snapshot_writes(symbol, dual_write)
         return None if raw is None else _writes(raw)
-
-    def _context(
-        self,
-        symbol: str,
-        day: int,
-        daily_totals: Sequence[tuple[int, int]],
-        minute_history: Sequence[tuple[int, dict[int, int]]],
-    ) -> Context:
-        """VolumeEngineCore._refresh_baseline's computations, for the native engine."""
-        current = _date(day)
-        service = self.config.baselines
-        baseline = service.baseline({_date(d): v for d, v in daily_totals}, current)
-        recent = [m for d, m in minute_history if d < day]  # oldest first
-        curve = service.curve_for(recent[-service.lookback :])
-        expiry = self._instruments[symbol].expiry
-        dte = None if expiry is None else self.calendar.days_to_expiry(current, expiry)
-        base = None if baseline is None else (
-            baseline.sessions, baseline.baseline_1min, baseline.avg_volume_20d,
-        )
-        return base, curve, service.multipliers.dte_factor(dte)
 
 
 def _writes(raw: list[RawWrite]) -> list[HashWrite]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from .. import cores
 from ..engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
 from ..session_tracker import StaleSessionError
 from ..store import keys
@@ -183,3 +184,18 @@ class PythonBatchCore:
             if w.family == keys.FAMILY_UNIFIED:
                 sessions.add(w.key)
         return DrainedWrites(writes, families, len(sessions))
+
+
+def build_batch_core(
+    core: str, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False
+) -> TickBatchCore:
+    """The batch core `core` names (cores.NATIVE or cores.PYTHON, as cores.resolve gave it)."""
+    if core == cores.NATIVE:
+        from .native_batch_core import NativeBatchCore  # needs the built extension
+
+        return NativeBatchCore(config, dual_write=dual_write,
+                               timestamp_from_entry_id=timestamp_from_entry_id)
+    if core != cores.PYTHON:
+        raise ValueError(f"unknown core {core!r}")
+    return PythonBatchCore(config, dual_write=dual_write,
+                           timestamp_from_entry_id=timestamp_from_entry_id)

@@ -21,6 +21,7 @@ import redis.asyncio as aredis
 import structlog
 from redis.exceptions import ResponseError
 
+from .. import cores
 from ..core_config import load_core_config
 from ..engine_core import CoreConfig
 from ..http_server import HealthServer
@@ -79,7 +80,8 @@ class VolumeService:
     ) -> None:
         self.settings = settings
         self.core_config = core_config if core_config is not None else load_core_config(settings)
-        self.metrics = metrics if metrics is not None else ServiceMetrics()
+        self.core = cores.resolve(settings.core)  # native or python: settings validated it
+        self.metrics = metrics if metrics is not None else ServiceMetrics(core=self.core)
         self.shutdown_timeout_s = shutdown_timeout_s
         self.log = structlog.get_logger().bind(worker=settings.worker_id)
         self.owned: dict[int, Owned] = {}
@@ -116,7 +118,7 @@ class VolumeService:
         port = await self.http.start()
         self.log.info("starting", redis=redacted_url(s.redis_url), stream=s.stream,
                       partitions=s.partitions, group=s.group, metrics_port=port,
-                      profile_kernel=kernel())
+                      core=self.core, profile_kernel=kernel())
         self.client = connect(s)
         self.instruments = InstrumentsWatcher(
             self.client, self.core_config.registry, interval_s=s.instruments_poll_ms / 1000,
@@ -244,6 +246,7 @@ class VolumeService:
             dual_write=s.dual_write, partitions=s.partitions,
             learned_history_days=s.lookback_sessions if s.curve == "learned" else 0,
             timestamp_from_entry_id=s.timestamp_from_entry_id,
+            core=self.core,
         )
         worker = PartitionWorker(self.client, cfg, self.core_config, token, self.metrics)
         task = asyncio.create_task(worker.run(), name=f"partition-{partition}")
