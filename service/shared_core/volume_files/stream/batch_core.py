@@ -1,9 +1,13 @@
 """The tick step of a partition, behind a narrow protocol a native core can also implement.
 
 A worker hands a batch of stream entries to `stage`, loads the symbols it reports as new, then
-calls `apply_staged` and, at flush time, `drain`. Nothing here does I/O: the two halves of a batch
-(stage, apply) are split exactly where the worker has to go to Redis for the new symbols'
+calls `apply_staged` and, at flush time, `drain`. Nothing here does I/O: the two halves of a
+batch (stage, apply) are split exactly where the worker has to go to Redis for the new symbols'
 history, so no state moves before every symbol the batch touches is loaded.
+
+A core knows its partition: a valid tick of a symbol another partition owns is not applied but
+handed back as a `Forward`, which the worker re-publishes to the owner's stream inside the
+flush, so two owners never hold state for one symbol.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
 from ..store.resp import EncodedWrites, encode_hash_writes
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
+from .partitions import reroute
 
 # Stream fields as redis-py returns them: bytes, or str with decode_responses.
 RawFields = Mapping[bytes, bytes] | Mapping[str, str]
@@ -30,12 +35,21 @@ class StreamEntry(NamedTuple):
     fields: RawFields
 
 
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A valid tick of a symbol owned by `partition`: re-published there with its fields."""
+
+    entry_id: str
+    fields: RawFields
+    partition: int
+
+
 class ParsedEntry(NamedTuple):
     """A staged entry: what the parser made of it, kept beside the raw fields for dead letters."""
 
     entry_id: str
     fields: RawFields
-    outcome: Tick | TickError
+    outcome: Tick | TickError | Forward
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +64,12 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What applying the staged entries did; rejects are in entry order."""
+    """What applying the staged entries did; rejects and forwards are in entry order."""
 
     applied: int
     last_ts_ms: int  # the newest exchange timestamp applied, 0 when none
     rejects: list[Reject] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)  # ticks of other partitions' symbols
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +102,10 @@ class TickBatchCore(Protocol):
         ...
 
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
-        """Parse and keep the entries; return new symbol -> ts_ms of its first valid tick."""
+        """Parse and keep the entries; return new symbol -> ts_ms of its first valid tick.
+
+        Symbols another partition owns are never reported: their ticks are forwarded.
+        """
         ...
 
     def load(self, symbol: str, history: SymbolHistory, first_ts_ms: int) -> None:
@@ -106,9 +124,12 @@ class TickBatchCore(Protocol):
 class PythonBatchCore:
     """TickBatchCore on the Python parser, engine core and codec (the reference)."""
 
-    def __init__(self, config: CoreConfig, *, dual_write: bool) -> None:
+    def __init__(self, config: CoreConfig, *, dual_write: bool, partition: int = 0,
+                 partitions: int = 1) -> None:
         self.engine = VolumeEngineCore(config)
         self.dual_write = dual_write
+        self.partition = partition
+        self.partitions = partitions
         self._staged: list[ParsedEntry] = []
 
     def __len__(self) -> int:
@@ -117,18 +138,24 @@ class PythonBatchCore:
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
         first: dict[str, int] = {}
         needs_load = self.engine.needs_load
+        partition, partitions = self.partition, self.partitions
         staged = self._staged
         make = ParsedEntry._make  # a third of the constructor's cost, once per entry
         for entry_id, fields in entries:
-            outcome: Tick | TickError
+            outcome: Tick | TickError | Forward
             try:
                 outcome = parse_entry(fields)
             except TickError as exc:
                 outcome = exc
             if type(outcome) is Tick:
                 symbol = outcome.symbol
+                # Only a symbol not held yet can be foreign: the held ones were all ours.
                 if symbol not in first and needs_load(symbol):
-                    first[symbol] = outcome.ts_ms
+                    owner = reroute(symbol, partition, partitions)
+                    if owner is None:
+                        first[symbol] = outcome.ts_ms
+                    else:
+                        outcome = Forward(entry_id, fields, owner)
             staged.append(make((entry_id, fields, outcome)))
         return first
 
@@ -142,6 +169,7 @@ class PythonBatchCore:
         applied = 0
         last_ts = 0
         rejects: list[Reject] = []
+        forwards: list[Forward] = []
         for entry_id, fields, outcome in staged:
             if type(outcome) is Tick:
                 try:
@@ -152,9 +180,11 @@ class PythonBatchCore:
                 applied += 1
                 if outcome.ts_ms > last_ts:
                     last_ts = outcome.ts_ms
+            elif type(outcome) is Forward:
+                forwards.append(outcome)
             elif isinstance(outcome, TickError):
                 rejects.append(Reject(entry_id, fields, outcome.reason, str(outcome)))
-        return BatchOutcome(applied, last_ts, rejects)
+        return BatchOutcome(applied, last_ts, rejects, forwards)
 
     def drain(self) -> Drained:
         d = self.drain_writes()

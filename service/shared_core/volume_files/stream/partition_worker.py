@@ -98,7 +98,9 @@ class PartitionWorker:
         self.cfg = config
         self.token = token
         self.core: TickBatchCore = (
-            core if core is not None else PythonBatchCore(core_config, dual_write=config.dual_write)
+            core if core is not None
+            else PythonBatchCore(core_config, dual_write=config.dual_write,
+                                 partition=config.partition, partitions=config.partitions)
         )
         self.metrics = metrics
         self.stream = keys.stream_key(config.stream, config.partition)
@@ -113,6 +115,8 @@ class PartitionWorker:
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
         self._duplicates = metrics.ticks.labels("duplicate")
         self._dead_lettered = metrics.ticks.labels("dead_lettered")
+        self._rerouted = metrics.ticks.labels("rerouted")
+        self._rerouted_here = metrics.rerouted.labels(str(config.partition))
         self._plan: TransactionPlan | None = None  # of the ledger's flush in flight
 
     @property
@@ -227,6 +231,10 @@ class PartitionWorker:
             await self._retrying(functools.partial(self._load, new_symbols))
         outcome = core.apply_staged()
         rejects = self.ledger.settle(admitted.rejects, outcome.rejects)
+        if outcome.forwards:
+            self.ledger.forward(outcome.forwards)
+            self._rerouted.inc(len(outcome.forwards))
+            self._rerouted_here.inc(len(outcome.forwards))
         self._count(outcome.applied, admitted.duplicates, outcome.last_ts_ms, rejects)
 
     async def _load(self, first_ts_ms: dict[str, int]) -> None:
@@ -297,6 +305,8 @@ class PartitionWorker:
         return plan_flush(
             sealed.batch,
             encoded=sealed.encoded,
+            forwards=[(keys.stream_key(cfg.stream, f.partition), f.fields)
+                      for f in sealed.forwards],
             lease=keys.lease_key(cfg.stream, cfg.partition),
             checkpoint_key=keys.checkpoint_key(cfg.stream, cfg.partition),
             stream=self.stream,
