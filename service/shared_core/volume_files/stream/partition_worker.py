@@ -7,6 +7,10 @@ state reflects) and the XACKs together. After a
 crash the next owner reloads symbols from Redis, re-reads the pending entries and skips every id
 at or below the checkpoint, so each entry's effect lands exactly once.
 
+A tick of a symbol another partition owns (a producer with another rule) is not applied here:
+the core hands it back and the flush re-publishes it to the owner's stream in the same
+transaction that acks it, so it is applied once, by the owner, whatever crashes.
+
 The worker only reads, loads, flushes and counts: the bookkeeping that makes it exactly-once is
 the `PartitionLedger`'s, the tick step the `TickBatchCore`'s.
 """
