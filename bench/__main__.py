@@ -161,13 +161,15 @@ class Bench:
                 "git": _git_rev(),
                 "gc_gen0": service.GC_GEN0,
                 "core_option": self.args.core or "default",
+                "misroute": self.args.misroute,
                 "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             need_engine = bool(self.only & {"engine", "scaling"}) or (
                 "latency" in self.only and not self.args.latency_rate
             )
             if need_engine or self.only & {"ceiling", "naive"}:
-                seconds = workloads.publish(server, entries)
+                seconds = workloads.publish(server, entries, misroute=self.args.misroute,
+                                            seed=self.args.seed)
                 _log(f"published {len(entries):,} entries in {seconds:.1f}s "
                      f"(partitions {workloads.stream_lengths(server)})")
             if "ceiling" in self.only:
@@ -398,7 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gc-gen0", type=int, default=None,
                         help="run the workers with VOLUME_GC_GEN0_THRESHOLD=N (0: Python's GC "
                              "defaults, as before the service tuned them)")
+    parser.add_argument("--misroute", type=float, default=0.0,
+                        help="share of ticks published into another partition than their "
+                             "symbol's (the workers forward them; default 0)")
     args = parser.parse_args(argv)
+    if not 0 <= args.misroute <= 1:
+        parser.error("--misroute: expected a share between 0 and 1")
     unknown = set(filter(None, args.only.split(","))) - set(FIGURES)
     if unknown:
         parser.error(f"--only: unknown figure(s) {', '.join(sorted(unknown))}")

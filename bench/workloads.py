@@ -21,8 +21,12 @@ import redis
 from shared_core.volume_files.simulator import SimInstrument, build_universe, simulate_ticks
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.wire import text
-from shared_core.volume_files.stream.partitions import format_entry_id, parse_entry_id
-from shared_core.volume_files.stream.producer import publish_sync
+from shared_core.volume_files.stream.partitions import (
+    format_entry_id,
+    parse_entry_id,
+    partition_for,
+)
+from shared_core.volume_files.stream.producer import entry_symbol, publish_sync
 
 from .dev import RedisServer
 
@@ -116,13 +120,28 @@ def describe(
     }
 
 
-def publish(server: RedisServer, entries: Iterable[dict[str, str]], *,
-            db: int = SOURCE_DB) -> float:
-    """Publish to `db` with the project's producer (crc32 routing); returns seconds taken."""
+def publish(server: RedisServer, entries: Sequence[dict[str, str]], *,
+            db: int = SOURCE_DB, misroute: float = 0.0, seed: int = 7) -> float:
+    """Publish to `db` with the project's producer (crc32 routing); returns seconds taken.
+
+    With `misroute`, that share of the ticks (drawn with `seed`) goes to the partition after
+    its symbol's instead, as a producer with another rule would put it: the workers forward it.
+    """
     client = server.client(db=db)
     try:
         started = time.perf_counter()
-        publish_sync(client, entries, stream=STREAM, partitions=PARTITIONS, batch=2000)
+        if not misroute:
+            publish_sync(client, entries, stream=STREAM, partitions=PARTITIONS, batch=2000)
+            return time.perf_counter() - started
+        rng = random.Random(seed)
+        pipe = client.pipeline(transaction=False)
+        for i, entry in enumerate(entries):
+            owner = partition_for(entry_symbol(entry), PARTITIONS)
+            landed = (owner + 1) % PARTITIONS if rng.random() < misroute else owner
+            pipe.xadd(keys.stream_key(STREAM, landed), cast(Any, entry))
+            if i % 2000 == 1999:
+                pipe.execute()
+        pipe.execute()
         return time.perf_counter() - started
     finally:
         client.close()

@@ -22,7 +22,7 @@ from shared_core.volume_files.stream.partition_worker import (
     PartitionConfig,
     PartitionWorker,
 )
-from shared_core.volume_files.stream.partitions import format_entry_id
+from shared_core.volume_files.stream.partitions import format_entry_id, partition_for
 from shared_core.volume_files.stream.runtime import ensure_groups
 from tests import stream_support as ss
 from tests.redis_server import RedisServer
@@ -31,11 +31,12 @@ pytestmark = pytest.mark.integration
 STREAM = keys.stream_key(ss.STREAM, 0)
 
 
-def _config(consumer: str = "c1", max_deliveries: int = 5) -> PartitionConfig:
+def _config(consumer: str = "c1", max_deliveries: int = 5,
+            partitions: int = 1) -> PartitionConfig:
     return PartitionConfig(
         stream=ss.STREAM, partition=0, group=ss.GROUP, consumer=consumer, read_count=100,
         block_ms=50, flush_interval_ms=50, flush_max_entries=1000,
-        max_deliveries=max_deliveries, dual_write=True, core=ss.core(),
+        max_deliveries=max_deliveries, dual_write=True, partitions=partitions, core=ss.core(),
     )
 
 
@@ -193,3 +194,44 @@ async def test_state_is_rebuilt_from_redis_by_a_new_owner(
     got = ss.dump_state(redis_client)
     expected = ss.reference_state(redis_server.client(db=2), ticks)
     assert got == expected
+
+
+async def test_a_forwarded_tick_lands_once_in_its_owners_stream_after_a_crash_and_a_lost_reply(
+    aclient: aredis.Redis, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Of 2 partitions, SBIN is 1's and RELIANCE 0's: SBIN ticks read from 0 go to 1."""
+    assert (partition_for("SBIN", 2), partition_for("RELIANCE", 2)) == (1, 0)
+    sbin = _ticks(2)
+    reliance = {**sbin[0], "symbol": "RELIANCE"}
+    for tick in (sbin[0], reliance, sbin[1]):
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    first, leases, token = await _worker(aclient, "c1", partitions=2)
+    await first._load_checkpoint()
+    await first._process(await first._read(">", 10))
+    assert first.metrics.rerouted.labels("0")._value.get() == 2
+    await leases.release(0, token)  # it dies before its flush: nothing forwarded yet
+    owner_stream = keys.stream_key(ss.STREAM, 1)
+    assert redis_client.xlen(owner_stream) == 0
+
+    second, _, _ = await _worker(aclient, "c2", partitions=2)
+    calls: list[TransactionPlan] = []
+
+    async def reply_lost(client: aredis.Redis, plan: TransactionPlan) -> WriteResult:
+        calls.append(plan)
+        result = await transaction.write_flush(client, plan)
+        if len(calls) == 1:
+            raise redis.exceptions.ConnectionError("connection lost reading the EXEC reply")
+        return result
+
+    monkeypatch.setattr(partition_worker, "write_flush", reply_lost)
+    await second._load_checkpoint()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await second._recover()  # claims, replays and flushes: the reply is lost
+    await second.flush()  # the retry
+    assert calls[1] is calls[0]
+    entries: Any = redis_client.xrange(owner_stream)
+    assert [{ss.text(k): ss.text(v) for k, v in f.items()} for _, f in entries] == sbin
+    assert not redis_client.exists(keys.session_key("SBIN", "2025-12-09"))
+    assert redis_client.hget(keys.session_key("RELIANCE", "2025-12-09"), "tick_count") == b"1"
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
+    assert second.metrics.ticks.labels("rerouted")._value.get() == 2

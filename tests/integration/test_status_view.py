@@ -103,3 +103,21 @@ def test_status_on_an_empty_redis_and_through_the_cli(
     out = capsys.readouterr().out
     assert "ticks:7" in out  # the default 8 partitions
     assert "migration: no reads counted yet" in out
+
+
+def test_status_names_streams_past_the_last_partition(redis_url: str) -> None:
+    """A producer with 16 partitions for the service's 4 wrote where no worker reads."""
+    client = redis.Redis.from_url(redis_url)
+    settings = _settings(redis_url)
+    for p in (9, 15):
+        for _ in range(p - 7):
+            client.xadd(keys.stream_key(ss.STREAM, p), {"symbol": "SBIN", "price": "1"})
+    client.xadd(keys.stream_key(ss.STREAM, 2), {"symbol": "SBIN", "price": "1"})
+    report = collect(client, settings)
+    assert report.unread == (("ticks:9", 2), ("ticks:15", 8))
+    out = _text(settings)
+    assert "entries no worker reads: ticks:9 (2), ticks:15 (8)" in out
+    assert "more partitions than the service's 4" in out
+    client.delete(keys.stream_key(ss.STREAM, 9), keys.stream_key(ss.STREAM, 15))
+    assert collect(client, settings).unread == ()
+    assert "no worker reads" not in _text(settings)

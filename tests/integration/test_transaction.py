@@ -25,6 +25,7 @@ from shared_core.volume_files.store.resp import encode_hash_writes
 from shared_core.volume_files.store.scripts import FlushBatch, dead_letter_fields
 from shared_core.volume_files.store.transaction import (
     FencedError,
+    Forwarded,
     Outcome,
     TransactionPlan,
     plan_flush,
@@ -409,3 +410,34 @@ async def test_a_command_failing_inside_exec_is_raised(
     assert redis_client.hget("vol:history:SBIN", "2025-12-09") == b"1000"
     assert redis_client.hget(CHECKPOINT, "last_id") == ids[-1].encode()
     assert await aclient.ping() is True
+
+
+def forwarded(client: redis.Redis, stream: str) -> list[list[bytes]]:
+    entries: Any = client.xrange(stream)
+    return [[x for kv in fields.items() for x in kv] for _, fields in entries]
+
+
+def test_forwards_land_with_the_acks_once_and_never_when_fenced(
+    redis_client: redis.Redis,
+) -> None:
+    """Like dead letters: XADDed inside the transaction, so a retry or a fence adds none."""
+    redis_client.set(LEASE, TOKEN)
+    ids = pending_entries(redis_client, 3)
+    owner = keys.stream_key(STREAM, 5)
+    raw = {b"symbol": b"SBIN", b"price": b"612.35", b"note": b"\xff\xfe"}  # bytes as read
+    forwards: list[Forwarded] = [(owner, raw), (owner, {"symbol": "SBIN", "price": "612.40"})]
+    p = plan_flush(batch_for(ids, small_writes()), forwards=forwards, token=TOKEN,
+                   previous_checkpoint="", **NAMES)
+    assert write_flush_sync(redis_client, p).outcome is Outcome.APPLIED
+    expected = [[b"symbol", b"SBIN", b"price", b"612.35", b"note", b"\xff\xfe"],
+                [b"symbol", b"SBIN", b"price", b"612.40"]]
+    assert forwarded(redis_client, owner) == expected
+    assert end_state(redis_client)["pending"] == 0
+    assert write_flush_sync(redis_client, p).outcome is Outcome.ALREADY_APPLIED  # reply lost
+    assert forwarded(redis_client, owner) == expected
+    redis_client.set(LEASE, "w2:2")
+    fenced = plan_flush(FlushBatch(acks=ids, checkpoint="99-0"), forwards=forwards,
+                        token=TOKEN, previous_checkpoint=ids[-1], **NAMES)
+    with pytest.raises(FencedError):
+        write_flush_sync(redis_client, fenced)
+    assert forwarded(redis_client, owner) == expected

@@ -11,10 +11,12 @@ from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store.codec import snapshot_writes
 from shared_core.volume_files.store.resp import EncodedWrites, encode_hash_writes
 from shared_core.volume_files.stream.batch_core import (
+    Forward,
     PythonBatchCore,
     StreamEntry,
     TickBatchCore,
 )
+from shared_core.volume_files.stream.partitions import partition_for
 from shared_core.volume_files.ticks import parse_entry
 
 CONFIG: CoreConfig = load_core_config(load_settings(env={}))
@@ -138,3 +140,37 @@ def test_drain_hands_the_flush_its_writes_encoded() -> None:
     assert encoded.encoded.commands > len(as_objects.writes) // 2 > 0
     assert (encoded.families, encoded.symbols) == (as_objects.families, as_objects.symbols)
     assert cores[1].drain().encoded == EncodedWrites(b"", 0)
+
+
+def test_a_tick_of_another_partitions_symbol_is_forwarded_not_applied() -> None:
+    """SBIN belongs to partition 5 of 8 and INFY to 2: a core of partition 5 keeps SBIN only."""
+    assert (partition_for("SBIN", 8), partition_for("INFY", 8)) == (5, 2)
+    core = PythonBatchCore(CONFIG, dual_write=True, partition=5, partitions=8)
+    bad = {b"symbol": b"INFY", b"price": b"-1", b"timestamp": b"1"}
+    entries = [
+        entry("1-0", "INFY", ts(D1, 10, 0), volume=7),
+        entry("2-0", "SBIN", ts(D1, 10, 0, 1)),
+        StreamEntry("3-0", bad),
+        entry("4-0", "INFY", ts(D1, 10, 0, 2), volume=9),
+    ]
+    first = core.stage(entries)
+    assert first == {"SBIN": ts(D1, 10, 0, 1)}  # INFY is never loaded here
+    loaded(core, first)
+    outcome = core.apply_staged()
+    assert outcome.applied == 1
+    assert outcome.forwards == [Forward("1-0", entries[0].fields, 2),
+                                Forward("4-0", entries[3].fields, 2)]
+    assert outcome.forwards[0].fields is entries[0].fields  # the original fields, as read
+    assert [(r.entry_id, r.reason) for r in outcome.rejects] == [("3-0", "non_positive")]
+    assert len(core) == 1
+    drained = core.drain_writes()
+    assert {w.key for w in drained.writes if w.family == "unified"} == {
+        "vol:session:SBIN:2025-12-09"}
+    assert all("INFY" not in w.key for w in drained.writes)
+
+
+def test_a_core_of_the_owning_partition_applies_what_another_forwarded() -> None:
+    core = PythonBatchCore(CONFIG, dual_write=True, partition=2, partitions=8)
+    loaded(core, core.stage([entry("9-0", "INFY", ts(D1, 10, 0), volume=7)]))
+    outcome = core.apply_staged()
+    assert (outcome.applied, outcome.forwards) == (1, [])

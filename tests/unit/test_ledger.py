@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared_core.volume_files.store.resp import EncodedWrites
-from shared_core.volume_files.stream.batch_core import Reject, StreamEntry
+from shared_core.volume_files.stream.batch_core import Forward, Reject, StreamEntry
 from shared_core.volume_files.stream.ledger import PartitionLedger
 
 FIELDS = {b"symbol": b"SBIN", b"price": b"600", b"timestamp": b"1765254600000"}
@@ -150,3 +150,20 @@ def test_a_flush_without_new_entries_keeps_the_stored_checkpoint() -> None:
     assert sealed.batch.checkpoint == ""
     ledger.flushed()
     assert ledger.stored_checkpoint == "3-0"
+
+
+def test_forwards_go_with_the_flush_that_acks_them_in_entry_order() -> None:
+    ledger = _ledger()
+    ledger.admit(_entries("1-0", "2-0", "3-0"))
+    forwards = [Forward("1-0", FIELDS, 3), Forward("3-0", {"symbol": "X"}, 6)]
+    ledger.forward(forwards[:1])
+    ledger.forward(forwards[1:])
+    sealed = ledger.seal()
+    assert sealed is not None
+    assert sealed.forwards == forwards
+    assert sealed.batch.acks == ["1-0", "2-0", "3-0"]
+    ledger.admit(_entries("4-0"))
+    ledger.flushed()
+    nxt = ledger.seal()
+    assert nxt is not None
+    assert nxt.forwards == []

@@ -63,6 +63,7 @@ def test_partitions_are_exported_from_the_start() -> None:
         assert got[("volume_engine_partition_owned", (("partition", p),))] == 0.0
         assert got[("volume_engine_partition_lag", (("partition", p),))] == 0.0
         assert got[("volume_engine_partition_pending", (("partition", p),))] == 0.0
+        assert got[("volume_engine_rerouted_ticks_total", (("partition", p),))] == 0.0
     assert ("volume_engine_partition_owned", (("partition", "3"),)) not in got
 
 
@@ -71,6 +72,7 @@ def test_metric_family_names() -> None:
     families = {f.name: f.type for f in m.registry.collect() if f.name.startswith(PREFIX)}
     assert families == {
         "volume_engine_ticks": "counter",
+        "volume_engine_rerouted_ticks": "counter",
         "volume_engine_dead_letters": "counter",
         "volume_engine_flush_duration_seconds": "histogram",
         "volume_engine_flush_errors": "counter",

@@ -54,11 +54,14 @@ def config(learned: bool = False) -> CoreConfig:
     return replace(BASE, registry=registry, learned_curves=learned)
 
 
-def cores_for(cfg: CoreConfig, *, dual_write: bool, from_id: bool = False
+def cores_for(cfg: CoreConfig, *, dual_write: bool, from_id: bool = False, partitions: int = 1
               ) -> tuple[PythonBatchCore, NativeBatchCore]:
+    """Both cores as partition 0 of `partitions` (other partitions' symbols are forwarded)."""
     return (
-        PythonBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id),
-        NativeBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id),
+        PythonBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id,
+                        partitions=partitions),
+        NativeBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id,
+                        partitions=partitions),
     )
 
 
@@ -100,6 +103,10 @@ def run_batch(python: PythonBatchCore, native: NativeBatchCore, entries: list[St
         (r.entry_id, r.reason, r.error) for r in out_n.rejects
     ]
     assert all(a.fields is b.fields for a, b in zip(out_p.rejects, out_n.rejects, strict=True))
+    assert [(f.entry_id, f.partition) for f in out_p.forwards] == [
+        (f.entry_id, f.partition) for f in out_n.forwards
+    ]
+    assert all(a.fields is b.fields for a, b in zip(out_p.forwards, out_n.forwards, strict=True))
     return out_p, out_n
 
 
@@ -178,12 +185,15 @@ def _ids(start: int) -> Iterator[str]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batches=batches(), dual_write=st.booleans(), learned=st.booleans(), from_id=st.booleans())
+@given(batches=batches(), dual_write=st.booleans(), learned=st.booleans(), from_id=st.booleans(),
+       partitions=st.sampled_from([1, 4]))
 def test_random_batches_give_the_same_writes_and_dead_letters(
-    batches: list[list[dict[bytes, bytes]]], dual_write: bool, learned: bool, from_id: bool
+    batches: list[list[dict[bytes, bytes]]], dual_write: bool, learned: bool, from_id: bool,
+    partitions: int,
 ) -> None:
     cfg = config(learned)
-    python, native = cores_for(cfg, dual_write=dual_write, from_id=from_id)
+    python, native = cores_for(cfg, dual_write=dual_write, from_id=from_id,
+                               partitions=partitions)
     ids = _ids(0)
     for batch in batches:
         entries = [StreamEntry(next(ids), fields) for fields in batch]

@@ -11,6 +11,7 @@ from shared_core.volume_files.stream.partitions import (
     next_entry_id,
     parse_entry_id,
     partition_for,
+    reroute,
 )
 
 
@@ -82,3 +83,22 @@ def test_entry_id_round_trip_and_successor(entry_id: tuple[int, int]) -> None:
 def test_malformed_entry_id_raises(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid literal"):
         parse_entry_id(bad)
+
+
+def test_a_tick_is_rerouted_to_its_symbols_partition_unless_it_is_there() -> None:
+    assert reroute("SBIN", 5, 8) is None
+    assert reroute("SBIN", 0, 8) == 5
+    assert reroute("RELIANCE", 0, 16) == 8  # a producer on 8 partitions put it in 0
+    assert reroute("RELIANCE", 0, 8) is None
+    assert reroute("ANYTHING", 0, 1) is None  # one partition owns every symbol
+
+
+@given(st.text(min_size=1, max_size=20), st.integers(1, 64), st.integers(0, 63))
+def test_rerouting_lands_where_no_further_reroute_happens(
+    symbol: str, partitions: int, landed: int
+) -> None:
+    landed %= partitions
+    owner = reroute(symbol, landed, partitions)
+    target = landed if owner is None else owner
+    assert target == partition_for(symbol, partitions)
+    assert reroute(symbol, target, partitions) is None

@@ -37,6 +37,8 @@ pub struct PartitionCore {
     dual_write: bool,
     stale_reason: Py<PyString>,
     staged: Vec<Staged>,
+    /// Symbols of this batch another partition owns -> that partition: forwarded, not applied.
+    foreign: HashMap<String, u32>,
 }
 
 /// The entry id's milliseconds ("1765254600250-0" -> 1765254600250).
@@ -75,6 +77,7 @@ impl PartitionCore {
             dual_write,
             stale_reason: PyString::intern(py, &stale).unbind(),
             staged: Vec::new(),
+            foreign: HashMap::new(),
         })
     }
 
@@ -152,6 +155,12 @@ impl PartitionCore {
         Ok(first)
     }
 
+    /// A symbol `stage` reported that another partition owns (the routing rule is Python's,
+    /// `partitions.reroute`): its staged ticks are handed back as forwards, not applied.
+    fn forward_symbol(&mut self, symbol: String, partition: u32) {
+        self.foreign.insert(symbol, partition);
+    }
+
     /// Adopt a symbol `stage` reported: its instrument facts and what Redis had for it.
     #[pyo3(signature = (symbol, kind, tick_size, strike, has_expiry, is_fno, daily_totals,
                         minute_history, session, profile, underlying_price))]
@@ -188,10 +197,17 @@ impl PartitionCore {
     }
 
     /// Apply what `stage` kept, in order, and forget it: (applied, newest exchange timestamp
-    /// applied or 0, [(index in the staged entries, reason, error)]) for the dead letters.
-    fn apply_staged<'py>(&mut self, py: Python<'py>) -> PyResult<(u64, i64, Bound<'py, PyList>)> {
+    /// applied or 0, [(index in the staged entries, reason, error)] for the dead letters,
+    /// [(index, owner partition)] for the forwards).
+    #[allow(clippy::type_complexity)]
+    fn apply_staged<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<(u64, i64, Bound<'py, PyList>, Bound<'py, PyList>)> {
         let staged = std::mem::take(&mut self.staged);
+        let foreign = std::mem::take(&mut self.foreign);
         let rejects = PyList::empty(py);
+        let forwards = PyList::empty(py);
         let callable = self.engine.context.bind(py).clone();
         let mut source = PySource {
             callable: &callable,
@@ -204,6 +220,9 @@ impl PartitionCore {
         for (index, entry) in staged.into_iter().enumerate() {
             match entry {
                 Staged::Invalid(reason, error) => rejects.append((index, reason, error))?,
+                Staged::Tick(t) if !foreign.is_empty() && foreign.contains_key(&t.symbol) => {
+                    forwards.append((index, foreign[&t.symbol]))?
+                }
                 Staged::Tick(t) => {
                     let tick = TickIn {
                         symbol: &t.symbol,
@@ -226,7 +245,7 @@ impl PartitionCore {
                 }
             }
         }
-        Ok((applied, last_ts, rejects))
+        Ok((applied, last_ts, rejects, forwards))
     }
 
     /// Every changed symbol's hash writes as RESP commands for the flush's MULTI/EXEC:

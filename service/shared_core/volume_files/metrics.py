@@ -18,7 +18,7 @@ from .ticks import DEAD_LETTER_REASONS as _REASONS
 
 PREFIX = "volume_engine"
 
-TICK_OUTCOMES = ("applied", "duplicate", "dead_lettered")
+TICK_OUTCOMES = ("applied", "duplicate", "dead_lettered", "rerouted")
 LEASE_EVENTS = ("acquired", "released", "lost")
 KEY_FAMILIES = keys.KEY_FAMILIES
 DEAD_LETTER_REASONS = tuple(sorted(_REASONS))
@@ -37,6 +37,10 @@ class ServiceMetrics:
         p = PREFIX
         self.ticks = Counter(f"{p}_ticks", "Stream entries processed, by outcome", ["outcome"],
                              registry=r)
+        self.rerouted = Counter(f"{p}_rerouted_ticks",
+                                "Ticks found in another partition than their symbol's and "
+                                "forwarded to its owner, by the partition they were read from",
+                                ["partition"], registry=r)
         self.dead_letters = Counter(f"{p}_dead_letters", "Entries sent to the dead-letter stream",
                                     ["reason"], registry=r)
         self.flush_duration = Histogram(
@@ -101,6 +105,7 @@ class ServiceMetrics:
             self.partition_owned.labels(label).set(0)
             self.partition_lag.labels(label)
             self.partition_pending.labels(label)
+            self.rerouted.labels(label)
 
 
 def metric_names() -> frozenset[str]:

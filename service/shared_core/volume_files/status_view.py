@@ -1,7 +1,9 @@
 """`volume-engine status`: who owns which partition, how far behind it is, what is stuck.
 
 Read-only and cheap: one pipelined round trip for the partitions (lease, its TTL, the group's
-lag and pending count, the stream length), one for the membership. Heartbeat expiries are
+lag and pending count, the stream length) and the lengths of the streams past the last
+partition (a producer with more partitions writes there, and no worker reads them), one for
+the membership. Heartbeat expiries are
 compared with Redis's clock (TIME), the same clock the leases use, never this machine's.
 """
 
@@ -21,6 +23,8 @@ from .key_usage_tracker import parse_stats, progress_line
 from .settings import Settings, redacted_url
 from .store import keys
 from .store.wire import text
+
+UNREAD_PROBE = 256  # streams {stream}:P..255 are looked at for entries no worker reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class StatusReport:
     workers: tuple[WorkerStatus, ...]
     dead_letters: int
     migration: str
+    unread: tuple[tuple[str, int], ...] = ()  # non-empty streams past the last partition
 
 
 def parse_lease(value: Any) -> tuple[str | None, str | None]:
@@ -109,7 +114,14 @@ def collect(client: redis.Redis, settings: Settings) -> StatusReport:
     pipe.hgetall(keys.MIGRATION_STATS_KEY)
     pipe.zrange(keys.workers_key(s.stream), 0, -1, withscores=True)
     pipe.time()
+    beyond = [keys.stream_key(s.stream, p) for p in range(s.partitions, UNREAD_PROBE)]
+    for stream in beyond:
+        pipe.xlen(stream)  # 0 for a missing key; an error reply for a key of another type
     replies = pipe.execute(raise_on_error=False)
+    lengths = replies[len(replies) - len(beyond):] if beyond else []
+    replies = replies[:len(replies) - len(beyond)]
+    unread = tuple((stream, n) for stream, n in zip(beyond, lengths, strict=True)
+                   if isinstance(n, int) and n > 0)
     parts = tuple(
         _partition(p, keys.stream_key(s.stream, p), s.group, *replies[4 * p: 4 * p + 4])
         for p in range(s.partitions)
@@ -126,6 +138,7 @@ def collect(client: redis.Redis, settings: Settings) -> StatusReport:
         url=redacted_url(s.redis_url), stream=s.stream, group=s.group, partitions=parts,
         workers=workers, dead_letters=int(dead) if isinstance(dead, int) else 0,
         migration=progress_line(parse_stats(stats if isinstance(stats, dict) else {})),
+        unread=unread,
     )
 
 
@@ -170,6 +183,11 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(workers_table(report.workers))
     else:
         parts.append(Text("No live workers: nothing is consuming the streams.", style="bold red"))
+    if report.unread:
+        listed = ", ".join(f"{stream} ({n:,})" for stream, n in report.unread)
+        parts.append(Text(
+            f"entries no worker reads: {listed}: a producer uses more partitions than the "
+            f"service's {len(report.partitions)} (VOLUME_PARTITIONS)", style="bold red"))
     style = "bold red" if report.dead_letters else ""
     parts.append(Text(f"dead letters: {report.dead_letters:,} in "
                       f"{keys.dead_letter_key(report.stream)}", style=style))

@@ -8,7 +8,8 @@ the hash writes once instead of decoding JSON in Lua and rebuilding every comman
    with a checkpoint in the batch, a stored checkpoint equal to it means the flush already
    landed (a retry after a lost reply): `UNWATCH`, write nothing; a stored checkpoint that is
    neither it nor the previous one is `FENCED checkpoint moved to ...`.
-3. `MULTI`, the hash writes, the dead letters (`XADD dead MAXLEN ~ cap * ...`), `HSET checkpoint
+3. `MULTI`, the hash writes, the dead letters (`XADD dead MAXLEN ~ cap * ...`), the forwards
+   (`XADD owner-stream * ...`: ticks re-published to their symbol's partition), `HSET checkpoint
    last_id`, the XACKs (4,000 ids per command), `EXEC` (one round trip).
 
 EXEC runs nothing if the lease or the checkpoint changed (or expired) after WATCH, so the check
@@ -43,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -61,6 +62,9 @@ _MULTI = encode_command(["MULTI"])
 _EXEC = encode_command(["EXEC"])
 _UNWATCH = encode_command(["UNWATCH"])
 _ABORTED = -1  # EXEC answered nil: a watched key changed
+
+# An entry to add to another stream in the flush: its stream key and fields, as read.
+Forwarded = tuple[str, Mapping[bytes, bytes] | Mapping[str, str]]
 
 
 class FencedError(ResponseError):
@@ -140,11 +144,14 @@ def plan_flush(
     previous_checkpoint: str,
     dead_letter_cap: int = 100_000,
     encoded: EncodedWrites | None = None,
+    forwards: Sequence[Forwarded] = (),
 ) -> TransactionPlan:
     """The plan of one fenced flush; the arguments are flush_arguments', so either path fits.
 
     `encoded` carries the hash writes when they come already encoded (the Rust core); they then
-    stand for `batch.writes`, which must be empty so there is one source of truth.
+    stand for `batch.writes`, which must be empty so there is one source of truth. `forwards`
+    are XADDed (new ids, fields in their order) after the dead letters, so they land with the
+    acks of the entries they came from, or not at all.
     """
     if encoded is None:
         encoded = encode_hash_writes(batch.writes)
@@ -162,6 +169,11 @@ def plan_flush(
         for k, v in letter.items():
             args += (k, v)
         tail.append(encode_command(args))
+    for target, fields in forwards:
+        command: list[bytes | str] = ["XADD", target, "*"]
+        for name, value in fields.items():
+            command += (name, value)
+        tail.append(encode_command(command))
     if batch.checkpoint:
         tail.append(encode_command(["HSET", checkpoint_key, keys.CHECKPOINT_LAST_ID,
                                     batch.checkpoint]))

@@ -1,9 +1,13 @@
 """The tick step of a partition, behind a narrow protocol a native core can also implement.
 
 A worker hands a batch of stream entries to `stage`, loads the symbols it reports as new, then
-calls `apply_staged` and, at flush time, `drain`. Nothing here does I/O: the two halves of a batch
-(stage, apply) are split exactly where the worker has to go to Redis for the new symbols'
+calls `apply_staged` and, at flush time, `drain`. Nothing here does I/O: the two halves of a
+batch (stage, apply) are split exactly where the worker has to go to Redis for the new symbols'
 history, so no state moves before every symbol the batch touches is loaded.
+
+A core knows its partition: a valid tick of a symbol another partition owns is not applied but
+handed back as a `Forward`, which the worker re-publishes to the owner's stream inside the
+flush, so two owners never hold state for one symbol.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
 from ..store.resp import EncodedWrites, encode_hash_writes
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
-from .partitions import parse_entry_id
+from .partitions import parse_entry_id, reroute
 
 # Stream fields as redis-py returns them: bytes, or str with decode_responses.
 RawFields = Mapping[bytes, bytes] | Mapping[str, str]
@@ -32,12 +36,21 @@ class StreamEntry(NamedTuple):
     fields: RawFields
 
 
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A valid tick of a symbol owned by `partition`: re-published there with its fields."""
+
+    entry_id: str
+    fields: RawFields
+    partition: int
+
+
 class ParsedEntry(NamedTuple):
     """A staged entry: what the parser made of it, kept beside the raw fields for dead letters."""
 
     entry_id: str
     fields: RawFields
-    outcome: Tick | TickError
+    outcome: Tick | TickError | Forward
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +65,12 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What applying the staged entries did; rejects are in entry order."""
+    """What applying the staged entries did; rejects and forwards are in entry order."""
 
     applied: int
     last_ts_ms: int  # the newest exchange timestamp applied, 0 when none
     rejects: list[Reject] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)  # ticks of other partitions' symbols
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +103,10 @@ class TickBatchCore(Protocol):
         ...
 
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
-        """Parse and keep the entries; return new symbol -> ts_ms of its first valid tick."""
+        """Parse and keep the entries; return new symbol -> ts_ms of its first valid tick.
+
+        Symbols another partition owns are never reported: their ticks are forwarded.
+        """
         ...
 
     def load(self, symbol: str, history: SymbolHistory, first_ts_ms: int) -> None:
@@ -109,11 +126,14 @@ class PythonBatchCore:
     """TickBatchCore on the Python parser, engine core and codec (the reference)."""
 
     def __init__(
-        self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False
+        self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
+        partition: int = 0, partitions: int = 1,
     ) -> None:
         self.engine = VolumeEngineCore(config)
         self.dual_write = dual_write
         self.timestamp_from_entry_id = timestamp_from_entry_id  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
+        self.partition = partition
+        self.partitions = partitions
         self._staged: list[ParsedEntry] = []
 
     def __len__(self) -> int:
@@ -122,12 +142,13 @@ class PythonBatchCore:
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
         first: dict[str, int] = {}
         needs_load = self.engine.needs_load
+        partition, partitions = self.partition, self.partitions
         staged = self._staged
         make = ParsedEntry._make  # a third of the constructor's cost, once per entry
         tokens = self.engine.config.registry.tokens  # per batch: a new import swaps the map
         from_id = self.timestamp_from_entry_id
         for entry_id, fields in entries:
-            outcome: Tick | TickError
+            outcome: Tick | TickError | Forward
             try:
                 outcome = parse_entry(
                     fields, tokens=tokens,
@@ -137,8 +158,13 @@ class PythonBatchCore:
                 outcome = exc
             if type(outcome) is Tick:
                 symbol = outcome.symbol
+                # Only a symbol not held yet can be foreign: the held ones were all ours.
                 if symbol not in first and needs_load(symbol):
-                    first[symbol] = outcome.ts_ms
+                    owner = reroute(symbol, partition, partitions)
+                    if owner is None:
+                        first[symbol] = outcome.ts_ms
+                    else:
+                        outcome = Forward(entry_id, fields, owner)
             staged.append(make((entry_id, fields, outcome)))
         return first
 
@@ -152,6 +178,7 @@ class PythonBatchCore:
         applied = 0
         last_ts = 0
         rejects: list[Reject] = []
+        forwards: list[Forward] = []
         for entry_id, fields, outcome in staged:
             if type(outcome) is Tick:
                 try:
@@ -162,9 +189,11 @@ class PythonBatchCore:
                 applied += 1
                 if outcome.ts_ms > last_ts:
                     last_ts = outcome.ts_ms
+            elif type(outcome) is Forward:
+                forwards.append(outcome)
             elif isinstance(outcome, TickError):
                 rejects.append(Reject(entry_id, fields, outcome.reason, str(outcome)))
-        return BatchOutcome(applied, last_ts, rejects)
+        return BatchOutcome(applied, last_ts, rejects, forwards)
 
     def drain(self) -> Drained:
         d = self.drain_writes()
@@ -187,15 +216,18 @@ class PythonBatchCore:
 
 
 def build_batch_core(
-    core: str, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False
+    core: str, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
+    partition: int = 0, partitions: int = 1,
 ) -> TickBatchCore:
     """The batch core `core` names (cores.NATIVE or cores.PYTHON, as cores.resolve gave it)."""
     if core == cores.NATIVE:
         from .native_batch_core import NativeBatchCore  # needs the built extension
 
         return NativeBatchCore(config, dual_write=dual_write,
-                               timestamp_from_entry_id=timestamp_from_entry_id)
+                               timestamp_from_entry_id=timestamp_from_entry_id,
+                               partition=partition, partitions=partitions)
     if core != cores.PYTHON:
         raise ValueError(f"unknown core {core!r}")
     return PythonBatchCore(config, dual_write=dual_write,
-                           timestamp_from_entry_id=timestamp_from_entry_id)
+                           timestamp_from_entry_id=timestamp_from_entry_id,
+                           partition=partition, partitions=partitions)

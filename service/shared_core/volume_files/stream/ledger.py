@@ -3,9 +3,10 @@
 What makes processing effectively-once lives here, apart from the worker that talks to Redis
 (the way aiokafka keeps `SubscriptionState` beside its fetcher): the checkpoint (the last entry
 id the state reflects) and its stored text, duplicate skipping, the delivery limit, the
-`FlushBatch` being built (acks, dead letters, checkpoint) with the drained writes (encoded), and
-the flush in flight. Every entry read is acked; the ones past the checkpoint move it; only those
-with a tick to apply go on to the batch core.
+`FlushBatch` being built (acks, dead letters, checkpoint) with the drained writes (encoded) and
+the ticks to forward to their owners' partitions, and the flush in flight. Every entry read is
+acked; the ones past the checkpoint move it; only those with a tick to apply go on to the batch
+core.
 
 A flush is sealed before it is sent and stays sealed until Redis confirms it, so a retry (the
 reply was lost) sends exactly what the first try sent, and whatever is admitted meanwhile (a
@@ -22,7 +23,7 @@ from ..store.resp import EncodedWrites
 from ..store.scripts import FlushBatch, dead_letter_fields
 from ..store.wire import text
 from ..ticks import MAX_DELIVERIES
-from .batch_core import Reject, StreamEntry
+from .batch_core import Forward, Reject, StreamEntry
 from .partitions import parse_entry_id
 
 EntryId = tuple[int, int]
@@ -43,6 +44,7 @@ class SealedFlush:
 
     batch: FlushBatch  # acks, dead letters, checkpoint; no writes (they are `encoded`)
     encoded: EncodedWrites  # the hash writes of every drain since the last flush
+    forwards: list[Forward]  # in entry order: XADDed to their owners' streams
     previous_checkpoint: str  # the stored checkpoint it expects (the fence)
     families: dict[str, int]
     symbols: int
@@ -68,6 +70,7 @@ class PartitionLedger:
         self.in_flight: SealedFlush | None = None
         self.unflushed = 0  # entries past the checkpoint not yet sealed into a flush
         self._encoded: list[EncodedWrites] = []
+        self._forwards: list[Forward] = []
         self._families: dict[str, int] = {}
         self._symbols = 0
 
@@ -142,6 +145,10 @@ class PartitionLedger:
             ))
         return ordered
 
+    def forward(self, forwards: Sequence[Forward]) -> None:
+        """Re-publish these ticks to their owners in the flush that acks them (entry order)."""
+        self._forwards.extend(forwards)
+
     def add_writes(self, encoded: EncodedWrites, families: Mapping[str, int],
                    symbols: int) -> None:
         """Add a drain's encoded writes, with their counts, to the flush being built."""
@@ -155,14 +162,15 @@ class PartitionLedger:
         """The flush to send: the one in flight if any, else what was built (None: nothing)."""
         if self.in_flight is not None:
             return self.in_flight
-        if not (self.batch or self._encoded):
+        if not (self.batch or self._encoded or self._forwards):
             return None
-        sealed = SealedFlush(self.batch, EncodedWrites.join(self._encoded),
+        sealed = SealedFlush(self.batch, EncodedWrites.join(self._encoded), self._forwards,
                              self.stored_checkpoint, self._families, self._symbols)
         self.in_flight = sealed
         self.batch = FlushBatch()
         self.unflushed = 0
         self._encoded = []
+        self._forwards = []
         self._families = {}
         self._symbols = 0
         return sealed

@@ -20,8 +20,8 @@ from ..store import keys
 from ..store.codec import HashWrite
 from ..store.resp import EncodedWrites
 from ..ticks import STALE_SESSION, TickError, parse_entry
-from .batch_core import BatchOutcome, Drained, DrainedWrites, Reject, StreamEntry
-from .partitions import parse_entry_id
+from .batch_core import BatchOutcome, Drained, DrainedWrites, Forward, Reject, StreamEntry
+from .partitions import parse_entry_id, reroute
 
 ParsedTuple = tuple[str, float, int, int | None, int | None, int | None, float | None]
 
@@ -30,9 +30,12 @@ class NativeBatchCore:
     """The partition's symbols and tick step in Rust (`_native.PartitionCore`)."""
 
     def __init__(
-        self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False
+        self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
+        partition: int = 0, partitions: int = 1,
     ) -> None:
         self.config = config
+        self.partition = partition
+        self.partitions = partitions
         self.dual_write = dual_write
         self.timestamp_from_entry_id = timestamp_from_entry_id
         self._contexts = SessionContexts(config)
@@ -54,7 +57,14 @@ class NativeBatchCore:
             self._core.set_tokens(dict(tokens))
             self._tokens = tokens
         self._staged = entries
-        return self._core.stage(entries)
+        first = self._core.stage(entries)
+        # Only a symbol not held yet can be foreign: the held ones were all ours.
+        for symbol in list(first):
+            owner = reroute(symbol, self.partition, self.partitions)
+            if owner is not None:
+                self._core.forward_symbol(symbol, owner)
+                del first[symbol]
+        return first
 
     def load(self, symbol: str, history: SymbolHistory, first_ts_ms: int) -> None:
         instrument = self.config.registry.resolve(
@@ -65,10 +75,12 @@ class NativeBatchCore:
 
     def apply_staged(self) -> BatchOutcome:
         entries, self._staged = self._staged, ()
-        applied, last_ts, rejected = self._core.apply_staged()
+        applied, last_ts, rejected, forwarded = self._core.apply_staged()
         rejects = [Reject(entries[i].entry_id, entries[i].fields, reason, error)
                    for i, reason, error in rejected]
-        return BatchOutcome(applied, last_ts, rejects)
+        forwards = [Forward(entries[i].entry_id, entries[i].fields, owner)
+                    for i, owner in forwarded]
+        return BatchOutcome(applied, last_ts, rejects, forwards)
 
     def drain(self) -> Drained:
         payload, commands, families, symbols = self._core.drain()

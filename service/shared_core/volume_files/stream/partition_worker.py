@@ -7,6 +7,10 @@ state reflects) and the XACKs together. After a
 crash the next owner reloads symbols from Redis, re-reads the pending entries and skips every id
 at or below the checkpoint, so each entry's effect lands exactly once.
 
+A tick of a symbol another partition owns (a producer with another rule) is not applied here:
+the core hands it back and the flush re-publishes it to the owner's stream in the same
+transaction that acks it, so it is applied once, by the owner, whatever crashes.
+
 The worker only reads, loads, flushes and counts: the bookkeeping that makes it exactly-once is
 the `PartitionLedger`'s, the tick step the `TickBatchCore`'s.
 """
@@ -104,6 +108,7 @@ class PartitionWorker:
             core if core is not None else build_batch_core(
                 config.core, core_config, dual_write=config.dual_write,
                 timestamp_from_entry_id=config.timestamp_from_entry_id,
+                partition=config.partition, partitions=config.partitions,
             )
         )
         self.metrics = metrics
@@ -119,6 +124,8 @@ class PartitionWorker:
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
         self._duplicates = metrics.ticks.labels("duplicate")
         self._dead_lettered = metrics.ticks.labels("dead_lettered")
+        self._rerouted = metrics.ticks.labels("rerouted")
+        self._rerouted_here = metrics.rerouted.labels(str(config.partition))
         self._plan: TransactionPlan | None = None  # of the ledger's flush in flight
 
     @property
@@ -233,6 +240,10 @@ class PartitionWorker:
             await self._retrying(functools.partial(self._load, new_symbols))
         outcome = core.apply_staged()
         rejects = self.ledger.settle(admitted.rejects, outcome.rejects)
+        if outcome.forwards:
+            self.ledger.forward(outcome.forwards)
+            self._rerouted.inc(len(outcome.forwards))
+            self._rerouted_here.inc(len(outcome.forwards))
         self._count(outcome.applied, admitted.duplicates, outcome.last_ts_ms, rejects)
 
     async def _load(self, first_ts_ms: dict[str, int]) -> None:
@@ -303,6 +314,8 @@ class PartitionWorker:
         return plan_flush(
             sealed.batch,
             encoded=sealed.encoded,
+            forwards=[(keys.stream_key(cfg.stream, f.partition), f.fields)
+                      for f in sealed.forwards],
             lease=keys.lease_key(cfg.stream, cfg.partition),
             checkpoint_key=keys.checkpoint_key(cfg.stream, cfg.partition),
             stream=self.stream,

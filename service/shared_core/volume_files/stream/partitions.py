@@ -12,6 +12,16 @@ def partition_for(symbol: str, partitions: int) -> int:
     return zlib.crc32(symbol.encode()) % partitions
 
 
+def reroute(symbol: str, partition: int, partitions: int) -> int | None:
+    """Where a tick of `symbol` read from `partition` must go: its owner, None when it is here.
+
+    Routing is the producer's best effort; the owner of the symbol's partition is the only one
+    that holds its state, so a tick found elsewhere is forwarded, never applied where it landed.
+    """
+    owner = partition_for(symbol, partitions)
+    return None if owner == partition else owner
+
+
 def parse_entry_id(entry_id: bytes | str) -> tuple[int, int]:
     """`ms-seq` as a pair of ints, so ids compare numerically, never as strings."""
     ms, _, seq = text(entry_id).partition("-")
