@@ -21,7 +21,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     CARGO_HOME=/usr/local/cargo \
     PATH=/usr/local/cargo/bin:$PATH
 WORKDIR /src
-# gcc is rustc's linker (and builds the C profile kernel while it remains).
+# gcc is rustc's linker.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
@@ -35,7 +35,7 @@ COPY service/ service/
 COPY config/ config/
 COPY native/ native/
 RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-compile . \
-    && /opt/venv/bin/python -c "import shared_core.volume_files.cli, shared_core.volume_files._native, shared_core.volume_files._profile_kernel"
+    && /opt/venv/bin/python -c "import shared_core.volume_files.cli, shared_core.volume_files._native"
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="volume-engine" \

@@ -444,18 +444,21 @@ def test_dockerfile_runtime_stage() -> None:
     assert ("EXPOSE", "9108") in final
 
 
-def test_dockerfile_build_stage_compiles_the_profile_kernel() -> None:
-    """The C kernel is an optional extension: a build stage without a compiler would ship an
-    image that quietly runs the pure-Python scan, so the stage has gcc and checks the import."""
+def test_dockerfile_build_stage_compiles_the_native_core() -> None:
+    """The Rust core is an optional extension: a build stage without a toolchain would ship an
+    image that quietly runs the Python core, so the stage has cargo (and gcc, rustc's linker)
+    and checks the import."""
     instructions = _instructions(DOCKERFILE)
     starts = [i for i, (ins, _) in enumerate(instructions) if ins == "FROM"]
     build = instructions[starts[0]:starts[-1]]
     runs = [args for ins, args in build if ins == "RUN"]
     assert any("apt-get install" in run and "gcc" in run for run in runs)
     install = next(i for i, run in enumerate(runs) if "pip" in run and "install" in run)
-    assert "shared_core.volume_files._profile_kernel" in runs[install]
+    assert "shared_core.volume_files._native" in runs[install]
     copied = {src for ins, args in build if ins == "COPY" for src in shlex.split(args)[:-1]}
-    assert {"setup.py", "service/"} <= copied
+    assert {"setup.py", "service/", "native/"} <= copied
+    env = " ".join(args for ins, args in build if ins == "ENV")
+    assert "/usr/local/cargo/bin" in env
 
 
 def test_dockerignore_keeps_the_build_inputs() -> None:

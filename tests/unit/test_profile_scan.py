@@ -1,4 +1,4 @@
-"""The profile scan: the C kernel against its Python reference, `scan_levels`, on random profiles.
+"""The profile scan: the Rust kernel against its Python reference (`scan_levels`), at random.
 
 Without the extension built the kernel's tests are skipped, unless VOLUME_REQUIRE_NATIVE=1 (CI
 sets it): then a missing kernel is a failure, so CI cannot pass on the fallback by accident.
@@ -19,7 +19,7 @@ from shared_core.volume_files.profile_scan import Scan, scan_levels
 from shared_core.volume_files.volume_profile_manager import VolumeProfile
 
 _KERNEL = profile_scan._native_scan
-needs_kernel = pytest.mark.skipif(_KERNEL is None, reason="the C profile kernel is not built")
+needs_kernel = pytest.mark.skipif(_KERNEL is None, reason="the Rust profile kernel is not built")
 
 
 def native(
@@ -32,8 +32,8 @@ def native(
 
 def test_the_kernel_is_built_where_it_is_required() -> None:
     if os.environ.get("VOLUME_REQUIRE_NATIVE") == "1":
-        assert _KERNEL is not None, "the C profile kernel is not built"
-        assert profile_scan.kernel() == "c"
+        assert _KERNEL is not None, "the Rust profile kernel is not built"
+        assert profile_scan.kernel() == "rust"
 
 
 def test_strength_is_the_normalised_herfindahl_index() -> None:
@@ -120,8 +120,8 @@ def test_a_known_profile() -> None:
 
 
 @needs_kernel
-def test_beyond_64_bits_the_kernel_refuses_and_scan_falls_back() -> None:
-    volumes = {lv: 2**62 + lv for lv in range(10)}
+def test_beyond_128_bits_the_kernel_refuses_and_scan_falls_back() -> None:
+    volumes = {lv: 2**64 + lv for lv in range(10)}
     keys = sorted(volumes)
     vals = [volumes[k] for k in keys]
     with pytest.raises(OverflowError):
@@ -149,7 +149,7 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="max_levels >= 0"):
         native([1], [1], 1, 7, 10, None, -1)
     with pytest.raises(TypeError):
-        native((1,), [1], 1, 7, 10, None, 3)  # type: ignore[arg-type]
+        native([1], ["1"], 1, 7, 10, None, 3)  # type: ignore[list-item]
 
 
 @needs_kernel
@@ -174,6 +174,6 @@ def test_snapshots_are_the_same_with_and_without_the_kernel(
 
 @needs_kernel
 def test_the_start_up_log_can_tell_which_scan_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert profile_scan.kernel() == "c"
+    assert profile_scan.kernel() == "rust"
     monkeypatch.setattr(profile_scan, "_native_scan", None)
     assert profile_scan.kernel() == "python"

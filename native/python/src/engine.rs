@@ -427,6 +427,42 @@ fn scan_py(
     Ok((s.poc, s.peak, s.lo, s.hi, s.support, s.resistance))
 }
 
+/// `profile_scan.scan`'s kernel: the `Scan` 7-tuple, the sum of squared volumes last.
+/// OverflowError beyond exact 128-bit range (the caller then runs the Python reference).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn profile_scan(
+    keys: Vec<i64>,
+    vals: Vec<i128>,
+    total: i128,
+    num: i128,
+    den: i128,
+    reference: Option<i64>,
+    max_levels: i64,
+) -> PyResult<(i64, i128, i64, i64, Vec<i64>, Vec<i64>, i128)> {
+    let max_levels = usize::try_from(max_levels)
+        .map_err(|_| PyValueError::new_err("need max_levels >= 0"))?;
+    let overflow = || pyo3::exceptions::PyOverflowError::new_err("beyond 128-bit range");
+    // The scan multiplies the total by the fraction and the level count: keep that exact.
+    if total
+        .checked_mul(den.max(num))
+        .and_then(|t| t.checked_mul(4 * keys.len() as i128 + 4))
+        .is_none()
+    {
+        return Err(overflow());
+    }
+    let mut sum_sq: i128 = 0;
+    for &v in &vals {
+        sum_sq = v
+            .checked_mul(v)
+            .and_then(|sq| sum_sq.checked_add(sq))
+            .ok_or_else(overflow)?;
+    }
+    let (poc, peak, lo, hi, support, resistance) =
+        scan_py(keys, vals, total, num, den, reference, max_levels)?;
+    Ok((poc, peak, lo, hi, support, resistance, sum_sq))
+}
+
 /// `profile_scan.strength` of levels with these volumes.
 #[pyfunction]
 fn strength(vals: Vec<i128>, total: i128) -> f64 {
@@ -495,6 +531,7 @@ fn distribution_levels(dist: Vec<(String, i128)>, tick_size: f64) -> PyResult<Ve
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeEngine>()?;
     m.add_function(wrap_pyfunction!(scan_py, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_scan, m)?)?;
     m.add_function(wrap_pyfunction!(strength, m)?)?;
     m.add_function(wrap_pyfunction!(fmt_float, m)?)?;
     m.add_function(wrap_pyfunction!(fmt_price, m)?)?;

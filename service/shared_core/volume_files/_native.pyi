@@ -47,6 +47,16 @@ def scan(
     max_levels: int,
     /,
 ) -> tuple[int, int, int, int, list[int], list[int]]: ...
+def profile_scan(
+    keys: Sequence[int],
+    vals: Sequence[int],
+    total: int,
+    num: int,
+    den: int,
+    reference: int | None,
+    max_levels: int,
+    /,
+) -> tuple[int, int, int, int, list[int], list[int], int]: ...
 def strength(vals: Sequence[int], total: int, /) -> float: ...
 def fmt_float(value: float, digits: int, /) -> str: ...
 def fmt_price(value: float, /) -> str: ...

@@ -2,8 +2,8 @@
 
 It works on a profile's levels (integers: price / tick, see `volume_profile_manager`) given as
 ascending keys with their volumes, so every comparison is exact integer arithmetic. `scan` runs
-the C kernel (`_profile_kernel.c`) where the package was built with it and `scan_levels`, the
-Python reference it is tested against, otherwise.
+the Rust kernel (`_native.profile_scan`, native/core/src/scan.rs) where the package was built
+with it and `scan_levels`, the Python reference it is tested against, otherwise.
 
 Definitions (README "Definitions"); the range is the lowest to the highest level with volume
 and levels inside it without volume count as zero:
@@ -66,7 +66,7 @@ def scan_levels(
     max_levels: int,
     volumes: dict[int, int] | None = None,
 ) -> Scan:
-    """`scan` in Python: the reference the C kernel (`_profile_kernel.scan`) is tested against
+    """`scan` in Python: the reference the Rust kernel (`_native.profile_scan`) is tested against
     and computes step for step, and the fallback where the kernel is not built."""
     if volumes is None:
         volumes = dict(zip(keys, vals, strict=True))
@@ -181,13 +181,13 @@ def _is_hvn(volumes: dict[int, int], level: int, count: int, total: int) -> bool
     )
 
 
-# The C kernel, where it was built (an optional extension: without a compiler the package
-# installs without it and every profile is scanned by `scan_levels`). It is faster from two
-# levels on (a 2-level snapshot 4.2 us against 5.1), so it takes every scan it can.
+# The Rust kernel (`_native.profile_scan`, the native core's own scan), where the package was
+# built with it; without a Rust toolchain every profile is scanned by `scan_levels`. It takes
+# every scan it can, so the Python core's snapshots (the library engine, VOLUME_CORE=python)
+# are as fast as the extension makes them.
 _native_scan: Callable[..., tuple[int, int, int, int, list[int], list[int], int]] | None
-# (its signature: _profile_kernel.pyi)
 try:
-    from ._profile_kernel import scan as _native_scan
+    from ._native import profile_scan as _native_scan
 except ImportError:  # pragma: no cover - depends on how the package was built
     _native_scan = None
 
@@ -211,7 +211,7 @@ def scan(
     if _native_scan is not None:
         try:
             return Scan._make(_native_scan(keys, vals, total, num, den, ref, max_levels))
-        except OverflowError:  # beyond the kernel's 64-bit range: the reference is exact
+        except OverflowError:  # beyond the kernel's 128-bit range: the reference is exact
             pass
     return scan_levels(keys, vals, total, num, den, ref, max_levels, volumes)
 
@@ -226,5 +226,5 @@ def strength(count: int, total: int, sum_sq: int) -> float:
 
 
 def kernel() -> str:
-    """Which implementation `scan` runs: "c" or "python" (the start-up log and metrics say)."""
-    return "python" if _native_scan is None else "c"
+    """Which implementation `scan` runs: "rust" or "python" (the start-up log and metrics say)."""
+    return "python" if _native_scan is None else "rust"
