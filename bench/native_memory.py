@@ -3,6 +3,11 @@
 Run in a fresh interpreter (`python -m bench.native_memory --symbols N --ticks M`): the same
 universe, recorded sessions and simulated session as `bench.memory`, applied to the native
 engine (writes encoded at each drain and dropped). One JSON object is printed.
+
+Measured on the engine branch (100,000 symbols, 4,000,000 ticks): RSS 254.7 MiB settled (106 MiB
+of it the interpreter, config and universe; Rust heap ~1.1 KB a symbol) against 557 MiB for the
+Python core at 1,000,000 ticks; the peak (~1.5 GB) is the first drain of all 100,000 symbols,
+whose writes are Python objects until they are dropped.
 """
 
 from __future__ import annotations

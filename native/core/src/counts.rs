@@ -120,7 +120,9 @@ enum Repr {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Counts {
     repr: Repr,
-    wide: Vec<(i64, i128)>, // sorted by key
+    // Sorted by key. Boxed on purpose: 8 bytes inline instead of 24, and almost always None.
+    #[allow(clippy::box_collection)]
+    wide: Option<Box<Vec<(i64, i128)>>>,
     len: u32,
 }
 
@@ -137,7 +139,7 @@ impl Counts {
                 offset: 0,
                 vals: Slots::Narrow(Vec::new()),
             },
-            wide: Vec::new(),
+            wide: None,
             len: 0,
         }
     }
@@ -152,8 +154,9 @@ impl Counts {
     }
 
     fn wide_get(&self, key: i64) -> i128 {
-        match self.wide.binary_search_by_key(&key, |&(k, _)| k) {
-            Ok(i) => self.wide[i].1,
+        let wide = self.wide.as_deref().map_or(&[][..], |w| w.as_slice());
+        match wide.binary_search_by_key(&key, |&(k, _)| k) {
+            Ok(i) => wide[i].1,
             Err(_) => 0,
         }
     }
@@ -206,11 +209,11 @@ impl Counts {
         let i = self.index(key).expect("room made");
         let slot = self.slots().get(i);
         if slot == WIDE {
-            let w = self
-                .wide
+            let wide = self.wide.as_mut().expect("wide table");
+            let w = wide
                 .binary_search_by_key(&key, |&(k, _)| k)
                 .expect("wide entry");
-            self.wide[w].1 += v;
+            wide[w].1 += v;
             return;
         }
         let sum = slot as i128 + v;
@@ -218,11 +221,11 @@ impl Counts {
             self.slots_mut().set(i, sum as u32);
         } else {
             self.slots_mut().set(i, WIDE);
-            let w = self
-                .wide
+            let wide = self.wide.get_or_insert_with(Box::default);
+            let w = wide
                 .binary_search_by_key(&key, |&(k, _)| k)
                 .unwrap_or_else(|e| e);
-            self.wide.insert(w, (key, sum));
+            wide.insert(w, (key, sum));
         }
     }
 
@@ -322,7 +325,11 @@ impl Counts {
             Repr::Dense { .. } => 0,
             Repr::Sparse { keys, .. } => keys.capacity() * 8,
         };
-        keys + self.slots().heap_bytes() + self.wide.capacity() * std::mem::size_of::<(i64, i128)>()
+        let wide = self.wide.as_ref().map_or(0, |w| {
+            std::mem::size_of::<Vec<(i64, i128)>>()
+                + w.capacity() * std::mem::size_of::<(i64, i128)>()
+        });
+        keys + self.slots().heap_bytes() + wide
     }
 
     pub fn shrink_to_fit(&mut self) {
@@ -330,7 +337,9 @@ impl Counts {
             keys.shrink_to_fit();
         }
         self.slots_mut().shrink_to_fit();
-        self.wide.shrink_to_fit();
+        if let Some(w) = self.wide.as_mut() {
+            w.shrink_to_fit();
+        }
     }
 }
 

@@ -14,12 +14,12 @@
 //!
 //! Differences from the Python core, all outside what its parser produces: a tick with a
 //! negative per-tick volume or a price beyond 2**62 ticks is refused before any state changes
-//! (`InvalidTick`); totals are kept to 2**95 and a level's volume beyond 2**64 is written
+//! (`InvalidTick`); a level's volume beyond 2**64 is written
 //! where orjson (hence the Python codec) raises.
 //!
 //! Per-symbol state is compact: one shared `Arc<str>` name (the index key and the slot share
-//! it), profile levels and minute buckets as `Counts` (u32 slots), daily totals as 16-byte
-//! records, curves shared by `Arc`.
+//! it), profile levels and minute buckets as `Counts` (16/32-bit slots), daily totals as
+//! varints (`DailyTotals`), curves shared by `Arc`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,6 +29,7 @@ use crate::baseline::{expected_volume, moneyness_factor, relative_volume, Baseli
 use crate::clock::Clock;
 use crate::codec::{Codec, HashWrite, KeyTemplates, Snapshot};
 use crate::counts::Counts;
+use crate::history::DailyTotals;
 use crate::profile::{Profile, TickSpec, MAX_QUOTIENT};
 use crate::session::{self, Session, SessionTick};
 
@@ -158,36 +159,13 @@ pub struct EngineConfig {
     pub legacy_fields: Vec<(String, String)>,
 }
 
-/// A session total in 16 bytes: values up to 2**95 (far beyond any sum of 63-bit volumes).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct DayTotal {
-    lo: u64,
-    hi: i32,
-    day: i32,
-}
-
-impl DayTotal {
-    fn new(day: i32, total: i128) -> DayTotal {
-        let total = total.clamp(-(1i128 << 95), (1i128 << 95) - 1);
-        DayTotal {
-            lo: total as u64,
-            hi: (total >> 64) as i32,
-            day,
-        }
-    }
-
-    fn total(&self) -> i128 {
-        ((self.hi as i128) << 64) | self.lo as i128
-    }
-}
-
 struct Symbol {
     name: Arc<str>,
     kind: Kind,
     is_fno: bool,
     tick: TickSpec,
     strike: Option<f64>,
-    daily_totals: Vec<DayTotal>,
+    daily_totals: DailyTotals,
     minute_history: Vec<(i32, Counts)>,
     baseline: Option<Baseline>,
     curve: Option<Arc<Curve>>,
@@ -275,13 +253,7 @@ impl Engine {
             }
             None => None,
         };
-        let mut daily_totals: Vec<DayTotal> = history
-            .daily_totals
-            .iter()
-            .map(|&(d, t)| DayTotal::new(d, t))
-            .collect();
-        daily_totals.sort_by_key(|t| t.day);
-        daily_totals.dedup_by_key(|t| t.day);
+        let daily_totals = DailyTotals::from_pairs(&history.daily_totals);
         let mut minute_history = Vec::with_capacity(history.minute_history.len());
         for (day, minutes) in history.minute_history {
             minute_history.push((day, counts_of(&minutes)?));
@@ -303,7 +275,7 @@ impl Engine {
                     is_fno: info.is_fno,
                     tick,
                     strike: info.strike,
-                    daily_totals: Vec::new(),
+                    daily_totals: DailyTotals::default(),
                     minute_history: Vec::new(),
                     baseline: None,
                     curve: None,
@@ -472,7 +444,7 @@ impl Engine {
         total += self.index.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 1);
         for sym in self.slots.iter().flatten() {
             total += sym.name.len() + 16;
-            total += sym.daily_totals.capacity() * std::mem::size_of::<DayTotal>();
+            total += sym.daily_totals.heap_bytes();
             total += sym
                 .minute_history
                 .iter()
@@ -516,14 +488,7 @@ fn open_session(
         // The closed session's last changes are written before the new session's.
         let snap = snapshot(shared, sym, &closed);
         sym.closed.push(shared.codec.snapshot_writes(&snap, true));
-        let total = DayTotal::new(closed.day, closed.cumulative_volume);
-        match sym
-            .daily_totals
-            .binary_search_by_key(&closed.day, |t| t.day)
-        {
-            Ok(i) => sym.daily_totals[i] = total,
-            Err(i) => sym.daily_totals.insert(i, total),
-        }
+        sym.daily_totals.set(closed.day, closed.cumulative_volume);
         if shared.learned_curves && !closed.minute_volumes.is_empty() {
             let mut minutes = closed.minute_volumes;
             minutes.shrink_to_fit();
@@ -558,15 +523,10 @@ fn refresh_baseline(
     day: i32,
     source: &mut dyn ContextSource,
 ) -> Result<(), EngineError> {
-    keep_recent(&mut sym.daily_totals, day, shared.lookback, |t| t.day);
+    sym.daily_totals.keep_recent(day, shared.lookback);
     keep_recent(&mut sym.minute_history, day, shared.lookback, |(d, _)| *d);
-    sym.daily_totals.shrink_to_fit();
     sym.session_day = Some(day);
-    let totals: Vec<(i32, i128)> = sym
-        .daily_totals
-        .iter()
-        .map(|t| (t.day, t.total()))
-        .collect();
+    let totals = sym.daily_totals.pairs();
     let minutes: Vec<(i32, Vec<(i64, i128)>)> = sym
         .minute_history
         .iter()

@@ -9,6 +9,7 @@ pub mod codec;
 pub mod counts;
 pub mod engine;
 pub mod exact;
+pub mod history;
 pub mod profile;
 pub mod resp;
 pub mod scan;
