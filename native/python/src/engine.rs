@@ -440,8 +440,8 @@ fn profile_scan(
     reference: Option<i64>,
     max_levels: i64,
 ) -> PyResult<(i64, i128, i64, i64, Vec<i64>, Vec<i64>, i128)> {
-    let max_levels = usize::try_from(max_levels)
-        .map_err(|_| PyValueError::new_err("need max_levels >= 0"))?;
+    let max_levels =
+        usize::try_from(max_levels).map_err(|_| PyValueError::new_err("need max_levels >= 0"))?;
     let overflow = || pyo3::exceptions::PyOverflowError::new_err("beyond 128-bit range");
     // The scan multiplies the total by the fraction and the level count: keep that exact.
     if total
