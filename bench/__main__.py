@@ -1,44 +1,65 @@
-"""`python -m bench [--quick]`: throughput, latency, memory and scaling of the volume engine.
+"""`python -m bench [--quick] [--core native|python|both]`: the volume engine's figures.
 
 Run by hand, never in the test gate. One private redis-server (a free port, never 6379) serves
 every figure, so they are comparable within a run:
 
 - ceiling: a do-nothing consumer (XREADGROUP + XACK in the same batches as the service);
-- engine:  `volume-engine run` end to end (read, parse, apply, fenced flush, ack), and its
-           ratio to the ceiling;
+- engine (= engine_cold): `volume-engine run` end to end from empty state, every symbol loaded
+  on first sight, and its ratio to the ceiling;
+- engine_steady: the same running worker draining the workload a second time, every symbol
+  already loaded;
 - naive:   the per-tick library engine, one HSET pipeline per tick (time-boxed);
-- latency: publish-to-visible p50/p99 with the publisher at half the engine's capacity;
-- memory_N: RSS per symbol and per profile level after a full session, N = 20,000 and 100,000;
-- scaling_1 / scaling_2: the engine with one and two worker processes.
+- latency: publish-to-visible p50/p99 at half the steady capacity, against flush + 50 ms;
+- scaling_1 / scaling_2: the engine with one and two worker processes;
+- memory_worker_N: a worker's RSS after a full session at N symbols, against 256 MiB;
+- memory_N: the Python core's RSS per symbol and per profile level, in a bare interpreter.
 
-Each figure is printed as one JSON line (at least `name` and `ticks_per_s`) as soon as it is
-measured; a table and the targets follow. `--json FILE` also appends the lines to FILE, and
-`python -m bench.compare A B` compares two runs.
+Each throughput figure carries Redis's and the workers' CPU per tick and which side bounds it.
+`--core` starts the workers with VOLUME_CORE set (both: each core, figures named `name@core`,
+and native/python per figure at the end). Each figure is printed as one JSON line (at least
+`name` and `ticks_per_s`) as soon as it is measured; a table and the targets follow.
+`--json FILE` also appends the lines to FILE, and `python -m bench.compare A B` compares runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.settings import load_settings
 
-from . import consumers, latency, service, workloads
+from . import consumers, latency, service, worker_memory, workloads
+from .analysis import (
+    MEMORY_TARGET_MIB,
+    P99_MARGIN_MS,
+    CpuSplit,
+    core_env,
+    core_ratios,
+    cores_for,
+    figure_name,
+    parse_memory,
+    ratio_table,
+    steady_pass,
+    targets,
+)
+from .dev import RedisServer
 from .profiling import summarize
 from .report import Figure, Target, table
 
 FIGURES = ("ceiling", "engine", "naive", "latency", "memory", "scaling")
 DB_CEILING, DB_ENGINE, DB_NAIVE, DB_NAIVE_OUT, DB_SCALING, DB_LATENCY = 2, 3, 4, 5, 6, 7
+DB_MEMORY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +68,24 @@ class Plan:
     ticks: int
     naive_budget_s: float
     latency_s: float
-    memory: tuple[tuple[int, int], ...]  # (symbols, ticks) per memory figure
+    memory: tuple[tuple[int, int], ...]  # (symbols, ticks) per in-process memory figure
+    worker_memory: tuple[int, int]  # (symbols, ticks) for the worker's memory figure
 
 
 FULL = Plan(symbols=20_000, ticks=400_000, naive_budget_s=20.0, latency_s=30.0,
-            memory=((20_000, 800_000), (100_000, 4_000_000)))
+            memory=((20_000, 800_000), (100_000, 4_000_000)), worker_memory=(100_000, 4_000_000))
+# Quick leaves out the in-process 100,000-symbol replay: the worker's figure measures that size.
 QUICK = Plan(symbols=20_000, ticks=100_000, naive_budget_s=5.0, latency_s=10.0,
-             memory=((20_000, 160_000), (100_000, 500_000)))
+             memory=((20_000, 160_000),), worker_memory=(100_000, 500_000))
 
 
 def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _losses(checks: Mapping[str, Any]) -> str:
+    n = int(checks.get("lease_losses", 0))
+    return f"; {n} LEASES LOST (the run includes replays)" if n else ""
 
 
 def _git_rev() -> str:
@@ -77,6 +105,8 @@ class Bench:
         self.args = args
         self.plan = plan
         self.only = set(args.only.split(",")) if args.only else set(FIGURES)
+        self.cores = cores_for(args.core)
+        self.suffixed = len(self.cores) > 1
         self.figures: list[Figure] = []
         self.targets: list[Target] = []
         self.by_name: dict[str, Figure] = {}
@@ -87,7 +117,12 @@ class Bench:
         self.json_out = Path(args.json) if args.json else None
         self.histories: dict[str, dict[str, str]] = {}
 
-    def emit(self, figure: Figure) -> None:
+    def name(self, base: str, core: str | None) -> str:
+        return figure_name(base, core, self.suffixed)
+
+    def emit(self, figure: Figure, core: str | None = None) -> None:
+        if core is not None:
+            figure.detail.setdefault("core", core)
         self.figures.append(figure)
         self.by_name[figure.name] = figure
         line = figure.as_json(self.meta)
@@ -125,6 +160,7 @@ class Bench:
                 "python": sys.version.split()[0],
                 "git": _git_rev(),
                 "gc_gen0": service.GC_GEN0,
+                "core_option": self.args.core or "default",
                 "misroute": self.args.misroute,
                 "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
@@ -139,18 +175,30 @@ class Bench:
             if "ceiling" in self.only:
                 self.ceiling(server, len(entries))
             if need_engine:
-                self.engine(server, len(entries))
+                again = steady_pass(entries)
+                for core in self.cores:
+                    self.engine(server, len(entries), again, core)
             if "naive" in self.only:
                 self.naive(server)
             if "latency" in self.only:
-                self.latency(server, entries)
+                for core in self.cores:
+                    self.latency(server, entries, core)
             if "scaling" in self.only:
-                self.scaling(server, len(entries))
+                for core in self.cores:
+                    self.scaling(server, len(entries), core)
+            if "memory" in self.only:
+                for core in self.cores:
+                    self.worker_memory(server, core)
         if "memory" in self.only:
             self.memory()
-        self.check_targets()
+        self.targets = targets({f.name: (f.ticks_per_s, f.detail) for f in self.figures},
+                               self.cores)
         print()
         print(table(self.figures, self.targets), flush=True)
+        ratios = core_ratios((f.name, f.detail, f.ticks_per_s) for f in self.figures)
+        if ratios:
+            print()
+            print(ratio_table(ratios), flush=True)
         return 0
 
     # -- figures ----------------------------------------------------------------------------------
@@ -158,37 +206,68 @@ class Bench:
     def ceiling(self, server: RedisServer, total: int) -> None:
         _log("ceiling: do-nothing consumer")
         workloads.copy_streams(server, DB_CEILING, group="ceiling", group_at="0")
+        client = server.client(db=DB_CEILING)
+        redis_before = service.redis_cpu_s(client)
+        own_before = time.process_time()
         result = consumers.ceiling(server, DB_CEILING, "ceiling", self.settings.read_count)
+        split = CpuSplit(result.ticks, result.seconds, 1, time.process_time() - own_before,
+                         service.redis_cpu_s(client) - redis_before)
+        client.close()
         workloads.drop_db(server, DB_CEILING)
         if result.ticks != total:
             raise RuntimeError(f"ceiling drained {result.ticks} of {total} entries")
         self.emit(Figure("ceiling", result.ticks_per_s,
                          {"ticks": result.ticks, "seconds": round(result.seconds, 3),
-                          "read_count": self.settings.read_count},
-                         note=f"XREADGROUP+XACK, {self.settings.read_count}/batch"))
+                          "read_count": self.settings.read_count,
+                          "worker_cpu_s": round(split.worker_cpu_s, 2),
+                          "redis_cpu_s": round(split.redis_cpu_s, 2), **split.detail()},
+                         note=f"XREADGROUP+XACK, {self.settings.read_count}/batch; "
+                              f"{split.note(side='consumer')}"))
 
-    def engine(self, server: RedisServer, total: int) -> None:
-        _log("engine: volume-engine run, 1 worker")
+    def _ceiling_fields(self, tps: float) -> tuple[dict[str, Any], str, float | None]:
+        ceiling = self.by_name.get("ceiling")
+        if ceiling is None:
+            return {}, "", None
+        ratio = round(tps / ceiling.ticks_per_s, 3)
+        return ({"ratio_to_ceiling": ratio}, f"{100 * ratio:.0f}% of ceiling",
+                float(ceiling.detail["redis_cpu_us_per_tick"]))
+
+    def _pass_figure(self, name: str, run: service.Pass, checks: Mapping[str, Any],
+                     lead: str) -> Figure:
+        extra, share, ceiling_us = self._ceiling_fields(run.ticks_per_s)
+        detail: dict[str, Any] = {**run.detail(), **checks, **extra}
+        note = ", ".join(filter(None, [lead, f"{run.seconds:.1f}s", share]))
+        note = f"{note}; {run.split.note(ceiling_us)}{_losses(checks)}"
+        return Figure(name, run.ticks_per_s, detail, note=note)
+
+    def engine(self, server: RedisServer, total: int, again: list[dict[str, str]],
+               core: str | None) -> None:
+        _log(f"engine: volume-engine run, 1 worker, core {core or 'default'}: "
+             "cold pass, then the steady pass")
         profile = None
         if self.args.profile:
             Path(self.args.profile).mkdir(parents=True, exist_ok=True)
-            profile = Path(self.args.profile) / "engine.txt"
-        result, checks = service.run_engine(server, DB_ENGINE, workers=1, total=total,
-                                            log_dir=self.log_dir, profile=profile,
-                                            histories=self.histories)
-        detail: dict[str, Any] = {"ticks": total, "seconds": round(result.seconds, 3),
-                                  "workers": 1, **checks}
-        note = (f"{result.seconds:.1f}s; worker {checks['worker_cpu_s']:.1f} CPU-s, "
-                f"redis {checks['redis_cpu_s']:.1f} CPU-s")
-        ceiling = self.by_name.get("ceiling")
-        if ceiling is not None:
-            detail["ratio_to_ceiling"] = round(result.ticks_per_s / ceiling.ticks_per_s, 3)
-            note += f", {100 * detail['ratio_to_ceiling']:.0f}% of ceiling"
-        self.emit(Figure("engine", result.ticks_per_s, detail, note=note))
+            profile = Path(self.args.profile) / f"{self.name('engine', core)}.txt"
+        run = service.run_engine(server, DB_ENGINE, workers=1, total=total,
+                                 log_dir=self.log_dir, profile=profile,
+                                 histories=self.histories, extra=core_env(core),
+                                 steady=again, label=core or "")
+        cold = self._pass_figure(self.name("engine", core), run.cold, run.checks, "cold")
+        self.emit(cold, core)
+        self.emit(Figure(self.name("engine_cold", core), cold.ticks_per_s,
+                         {**cold.detail, "same_as": cold.name},
+                         note=f"= {cold.name}: every symbol loaded on first sight"), core)
+        if run.steady is not None:
+            steady = self._pass_figure(self.name("engine_steady", core), run.steady,
+                                       {"lease_losses": run.checks["lease_losses"]},
+                                       "second pass, symbols loaded")
+            steady.detail["over_cold"] = round(steady.ticks_per_s / cold.ticks_per_s, 2)
+            self.emit(steady, core)
         if profile is not None and profile.exists():
             summary = summarize(profile.read_text())
-            (profile.parent / "engine-summary.txt").write_text(summary + "\n")
-            _log(f"profile: {profile} (summary in engine-summary.txt)\n{summary}")
+            summary_path = profile.with_name(f"{profile.stem}-summary.txt")
+            summary_path.write_text(summary + "\n")
+            _log(f"profile: {profile} (summary in {summary_path.name})\n{summary}")
 
     def naive(self, server: RedisServer) -> None:
         budget = self.plan.naive_budget_s
@@ -200,53 +279,86 @@ class Bench:
         workloads.drop_db(server, DB_NAIVE)
         workloads.drop_db(server, DB_NAIVE_OUT)
         detail: dict[str, Any] = {"ticks": result.ticks, "seconds": round(result.seconds, 3)}
-        note = f"{result.ticks:,} ticks in {result.seconds:.0f}s"
-        engine = self.by_name.get("engine")
-        if engine is not None and result.ticks_per_s > 0:
-            detail["engine_over_naive"] = round(engine.ticks_per_s / result.ticks_per_s, 1)
-            note += f"; engine is {detail['engine_over_naive']:.0f}x"
-        self.emit(Figure("naive", result.ticks_per_s, detail, note=note))
+        notes = [f"{result.ticks:,} ticks in {result.seconds:.0f}s"]
+        for core in self.cores:
+            for base, key, label in (("engine", "engine_over_naive", "engine"),
+                                     ("engine_steady", "steady_over_naive", "steady")):
+                fig = self.by_name.get(self.name(base, core))
+                if fig is None or result.ticks_per_s <= 0:
+                    continue
+                multiple = round(fig.ticks_per_s / result.ticks_per_s, 1)
+                detail[self.name(key, core)] = multiple
+                notes.append(f"{self.name(label, core)} is {multiple:.0f}x")
+        self.emit(Figure("naive", result.ticks_per_s, detail, note="; ".join(notes)))
 
-    def latency(self, server: RedisServer, entries: list[dict[str, str]]) -> None:
-        engine = self.by_name.get("engine")
-        rate = self.args.latency_rate or (0.5 * engine.ticks_per_s if engine else 5000.0)
-        _log(f"latency: publishing at {rate:,.0f} ticks/s for {self.plan.latency_s:.0f}s")
+    def latency(self, server: RedisServer, entries: list[dict[str, str]],
+                core: str | None) -> None:
+        capacity = (self.by_name.get(self.name("engine_steady", core))
+                    or self.by_name.get(self.name("engine", core)))
+        rate = self.args.latency_rate or (0.5 * capacity.ticks_per_s if capacity else 5000.0)
+        _log(f"latency: core {core or 'default'}, publishing at {rate:,.0f} ticks/s for "
+             f"{self.plan.latency_s:.0f}s")
         result = latency.measure(server, DB_LATENCY, entries, rate=rate,
                                  duration=self.plan.latency_s, log_dir=self.log_dir,
-                                 histories=self.histories)
+                                 histories=self.histories, extra=core_env(core),
+                                 label=core or "")
+        losses = service.lease_losses(self.log_dir, f"latency-{core}" if core else "latency")
         flush_ms = self.settings.flush_interval_ms
+        target_ms = flush_ms + P99_MARGIN_MS
+        met = result.p99_ms <= target_ms
         detail = {
             "p50_ms": round(result.p50_ms, 1), "p99_ms": round(result.p99_ms, 1),
             "max_ms": round(result.max_ms, 1), "mean_ms": round(result.mean_ms, 1),
             "samples": result.samples, "target_rate": round(rate, 1),
+            "rate_from": ("--latency-rate" if self.args.latency_rate
+                          else capacity.name if capacity else "default"),
             "worker_cpu_share": round(result.worker_cpu_share, 2),
             "p99_ms_by_partition": list(result.p99_ms_by_partition),
-            "flush_interval_ms": flush_ms, "target_p99_ms": flush_ms + 50,
+            "flush_interval_ms": flush_ms, "target_p99_ms": target_ms, "target_met": met,
+            "lease_losses": losses,
         }
-        self.emit(Figure("latency", result.rate, detail,
-                         note=f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms "
-                              f"(flush interval {flush_ms} ms); worker at "
-                              f"{100 * result.worker_cpu_share:.0f}% of a core"))
+        self.emit(Figure(self.name("latency", core), result.rate, detail,
+                         note=f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms; target "
+                              f"p99 <= {flush_ms} + {P99_MARGIN_MS} = {target_ms} ms at half "
+                              f"capacity: {'met' if met else 'MISSED'}; worker at "
+                              f"{100 * result.worker_cpu_share:.0f}% of a core"
+                              f"{_losses(detail)}"), core)
 
-    def scaling(self, server: RedisServer, total: int) -> None:
-        engine = self.by_name.get("engine")
+    def scaling(self, server: RedisServer, total: int, core: str | None) -> None:
+        engine = self.by_name.get(self.name("engine", core))
         if engine is not None:
-            self.emit(Figure("scaling_1", engine.ticks_per_s, {"workers": 1, "same_as": "engine"},
-                             note="= engine"))
-        _log("scaling: volume-engine run, 2 workers")
-        result, checks = service.run_engine(server, DB_SCALING, workers=2, total=total,
-                                            log_dir=self.log_dir, histories=self.histories)
-        detail: dict[str, Any] = {"ticks": total, "seconds": round(result.seconds, 3),
-                                  "workers": 2, **checks}
-        note = f"{result.seconds:.1f}s"
+            self.emit(Figure(self.name("scaling_1", core), engine.ticks_per_s,
+                             {"workers": 1, "same_as": engine.name}, note=f"= {engine.name}"),
+                      core)
+        _log(f"scaling: volume-engine run, 2 workers, core {core or 'default'}")
+        run = service.run_engine(server, DB_SCALING, workers=2, total=total,
+                                 log_dir=self.log_dir, histories=self.histories,
+                                 extra=core_env(core), label=core or "")
+        figure = self._pass_figure(self.name("scaling_2", core), run.cold, run.checks, "cold")
         if engine is not None:
-            detail["speedup"] = round(result.ticks_per_s / engine.ticks_per_s, 2)
-            note += f", {detail['speedup']:.2f}x one worker"
-        self.emit(Figure("scaling_2", result.ticks_per_s, detail, note=note))
+            figure.detail["speedup"] = round(run.cold.ticks_per_s / engine.ticks_per_s, 2)
+            figure.note = f"{figure.detail['speedup']:.2f}x one worker; {figure.note}"
+        self.emit(figure, core)
+
+    def worker_memory(self, server: RedisServer, core: str | None) -> None:
+        symbols, ticks = self.plan.worker_memory
+        _log(f"memory: a worker, core {core or 'default'}, {symbols:,} symbols, "
+             f"{ticks:,} ticks over the session")
+        obj = worker_memory.measure(server, DB_MEMORY, symbols=symbols, ticks=ticks,
+                                    seed=self.args.seed, log_dir=self.log_dir,
+                                    extra=core_env(core), label=core or "")
+        obj["target_mib"] = MEMORY_TARGET_MIB
+        obj["target_met"] = obj["peak_rss_mib"] < MEMORY_TARGET_MIB
+        note = (f"worker RSS {obj['rss_mib']:.0f} MiB, peak {obj['peak_rss_mib']:.0f} MiB "
+                f"(target < {MEMORY_TARGET_MIB} MiB: {'met' if obj['target_met'] else 'MISSED'})"
+                f"; {obj['ticks']:,} ticks, {obj['bytes_per_symbol']:,} B/symbol over the "
+                f"idle worker's {obj['base_rss_mib']:.0f} MiB{_losses(obj)}")
+        self.emit(Figure(self.name(f"memory_worker_{symbols}", core), math.nan, obj, note=note),
+                  core)
 
     def memory(self) -> None:
         for symbols, ticks in self.plan.memory:
-            _log(f"memory: {symbols:,} symbols, {ticks:,} ticks (fresh interpreter)")
+            _log(f"memory: {symbols:,} symbols, {ticks:,} ticks (Python core, fresh interpreter)")
             out = subprocess.run(
                 [sys.executable, "-m", "bench.memory", "--symbols", str(symbols),
                  "--ticks", str(ticks), "--seed", str(self.args.seed)],
@@ -256,42 +368,30 @@ class Bench:
             obj = orjson.loads(out.stdout.strip().splitlines()[-1])
             name = str(obj.pop("name"))
             tps = float(obj.pop("ticks_per_s"))
-            note = (f"RSS {obj['rss_mib']:.0f} MiB; {obj['bytes_per_symbol']:,} B/symbol "
+            note = (f"Python core alone: RSS {obj['rss_mib']:.0f} MiB; "
+                    f"{obj['bytes_per_symbol']:,} B/symbol "
                     f"({obj['bytes_per_symbol_fixed']:,} fixed), {obj['bytes_per_level']} B/level, "
                     f"{obj['levels_per_symbol']} levels/symbol")
             self.emit(Figure(name, tps, obj, note=note))
-
-    # -- targets ----------------------------------------------------------------------------------
-
-    def check_targets(self) -> None:
-        f = self.by_name
-        if "engine" in f and "ceiling" in f:
-            ratio = f["engine"].ticks_per_s / f["ceiling"].ticks_per_s
-            self.targets.append(Target("engine >= 50% of ceiling", ratio >= 0.5,
-                                       f"{100 * ratio:.0f}%"))
-        if "engine" in f and "naive" in f and f["naive"].ticks_per_s > 0:
-            ratio = f["engine"].ticks_per_s / f["naive"].ticks_per_s
-            self.targets.append(Target("engine >= 20x naive", ratio >= 20, f"{ratio:.0f}x"))
-        if "latency" in f:
-            d = f["latency"].detail
-            self.targets.append(Target(
-                f"p99 publish-to-visible <= flush interval + 50 ms ({d['target_p99_ms']} ms)",
-                d["p99_ms"] <= d["target_p99_ms"], f"{d['p99_ms']} ms"))
-        big = [fig for name, fig in f.items() if name == "memory_100000"]
-        for fig in big:
-            rss = fig.detail["rss_mib"]
-            self.targets.append(Target("100,000 symbols, full session, < 1 GiB RSS", rss < 1024,
-                                       f"{rss:.0f} MiB"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="reduced run, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="reduced run, about three minutes")
     parser.add_argument("--only", default="", help=f"comma list of {','.join(FIGURES)}")
     parser.add_argument("--symbols", type=int, help="workload symbols (default 20000)")
     parser.add_argument("--ticks", type=int, help="workload ticks (full 400000, quick 100000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--core", choices=("native", "python", "both"), default=None,
+                        help="run the workers with VOLUME_CORE=native|python; both: each, "
+                             "with native/python per figure (default: the service's choice)")
+    parser.add_argument("--memory", default="",
+                        help="the Python core's memory figures as SYMBOLS:TICKS,... (full "
+                             "20000:800000,100000:4000000; quick 20000:160000)")
+    parser.add_argument("--worker-memory", default="",
+                        help="the worker's memory figure as SYMBOLS:TICKS (full "
+                             "100000:4000000, quick 100000:500000)")
     parser.add_argument("--latency-rate", type=float, default=0.0,
                         help="publish rate for the latency figure (default: half the engine's)")
     parser.add_argument("--profile", default="", help="directory: py-spy the engine run into it")
@@ -314,9 +414,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--gc-gen0: expected an integer >= 0")
         service.GC_GEN0 = args.gc_gen0
     plan = QUICK if args.quick else FULL
-    if args.symbols or args.ticks:
-        plan = Plan(args.symbols or plan.symbols, args.ticks or plan.ticks, plan.naive_budget_s,
-                    plan.latency_s, plan.memory)
+    memory, worker = plan.memory, plan.worker_memory
+    try:
+        if args.memory:
+            memory = parse_memory(args.memory)
+        if args.worker_memory:
+            (worker, *more) = parse_memory(args.worker_memory)
+            if more:
+                raise ValueError("one SYMBOLS:TICKS")
+    except ValueError as exc:
+        parser.error(f"--memory/--worker-memory: {exc}")
+    plan = Plan(args.symbols or plan.symbols, args.ticks or plan.ticks, plan.naive_budget_s,
+                plan.latency_s, memory, worker)
     return Bench(args, plan).run()
 
 

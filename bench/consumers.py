@@ -19,12 +19,12 @@ from typing import Any, cast
 
 import redis.asyncio as aredis
 
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.session_tracker import StaleSessionError
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.ticks import TickError
 from shared_core.volume_files.unified_engine import UnifiedVolumeEngine
 
+from .dev import RedisServer
 from .workloads import seed_history, stream_keys
 
 
@@ -74,7 +74,7 @@ def naive(
 ) -> Drained:
     """Per-tick engine over the copy in `db`, writing to `out_db`, for about `budget_s`."""
     if histories:
-        seed_history(server, out_db, histories)
+        seed_history(server, out_db, histories.items())
     reader = server.client(db=db)
     writer = server.client(db=out_db)
     engine = UnifiedVolumeEngine(writer, settings=load_settings(env={}))

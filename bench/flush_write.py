@@ -45,7 +45,6 @@ import redis
 import redis.asyncio as aredis
 
 from shared_core.volume_files.core_config import load_core_config
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.engine_core import VolumeEngineCore
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
@@ -61,6 +60,7 @@ from shared_core.volume_files.store.transaction import (
 from shared_core.volume_files.store.write_filter import WriteFilter
 from shared_core.volume_files.ticks import parse_entry
 
+from .dev import RedisServer
 from .workloads import SESSION_DATE, iter_history
 
 FLAT_FLUSH = """

@@ -23,11 +23,11 @@ from typing import Any
 
 import redis.asyncio as aredis
 
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.stream.partitions import parse_entry_id, partition_for
 from shared_core.volume_files.stream.producer import publish_sync
 
+from .dev import RedisServer
 from .service import process_cpu_s, start_workers, stop_workers, wait_owned, worker_ids
 from .workloads import PARTITIONS, STREAM, backlog, drop_db, seed_history
 
@@ -140,11 +140,13 @@ def measure(
     log_dir: Path,
     histories: Mapping[str, Mapping[str, str]] | None = None,
     warmup_s: float = 1.0,
+    extra: dict[str, str] | None = None,
+    label: str = "",
 ) -> Latency:
     """One worker on an empty DB, fed live at `rate` ticks/s for about `duration` seconds."""
     drop_db(server, db)
     if histories:
-        seed_history(server, db, histories)
+        seed_history(server, db, histories.items())
     seen: set[str] = set()
     warm: list[dict[str, str]] = []
     timed: list[dict[str, str]] = []
@@ -152,13 +154,14 @@ def measure(
         symbol = entry["symbol"]
         (timed if symbol in seen else warm).append(entry)
         seen.add(symbol)
-    procs = start_workers(server, db, "latency", 1, log_dir, {})
+    group = f"latency-{label}" if label else "latency"
+    procs = start_workers(server, db, group, 1, log_dir, extra or {})
     client = server.client(db=db)
     try:
         wait_owned(client, worker_ids(1), procs)
         publish_sync(client, warm, stream=STREAM, partitions=PARTITIONS, batch=2000)
         deadline = time.monotonic() + 120
-        while backlog(client, "latency") > 0:
+        while backlog(client, group) > 0:
             if time.monotonic() > deadline:
                 raise RuntimeError("the latency worker did not consume the warm-up ticks")
             time.sleep(0.05)

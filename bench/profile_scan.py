@@ -25,14 +25,9 @@ from dataclasses import dataclass
 import orjson
 
 from shared_core.volume_files import profile_scan
-from shared_core.volume_files.dev.sample_data import (
-    BINANCE_FILE,
-    YESBANK_FILE,
-    binance_trades,
-    default_data_dir,
-    yesbank_ticks,
-)
 from shared_core.volume_files.volume_profile_manager import ProfileSnapshot, VolumeProfile
+
+from .dev import BINANCE_FILE, YESBANK_FILE, binance_trades, default_data_dir, yesbank_ticks
 
 Trades = Sequence[tuple[float, int]]
 

@@ -17,22 +17,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.stream.leases import assignment
 
-from .consumers import Drained
+from .analysis import CpuSplit, command_delta
+from .dev import RedisServer
 from .workloads import (
     PARTITIONS,
     STREAM,
     backlog,
     copy_streams,
     drop_db,
+    publish,
     seed_history,
     stream_keys,
 )
@@ -83,6 +85,16 @@ def start_workers(
                 stderr=subprocess.STDOUT,
             ))
     return procs
+
+
+def lease_losses(log_dir: Path, group: str) -> int:
+    """Leases the group's workers lost or were fenced from (their logs): a figure with any is
+    measuring recovery (replays), not the steady pipeline."""
+    lost = 0
+    for log in log_dir.glob(f"{group}-bench-w*.log"):
+        text = log.read_text(errors="replace")
+        lost += text.count('"lease_lost"') + text.count('"partition_fenced"')
+    return lost
 
 
 def worker_ids(n: int) -> list[str]:
@@ -156,16 +168,121 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_memory_mib(pid: int) -> tuple[float, float]:
+    """(resident now, resident peak) in MiB, from /proc/PID/status (VmRSS, VmHWM)."""
+    found: dict[str, float] = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                found[name] = int(rest.split()[0]) / 1024
+    return found["VmRSS"], found["VmHWM"]
+
+
 def redis_cpu_s(client: redis.Redis) -> float:
+    """The server's user + system CPU seconds so far (all of its threads)."""
     info: Any = client.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def command_usec(client: redis.Redis) -> dict[str, float]:
-    """Server-side seconds per command since the last CONFIG RESETSTAT."""
+def command_seconds(client: redis.Redis) -> dict[str, float]:
+    """Server-side seconds per command so far (INFO commandstats)."""
     stats: Any = client.info("commandstats")
-    return {name.removeprefix("cmdstat_"): round(float(v["usec"]) / 1e6, 3)
-            for name, v in stats.items() if float(v["usec"]) >= 1000}
+    return {name.removeprefix("cmdstat_"): float(v["usec"]) / 1e6 for name, v in stats.items()}
+
+
+# A consumer group parked here is delivered nothing: every id XADD can make is below it.
+PARKED_ID = "9999999999999-0"
+# The service trims its streams below what every group has finished with; a parked group
+# looks finished with everything, so a group that never reads holds entries until released.
+HOLD_GROUP = "bench-hold"
+
+
+def hold(client: redis.Redis) -> None:
+    """Keep the workers' own trimming off the streams (see `park`)."""
+    for key in stream_keys():
+        client.xgroup_create(key, HOLD_GROUP, id="0", mkstream=True)
+
+
+def park(client: redis.Redis, group: str) -> list[tuple[str, int]]:
+    """Hold back everything published from now on from `group`; returns each partition's
+    (last-delivered id, entries read) for `release`. The workers keep running and polling.
+
+    This is how entries are put in front of running workers without timing the publishing:
+    park, publish, then release, and the workers find the whole batch at once, as the
+    first pass finds its backlog when the clock starts.
+    """
+    pipe = client.pipeline(transaction=False)
+    for key in stream_keys():
+        pipe.xinfo_groups(key)
+    marks = []
+    for groups in pipe.execute():
+        (g,) = [g for g in groups if _text(g["name"]) == group]
+        marks.append((_text(g["last-delivered-id"]), int(g["entries-read"] or 0)))
+    pipe = client.pipeline(transaction=False)
+    for key in stream_keys():
+        pipe.xgroup_setid(key, group, PARKED_ID)
+    pipe.execute()
+    return marks
+
+
+def release(client: redis.Redis, group: str, marks: Sequence[tuple[str, int]]) -> None:
+    """Deliver what was published since `park`, from where the group was."""
+    pipe = client.pipeline(transaction=False)
+    for key, (last_id, entries_read) in zip(stream_keys(), marks, strict=True):
+        pipe.xgroup_setid(key, group, last_id, entries_read=entries_read)
+    pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """One timed drain: its ticks, wall time, and the CPU each side spent on it."""
+
+    ticks: int
+    seconds: float
+    workers: int
+    worker_cpu_s: float
+    redis_cpu_s: float
+    redis_command_s: dict[str, float]
+
+    @property
+    def ticks_per_s(self) -> float:
+        return self.ticks / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def split(self) -> CpuSplit:
+        return CpuSplit(self.ticks, self.seconds, self.workers, self.worker_cpu_s,
+                        self.redis_cpu_s)
+
+    def detail(self) -> dict[str, Any]:
+        return {"ticks": self.ticks, "seconds": round(self.seconds, 3), "workers": self.workers,
+                "worker_cpu_s": round(self.worker_cpu_s, 2),
+                "redis_cpu_s": round(self.redis_cpu_s, 2), **self.split.detail(),
+                "redis_command_s": self.redis_command_s}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRun:
+    cold: Pass
+    steady: Pass | None
+    checks: dict[str, Any]
+
+
+def _drain(client: redis.Redis, group: str, procs: Sequence[subprocess.Popen[bytes]],
+           started: float, total: int, timeout: float, log_dir: Path) -> float:
+    """Seconds from `started` until the group's backlog is zero."""
+    deadline = started + timeout
+    while backlog(client, group) > 0:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"engine did not drain {total} entries within {timeout}s")
+        if any(proc.poll() is not None for proc in procs):
+            raise RuntimeError(f"a worker exited early; logs in {log_dir}")
+        time.sleep(POLL_S)
+    return time.perf_counter() - started
 
 
 def run_engine(
@@ -179,45 +296,60 @@ def run_engine(
     histories: Mapping[str, Mapping[str, str]] | None = None,
     profile: Path | None = None,
     extra: dict[str, str] | None = None,
-) -> tuple[Drained, dict[str, Any]]:
-    """Drain a fresh copy of the workload (and its history) with `workers` service processes."""
-    group = f"engine-{workers}w"
+    steady: Sequence[dict[str, str]] | None = None,
+    label: str = "",
+) -> EngineRun:
+    """Drain a fresh copy of the workload (and its history) with `workers` service processes.
+
+    The cold pass starts from empty state: every symbol is loaded on first sight. With
+    `steady` (see `analysis.steady_pass`), those entries are then put in front of the same,
+    still running workers and drained on their own clock.
+    """
+    group = f"engine-{workers}w" + (f"-{label}" if label else "")
     copy_streams(server, db, group=group, group_at="$")
     if histories:
-        seed_history(server, db, histories)
+        seed_history(server, db, histories.items())
     env = {"VOLUME_BLOCK_MS": str(GATED_BLOCK_MS), **(extra or {})}
-    procs = start_workers(server, db, group, workers, log_dir, env)
     client = server.client(db=db)
+    if steady:
+        hold(client)
+    procs = start_workers(server, db, group, workers, log_dir, env)
     profiler = None
+    second: Pass | None = None
     try:
         wait_owned(client, worker_ids(workers), procs)
         if profile is not None:
             profiler = start_profiler(procs[0].pid, profile)
             time.sleep(0.5)  # let py-spy attach before the clock starts
-        client.config_resetstat()
-        cpu_before = [process_cpu_s(proc.pid) for proc in procs]
+        commands_before = command_seconds(client)
+        cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
         redis_before = redis_cpu_s(client)
         pipe = client.pipeline(transaction=False)
         for key in stream_keys():
             pipe.xgroup_setid(key, group, "0", entries_read=0)
         started = time.perf_counter()
         pipe.execute()
-        deadline = started + timeout
-        while backlog(client, group) > 0:
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"engine did not drain {total} entries within {timeout}s")
-            if any(proc.poll() is not None for proc in procs):
-                raise RuntimeError(f"a worker exited early; logs in {log_dir}")
-            time.sleep(POLL_S)
-        seconds = time.perf_counter() - started
-        worker_cpu = sum(process_cpu_s(proc.pid) for proc in procs) - sum(cpu_before)
-        redis_cpu = redis_cpu_s(client) - redis_before
+        seconds = _drain(client, group, procs, started, total, timeout, log_dir)
+        cold = Pass(total, seconds, workers,
+                    sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
+                    redis_cpu_s(client) - redis_before,
+                    command_delta(commands_before, command_seconds(client)))
         stop_profiler(profiler)
         profiler = None
+        if steady:
+            marks = park(client, group)
+            publish(server, steady, db=db)
+            commands_before = command_seconds(client)
+            cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
+            redis_before = redis_cpu_s(client)
+            started = time.perf_counter()
+            release(client, group, marks)
+            seconds = _drain(client, group, procs, started, len(steady), timeout, log_dir)
+            second = Pass(len(steady), seconds, workers,
+                          sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
+                          redis_cpu_s(client) - redis_before,
+                          command_delta(commands_before, command_seconds(client)))
         checks = {
-            "worker_cpu_s": round(worker_cpu, 2),
-            "redis_cpu_s": round(redis_cpu, 2),
-            "redis_command_s": command_usec(client),
             "sessions_written": sum(1 for _ in client.scan_iter(match="vol:session:*",
                                                                 count=5000)),
             "dead_letters": int(client.xlen(keys.dead_letter_key(STREAM))),
@@ -226,5 +358,6 @@ def run_engine(
         stop_profiler(profiler)
         stop_workers(procs)
         client.close()
+    checks["lease_losses"] = lease_losses(log_dir, group)
     drop_db(server, db)
-    return Drained(total, seconds), checks
+    return EngineRun(cold, second, checks)

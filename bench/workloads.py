@@ -11,14 +11,13 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
 import redis
 
-from shared_core.volume_files.dev.local_redis import RedisServer
 from shared_core.volume_files.simulator import SimInstrument, build_universe, simulate_ticks
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.wire import text
@@ -28,6 +27,8 @@ from shared_core.volume_files.stream.partitions import (
     partition_for,
 )
 from shared_core.volume_files.stream.producer import entry_symbol, publish_sync
+
+from .dev import RedisServer
 
 SESSION_DATE = date(2025, 12, 9)  # a Tuesday: weekly NIFTY expiry, monthly on 2025-12-30
 STREAM = "ticks"
@@ -79,12 +80,14 @@ def history(universe: Sequence[SimInstrument], *, seed: int = 7) -> dict[str, di
     return dict(iter_history(universe, seed=seed))
 
 
-def seed_history(server: RedisServer, db: int, histories: Mapping[str, Mapping[str, str]]) -> None:
-    """Write the recorded sessions into `db`, where the service loads them from."""
+def seed_history(
+    server: RedisServer, db: int, histories: Iterable[tuple[str, Mapping[str, str]]]
+) -> None:
+    """Write the recorded sessions (symbol, fields) into `db`, where the service loads them."""
     client = server.client(db=db)
     try:
         pipe = client.pipeline(transaction=False)
-        for i, (symbol, fields) in enumerate(histories.items(), 1):
+        for i, (symbol, fields) in enumerate(histories, 1):
             pipe.hset(keys.history_key(symbol), mapping=cast(Any, dict(fields)))
             if i % 2000 == 0:
                 pipe.execute()
@@ -117,14 +120,14 @@ def describe(
     }
 
 
-def publish(server: RedisServer, entries: Sequence[dict[str, str]], *,
-            misroute: float = 0.0, seed: int = 7) -> float:
-    """Publish to DB 1 with the project's producer (crc32 routing); returns seconds taken.
+def publish(server: RedisServer, entries: Iterable[dict[str, str]], *,
+            db: int = SOURCE_DB, misroute: float = 0.0, seed: int = 7) -> float:
+    """Publish to `db` with the project's producer (crc32 routing); returns seconds taken.
 
     With `misroute`, that share of the ticks (drawn with `seed`) goes to the partition after
     its symbol's instead, as a producer with another rule would put it: the workers forward it.
     """
-    client = server.client(db=SOURCE_DB)
+    client = server.client(db=db)
     try:
         started = time.perf_counter()
         if not misroute:

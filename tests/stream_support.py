@@ -104,6 +104,20 @@ def wait_consumed(client: redis.Redis, timeout: float = 120.0, settle: float = 0
     raise AssertionError(f"streams not consumed within {timeout}s (backlog {backlog(client)})")
 
 
+def core_env() -> dict[str, str]:
+    """VOLUME_CORE as the test run sets it (CI runs the stream tests once per core); unset,
+    the service picks (native where built)."""
+    core = os.environ.get("VOLUME_CORE")
+    return {"VOLUME_CORE": core} if core else {}
+
+
+def core() -> str:
+    """The tick core the stream tests run: VOLUME_CORE resolved (cores.resolve)."""
+    from shared_core.volume_files import cores
+
+    return cores.resolve(os.environ.get("VOLUME_CORE", "auto"))
+
+
 def service_env(redis_url: str, worker_id: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({

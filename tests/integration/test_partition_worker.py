@@ -36,7 +36,7 @@ def _config(consumer: str = "c1", max_deliveries: int = 5,
     return PartitionConfig(
         stream=ss.STREAM, partition=0, group=ss.GROUP, consumer=consumer, read_count=100,
         block_ms=50, flush_interval_ms=50, flush_max_entries=1000,
-        max_deliveries=max_deliveries, dual_write=True, partitions=partitions,
+        max_deliveries=max_deliveries, dual_write=True, partitions=partitions, core=ss.core(),
     )
 
 
@@ -53,7 +53,7 @@ async def _worker(aclient: aredis.Redis, consumer: str = "c1", **kw: Any
     leases = LeaseClient(aclient, ss.STREAM, consumer, 5000)
     token = await leases.acquire(0)
     assert token is not None
-    settings = dataclasses.replace(load_settings(env={}))
+    settings = dataclasses.replace(load_settings(env=ss.core_env()))
     worker = PartitionWorker(
         aclient, _config(consumer, **kw), load_core_config(settings), token, ServiceMetrics(),
     )

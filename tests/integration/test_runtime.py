@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 def _settings(url: str, worker: str = "w1") -> object:
     return dataclasses.replace(
-        load_settings(env={}),
+        load_settings(env=ss.core_env()),
         redis_url=url, stream=ss.STREAM, partitions=ss.PARTITIONS, group=ss.GROUP,
         worker_id=worker, metrics_port=0, lease_ttl_ms=1500, renew_interval_ms=250,
         flush_interval_ms=100, block_ms=200,

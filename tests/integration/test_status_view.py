@@ -24,7 +24,7 @@ WORKER = "status-w1"
 
 def _settings(url: str) -> Settings:
     return dataclasses.replace(
-        load_settings(env={}), redis_url=url, stream=ss.STREAM, partitions=ss.PARTITIONS,
+        load_settings(env=ss.core_env()), redis_url=url, stream=ss.STREAM, partitions=ss.PARTITIONS,
         group=ss.GROUP, worker_id=WORKER, metrics_port=0, lease_ttl_ms=1500,
         renew_interval_ms=250, flush_interval_ms=100, block_ms=200,
     )

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared_core.volume_files.cli import tune_gc
+from shared_core.volume_files import cores
+from shared_core.volume_files._version import __version__
+from shared_core.volume_files.cli import main, tune_gc, version_text
 
 
 @pytest.fixture
@@ -28,3 +30,17 @@ def test_tune_gc_zero_keeps_the_interpreter_defaults() -> None:
     before = gc.get_threshold()
     tune_gc(0)
     assert gc.get_threshold() == before
+
+
+def test_version_names_the_core(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"volume-engine {__version__}"
+    assert out[1] == f"core: {cores.resolve('auto')}"
+
+
+def test_version_text_follows_volume_core() -> None:
+    assert version_text({"VOLUME_CORE": "python"}).splitlines()[1] == "core: python"
+    assert "must be one of" in version_text({"VOLUME_CORE": "rust"})

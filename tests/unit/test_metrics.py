@@ -103,7 +103,7 @@ def test_naming_conventions() -> None:
         for s in family.samples:
             assert "symbol" not in s.labels, s
             assert set(s.labels) <= {"outcome", "reason", "kind", "event", "family",
-                                     "partition", "le", "version", "profile_kernel"}, s
+                                     "partition", "le", "version", "core", "profile_kernel"}, s
             if family.type == "counter":
                 assert s.name in (f"{family.name}_total", f"{family.name}_created"), s.name
             else:

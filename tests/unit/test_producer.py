@@ -151,3 +151,61 @@ async def test_async_producer_routes_and_batches() -> None:
     assert await producer.publish(ENTRIES) == 5
     assert client.log == EXPECTED_LOG
     assert client.transactions == [False]
+
+
+# -- raw KiteTicker ticks: routed by the symbol their token stands for ---------------------------
+
+TOKEN_MAP = {738561: "RELIANCE", 256265: "NIFTY 50", 128083204: "BSE:RELIANCE"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "symbol"),
+    [
+        ({"instrument_token": "738561", "last_price": "1544.2"}, "RELIANCE"),
+        ({"data": '{"instrument_token": 256265, "last_price": 25910.35}'}, "NIFTY 50"),
+        ({"data": '{"instrument_token": 128083204.0}'}, "BSE:RELIANCE"),
+        ({"instrument_token": "738561", "data": '{"instrument_token": 256265}'}, "NIFTY 50"),
+        ({"instrument_token": "738561", "tradingsymbol": "YESBANK"}, "YESBANK"),
+        ({"data": '{"instrument_token": 738561, "symbol": "SBIN"}'}, "SBIN"),
+        ({"instrument_token": "999"}, ""),
+        ({"instrument_token": "abc"}, ""),
+    ],
+)
+def test_entry_symbol_resolves_tokens(entry: dict[str, str], symbol: str) -> None:
+    assert entry_symbol(entry, TOKEN_MAP) == symbol
+    assert route(entry, "ticks", 8, TOKEN_MAP) == (part(symbol) if symbol else "ticks:0")
+
+
+def test_tokens_are_not_resolved_without_a_map() -> None:
+    assert entry_symbol({"instrument_token": "738561"}) == ""
+
+
+tokens = st.sampled_from([738561, 256265, 128083204, 4242, "738561", "x"])
+
+
+@given(st.none() | tokens, st.none() | tokens, st.none() | names, st.booleans())
+def test_token_route_agrees_with_the_parser(
+    flat_token: int | str | None, json_token: int | str | None, symbol: str | None,
+    symbol_in_json: bool,
+) -> None:
+    entry: dict[str, str] = {"price": "100.5", "timestamp": "2025-01-06T10:00:00", "volume": "1"}
+    nested: dict[str, object] = {}
+    if flat_token is not None:
+        entry["instrument_token"] = str(flat_token)
+    if json_token is not None:
+        nested["instrument_token"] = json_token
+    if symbol is not None:
+        if symbol_in_json:
+            nested["tradingsymbol"] = symbol
+        else:
+            entry["tradingsymbol"] = symbol
+    if nested:
+        entry["data"] = orjson.dumps(nested).decode()
+    try:
+        parsed = parse_entry(entry, tokens=TOKEN_MAP).symbol
+    except TickError:
+        assert route(entry, "ticks", 8, TOKEN_MAP) == "ticks:0"
+        return
+    assert entry_symbol(entry, TOKEN_MAP) == parsed
+    assert route(entry, "ticks", 8, TOKEN_MAP) == part(parsed)
+

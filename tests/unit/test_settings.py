@@ -188,6 +188,14 @@ def test_directory_argument_wins(conf: Path, tmp_path: Path) -> None:
             {"VOLUME_INSTRUMENTS_CSV": "/nonexistent/instruments.csv"},
             "VOLUME_INSTRUMENTS_CSV: no such file '/nonexistent/instruments.csv'",
         ),
+        (
+            {"VOLUME_INSTRUMENTS_POLL_MS": "50"},
+            "VOLUME_INSTRUMENTS_POLL_MS: must be >= 100, got 50",
+        ),
+        (
+            {"VOLUME_TIMESTAMP_FROM_ENTRY_ID": "sometimes"},
+            "VOLUME_TIMESTAMP_FROM_ENTRY_ID: must be true or false, got 'sometimes'",
+        ),
     ],
 )
 def test_validation_errors_name_the_setting(env: dict[str, str], message: str) -> None:
@@ -348,3 +356,12 @@ def test_bad_market_value_is_a_settings_error(conf: Path) -> None:
     market.write_text(market.read_text().replace('"09:15"', '"25:00"'))
     with pytest.raises(SettingsError, match=f"^config in {re.escape(str(conf))}: "):
         load_core_config(_settings_for(conf))
+
+
+def test_kite_feed_settings() -> None:
+    defaults = load_settings(env={})
+    assert (defaults.instruments_poll_ms, defaults.timestamp_from_entry_id) == (5000, False)
+    chosen = load_settings(
+        env={"VOLUME_INSTRUMENTS_POLL_MS": "1500", "VOLUME_TIMESTAMP_FROM_ENTRY_ID": "1"}
+    )
+    assert (chosen.instruments_poll_ms, chosen.timestamp_from_entry_id) == (1500, True)

@@ -6,6 +6,7 @@ import re
 from collections import Counter, defaultdict
 from datetime import date
 from itertools import islice
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,10 +14,13 @@ from hypothesis import strategies as st
 
 from shared_core.volume_files.simulator import (
     INDEX_NAMES,
+    MAX_TRADE_UNITS,
     STOCK_NAMES,
     SimInstrument,
     build_universe,
     default_intensity,
+    equity_session_volume,
+    mean_size_units,
     monthly_expiry,
     simulate_ticks,
     stock_strike_step,
@@ -410,3 +414,69 @@ def test_expiries_follow_the_calendar_given_holidays_included() -> None:
     assert {i.expiry for i in futures} == {date(2025, 12, 29)}
     assert build_universe(300, session_date=DAY) == build_universe(
         300, session_date=DAY, calendar=MarketCalendar())
+
+
+# -- equities trade like real ones ---------------------------------------------------------------
+
+
+def _equity_totals(
+    n_symbols: int, n_ticks: int, start_minute: float = 0.0, end_minute: float = 375.0
+) -> dict[str, tuple[int, int]]:
+    """symbol -> (its typical session volume, what the simulated window traded)."""
+    universe = build_universe(n_symbols, session_date=DAY, seed=3)
+    traded: dict[str, int] = {}
+    for tick in simulate_ticks(universe, session_date=DAY, n_ticks=n_ticks, seed=3,
+                               start_minute=start_minute, end_minute=end_minute):
+        traded[tick["symbol"]] = traded.get(tick["symbol"], 0) + int(
+            tick.get("volume") or tick.get("last_traded_quantity") or 0
+        )
+    return {i.symbol: (i.session_volume, traded.get(i.symbol, 0))
+            for i in universe if i.kind == "equity"}
+
+
+def test_large_caps_trade_millions_of_shares_a_session() -> None:
+    totals = _equity_totals(200, 20_000)
+    for symbol in ("RELIANCE", "HDFCBANK", "ICICIBANK", "SBIN"):
+        typical, traded = totals[symbol]
+        assert typical > 3_000_000
+        assert 0.4 * typical < traded < 2.5 * typical, (symbol, typical, traded)
+    # a cheap, busy stock trades far more shares than a dear one (YESBANK vs TCS)
+    assert equity_session_volume(22.0, 75) > 10 * equity_session_volume(3100.0, 4)
+
+
+def test_equity_volume_does_not_depend_on_the_tick_count() -> None:
+    few, many = _equity_totals(100, 4_000), _equity_totals(100, 40_000)
+    assert few.keys() == many.keys()
+    busy = [s for s in few if few[s][0] >= 5_000_000]
+    assert busy
+    ratio = sum(few[s][1] for s in busy) / sum(many[s][1] for s in busy)
+    assert 0.6 < ratio < 1.6
+
+
+def test_half_a_session_trades_about_half_the_volume() -> None:
+    whole = _equity_totals(100, 30_000)
+    half = _equity_totals(100, 15_000, start_minute=0.0, end_minute=187.5)
+    assert 0.3 < sum(v for _, v in half.values()) / sum(v for _, v in whole.values()) < 0.7
+
+
+def test_mean_size_units_is_the_capped_pareto_mean() -> None:
+    import random
+
+    rng = random.Random(1)
+    draws = [min(MAX_TRADE_UNITS, 1 + int((rng.random() + 1e-9) ** (-1 / 1.3) - 1.0))
+             for _ in range(200_000)]
+    assert mean_size_units(1.0) == pytest.approx(sum(draws) / len(draws), rel=0.02)
+
+
+def test_yesbank_trades_like_the_real_one(shared_data: Path) -> None:
+    """Within a factor of 3 of the median session of the real 2019 bars (48 million shares)."""
+    import csv
+    import gzip
+
+    daily: Counter[str] = Counter()
+    with gzip.open(shared_data / "nse-yesbank-minute-2019H1.csv.gz", "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            daily[row["timestamp"][:10]] += int(float(row["volume"]))
+    real = sorted(daily.values())[len(daily) // 2]
+    [yesbank] = [i for i in build_universe(500, session_date=DAY) if i.symbol == "YESBANK"]
+    assert real / 3 < yesbank.session_volume < real * 3, (yesbank.session_volume, real)

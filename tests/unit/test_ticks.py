@@ -320,7 +320,9 @@ def test_symbol_length_limit() -> None:
     assert str(error) == "symbol: 65 chars, limit 64"
 
 
-@pytest.mark.parametrize("symbol", ["A B", "A\tB", "A\x00B", "A\x7fB", "A\u200bB", "A\u00a0B"])
+@pytest.mark.parametrize(
+    "symbol", ["A  B", "A\tB", "A \tB", "A\nB", "A\x00B", "A\x7fB", "A\u200bB", "A\u00a0B"]
+)
 def test_symbol_with_whitespace_or_control_chars(symbol: str) -> None:
     rejects("bad_symbol", "symbol", {"symbol": symbol, "price": "1", "timestamp": TS})
 
@@ -358,7 +360,7 @@ def test_symbol_argument_overrides_and_provides() -> None:
     assert parse_tick(" NEW ", data).symbol == "NEW"
     assert parse_tick("ONLY", {"price": 1, "timestamp": TS}).symbol == "ONLY"
     with pytest.raises(TickError) as info:
-        parse_tick("A B", data)
+        parse_tick("A\tB", data)
     assert info.value.reason == "bad_symbol"
 
 
@@ -620,7 +622,8 @@ REJECTIONS: list[tuple[str, str, dict[bytes, bytes]]] = [
     ("symbol_too_long", "symbol", entry(symbol="X" * 65, price=1, timestamp=TS)),
     ("payload_too_large", "payload", entry(symbol="X", price=1, timestamp=TS, pad="x" * 9000)),
     ("bad_json", "data", {b"data": b"{"}),
-    ("bad_symbol", "symbol", entry(symbol="A B", price=1, timestamp=TS)),
+    ("bad_symbol", "symbol", entry(symbol="A  B", price=1, timestamp=TS)),
+    ("unknown_instrument", "instrument_token", entry(instrument_token=1, price=1, timestamp=TS)),
 ]
 
 
@@ -631,3 +634,10 @@ def test_rejection_table(reason: str, field: str, fields: dict[bytes, bytes]) ->
 
 def test_rejection_table_covers_every_reason() -> None:
     assert {reason for reason, _, _ in REJECTIONS} == REASONS
+
+
+def test_epoch_seconds_beyond_float_range_in_ms_are_bad_timestamps() -> None:
+    with pytest.raises(TickError) as err:
+        parse_entry({b"symbol": b"X", b"price": b"1", b"timestamp": b"-1e306"})
+    assert err.value.reason == "bad_timestamp"
+    assert str(err.value) == "timestamp: outside 1970..9999: '-1e306'"

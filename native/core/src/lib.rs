@@ -3,4 +3,14 @@
 //! Pure: no I/O, no clock, no Python. The bindings crate (`../python`) wraps it in one stateful
 //! object per partition; the Python core stays the reference these modules are tested against.
 
+pub mod baseline;
+pub mod clock;
+pub mod codec;
+pub mod counts;
+pub mod engine;
+pub mod exact;
+pub mod profile;
 pub mod resp;
+pub mod scan;
+pub mod session;
+pub mod ticks;

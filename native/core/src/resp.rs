@@ -100,8 +100,9 @@ mod tests {
 
     #[test]
     fn large_hashes_are_chunked() {
-        let fields: Vec<(String, String)> =
-            (0..4500).map(|i| (i.to_string(), "v".to_string())).collect();
+        let fields: Vec<(String, String)> = (0..4500)
+            .map(|i| (i.to_string(), "v".to_string()))
+            .collect();
         let mut e = Encoded::default();
         e.hash_write::<_, _, &str>("h", &fields, &[]);
         assert_eq!(e.commands, 3); // 2000 + 2000 + 500 pairs

@@ -1,8 +1,15 @@
 //! Thin PyO3 bindings over `volume_core`.
 use pyo3::prelude::*;
 
+mod engine;
+mod partition;
+mod ticks;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__doc__", "The volume engine's native core (Rust).")?;
+    engine::register(m)?;
+    partition::register(m)?;
+    ticks::register(m)?;
     Ok(())
 }

@@ -10,8 +10,9 @@ import argparse
 import asyncio
 import csv
 import gc
+import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import orjson
 import redis
 import redis.asyncio as aredis
 
+from . import cores
+from ._version import __version__
 from .logs import configure_logging
 from .settings import Settings, SettingsError, load_settings
 from .stream.producer import TickProducer
@@ -87,11 +90,12 @@ def _count_lines(path: Path) -> int:
 
 
 async def _publish(settings: Settings, entries: Iterator[dict[str, str]], total: int,
-                   rate: float, quiet: bool) -> int:
+                   rate: float, quiet: bool, tokens: Mapping[int, str] | None = None) -> int:
     from rich.progress import Progress
 
     client = aredis.from_url(settings.redis_url)
-    producer = TickProducer(client, stream=settings.stream, partitions=settings.partitions)
+    producer = TickProducer(client, stream=settings.stream, partitions=settings.partitions,
+                            tokens=tokens or {})
     sent = 0
     chunk: list[dict[str, str]] = []
     step = max(1, min(1000, int(rate / 10) if rate else 1000))
@@ -135,8 +139,53 @@ def cmd_publish(args: argparse.Namespace) -> int:
             return 2
         entries = read_tick_file(path)
         total = _count_lines(path)
-    sent = asyncio.run(_publish(settings, entries, total, args.rate, args.quiet))
+    tokens = None if args.simulate else shared_tokens(settings)
+    sent = asyncio.run(_publish(settings, entries, total, args.rate, args.quiet, tokens))
     print(f"published {sent} ticks to {settings.stream}:0..{settings.partitions - 1}")
+    return 0
+
+
+def shared_tokens(settings: Settings) -> Mapping[int, str]:
+    """Token -> symbol of the shared master (else VOLUME_INSTRUMENTS_CSV's), to route by symbol."""
+    from .core_config import load_core_config
+    from .store.instruments_store import adopt_shared_master
+
+    registry = load_core_config(settings).registry
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        adopt_shared_master(client, registry)
+    finally:
+        client.close()
+    return registry.tokens
+
+
+# -- instruments --------------------------------------------------------------------------------
+
+
+def cmd_instruments_import(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .core_config import load_core_config
+    from .instruments_import import import_instruments_file
+    from .instruments_master import MasterFormatError
+    from .store.instruments_store import StoredMasterError
+
+    settings = _settings(args)
+    calendar = load_core_config(settings).calendar
+    path = Path(args.file)
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        result = import_instruments_file(client, path, calendar=calendar, now=datetime.now(UTC))
+    except (MasterFormatError, StoredMasterError, OSError) as exc:
+        print(f"instruments import: {path}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(result.summary())
+    for problem in result.problems[:50]:
+        print(f"  skipped {problem}")
+    if len(result.problems) > 50:
+        print(f"  ... and {len(result.problems) - 50} more")
     return 0
 
 
@@ -273,8 +322,28 @@ def _add_view_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     st.set_defaults(func=cmd_status)
 
 
+def version_text(env: Mapping[str, str] | None = None) -> str:
+    """`volume-engine 0.1.0` and `core: native` (or python), as VOLUME_CORE resolves here."""
+    choice = (os.environ if env is None else env).get("VOLUME_CORE", "auto")
+    try:
+        core = cores.resolve(choice)
+    except ValueError as exc:
+        core = f"unavailable (VOLUME_CORE: {exc})"
+    return f"volume-engine {__version__}\ncore: {core}"
+
+
+class _Version(argparse.Action):
+    """argparse's version action rewraps the text; this prints it line for line."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="volume-engine", description=__doc__)
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the version and the tick core this install runs, and exit")
     parser.add_argument("--redis-url", help="overrides VOLUME_REDIS_URL")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -298,6 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--quiet", action="store_true")
     imp.set_defaults(func=cmd_baselines_import)
+
+    ins = sub.add_parser("instruments", help="the shared instruments master")
+    ins_sub = ins.add_subparsers(dest="instruments_command", required=True)
+    ins_imp = ins_sub.add_parser(
+        "import", help="load Kite's instruments dump (.csv or .csv.gz) for every worker",
+        description="Replace the instruments master in Redis atomically; running workers pick "
+                    "it up within VOLUME_INSTRUMENTS_POLL_MS. Malformed rows are listed with "
+                    "their line and skipped.",
+    )
+    ins_imp.add_argument("file")
+    ins_imp.set_defaults(func=cmd_instruments_import)
 
     mig = sub.add_parser("migration", help="dual-write migration progress")
     mig.set_defaults(func=cmd_migration)

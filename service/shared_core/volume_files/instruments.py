@@ -32,11 +32,8 @@ underlying is the symbol without a colon prefix.
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -120,6 +117,10 @@ class InstrumentRegistry:
 
     A legacy day-month symbol depends on `as_of` (the year of its expiry), so its cached answer
     is re-resolved once `as_of` passes that expiry; every other answer is fixed.
+
+    The master also maps Kite instrument tokens to stream symbols. `replace_master` swaps both
+    in one step (the stream runtime calls it when a new master is imported into Redis); every
+    engine sharing this registry sees the new master from its next lookup on.
     """
 
     def __init__(
@@ -127,6 +128,7 @@ class InstrumentRegistry:
         calendar: MarketCalendar,
         instruments: Iterable[Instrument] = (),
         *,
+        tokens: Mapping[int, str] | None = None,
         indices: frozenset[str] = DEFAULT_INDICES,
         ambiguous: str = "auto",
     ) -> None:
@@ -134,14 +136,35 @@ class InstrumentRegistry:
         self.calendar = calendar
         self.indices = indices
         self.ambiguous = ambiguous
-        self._master: dict[str, Instrument] = {}
+        master: dict[str, Instrument] = {}
         for instrument in instruments:
-            self._master.setdefault(instrument.symbol, instrument)  # the first one wins
+            master.setdefault(instrument.symbol, instrument)  # the first one wins
+        self._master: Mapping[str, Instrument] = master
+        self._tokens: Mapping[int, str] = dict(tokens or {})
         self._cache: dict[str, tuple[Instrument, date | None]] = {}
 
     def __len__(self) -> int:
         """Instruments in the master (keys, exchange-qualified ones included)."""
         return len(self._master)
+
+    @property
+    def tokens(self) -> Mapping[int, str]:
+        """Kite instrument token -> stream symbol, for `ticks.parse_entry(tokens=...)`.
+
+        Read it per batch, not once: `replace_master` installs a new mapping.
+        """
+        return self._tokens
+
+    def symbol_for_token(self, token: int) -> str | None:
+        return self._tokens.get(token)
+
+    def replace_master(
+        self, instruments: Mapping[str, Instrument], tokens: Mapping[int, str]
+    ) -> None:
+        """Adopt a new master: `instruments` is keyed as looked up (see instruments_master)."""
+        self._master = instruments
+        self._tokens = tokens
+        self._cache = {}
 
     @classmethod
     def from_kite_csv(
@@ -152,23 +175,23 @@ class InstrumentRegistry:
         indices: frozenset[str] = DEFAULT_INDICES,
         ambiguous: str = "auto",
     ) -> InstrumentRegistry:
-        """A registry from the text of Kite's instruments dump (pure: the caller reads the file).
+        """A registry from the text of Kite's instruments dump, strictly: a bad row raises.
 
-        Each row is keyed by `EXCHANGE:tradingsymbol` and by the bare tradingsymbol; a bare name
-        listed on several exchanges means the NSE one, then NFO, BSE, BFO, then the first seen.
+        Pure (the caller reads the file). Keys and tokens as `instruments_master.master_tables`
+        gives them; the lenient reading that imports around bad rows is `parse_master`.
         """
-        reader = csv.DictReader(io.StringIO(text))
-        missing = sorted(_KITE_COLUMNS - set(reader.fieldnames or ()))
-        if missing:
-            raise ValueError(f"instruments CSV: missing column(s): {', '.join(missing)}")
-        rows = [_kite_row(row, line, calendar) for line, row in enumerate(reader, start=2)]
-        rows.sort(key=lambda pair: _EXCHANGE_PRIORITY.get(pair[0], len(_EXCHANGE_PRIORITY)))
-        keyed: list[Instrument] = []
-        for exchange, instrument in rows:
-            if exchange:
-                keyed.append(replace(instrument, symbol=f"{exchange}:{instrument.symbol}"))
-            keyed.append(instrument)
-        return cls(calendar, keyed, indices=indices, ambiguous=ambiguous)
+        from .instruments_master import master_tables, parse_master  # it builds on this module
+
+        try:
+            parsed = parse_master(text, calendar)
+        except ValueError as exc:
+            raise ValueError(f"instruments CSV: {exc}") from None
+        if parsed.problems:
+            raise ValueError(f"instruments CSV {parsed.problems[0]}")
+        registry = cls(calendar, indices=indices, ambiguous=ambiguous)
+        tables = master_tables(parsed.rows)
+        registry.replace_master(tables.instruments, tables.tokens)
+        return registry
 
     def resolve(self, symbol: str, as_of: date) -> Instrument:
         cached = self._cache.get(symbol)
@@ -304,87 +327,3 @@ def _option(symbol: str, underlying: str, expiry: date, strike: str, kind: str) 
 
 def _is_underlying(name: str) -> bool:
     return _UNDERLYING.fullmatch(name) is not None and not name.isdigit()
-
-
-# -- Kite instruments master -------------------------------------------------------------------
-
-_KITE_COLUMNS = frozenset(
-    [
-        "tradingsymbol",
-        "name",
-        "expiry",
-        "strike",
-        "tick_size",
-        "lot_size",
-        "instrument_type",
-        "segment",
-        "exchange",
-    ]
-)
-_EXCHANGE_PRIORITY = {"NSE": 0, "NFO": 1, "BSE": 2, "BFO": 3}
-_KINDS = {
-    "EQ": InstrumentKind.EQUITY,
-    "FUT": InstrumentKind.FUTURE,
-    "CE": InstrumentKind.OPTION,
-    "PE": InstrumentKind.OPTION,
-}
-
-
-def _kite_row(
-    row: dict[str, str | None], line: int, calendar: MarketCalendar
-) -> tuple[str, Instrument]:
-    def cell(name: str) -> str:
-        return (row.get(name) or "").strip()
-
-    def number(name: str) -> float:
-        value = cell(name) or "0"
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            raise ValueError(f"instruments CSV line {line}: {name} is not a number: {value!r}")
-        return number
-
-    symbol = cell("tradingsymbol")
-    if not symbol:
-        raise ValueError(f"instruments CSV line {line}: empty tradingsymbol")
-    instrument_type = cell("instrument_type").upper()
-    kind = _KINDS.get(instrument_type)
-    if kind is None:
-        raise ValueError(
-            f"instruments CSV line {line}: instrument_type must be EQ, FUT, CE or PE, "
-            f"got {instrument_type!r}"
-        )
-    if cell("segment").upper() == "INDICES":
-        kind = InstrumentKind.INDEX
-    expiry = None
-    if cell("expiry"):
-        try:
-            expiry = date.fromisoformat(cell("expiry"))
-        except ValueError:
-            raise ValueError(
-                f"instruments CSV line {line}: expiry is not a date: {cell('expiry')!r}"
-            ) from None
-    if kind in (InstrumentKind.FUTURE, InstrumentKind.OPTION) and expiry is None:
-        raise ValueError(f"instruments CSV line {line}: {instrument_type} row without expiry")
-    strike = number("strike")
-    if kind is InstrumentKind.OPTION and strike <= 0:
-        raise ValueError(f"instruments CSV line {line}: option without a positive strike")
-    tick_size = number("tick_size")  # Kite lists 0 for indices: keep the default grid
-    lot_size = int(number("lot_size"))
-    is_fno = kind is InstrumentKind.FUTURE or kind is InstrumentKind.OPTION
-    underlying = cell("name") if is_fno else symbol
-    if not underlying:  # an F&O row without a name: read it from the symbol
-        as_of = expiry or date(2000, 1, 1)
-        underlying = _parse(symbol, as_of, calendar, frozenset(), "year")[0].underlying
-    return cell("exchange").upper(), Instrument(
-        symbol=symbol,
-        underlying=underlying,
-        kind=kind,
-        expiry=expiry,
-        strike=strike if kind is InstrumentKind.OPTION else None,
-        option_type=instrument_type if kind is InstrumentKind.OPTION else None,
-        tick_size=tick_size if tick_size > 0 else DEFAULT_TICK_SIZE,
-        lot_size=lot_size if lot_size > 0 else None,
-    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.process_collector import ProcessCollector
 
+from . import cores
 from ._version import __version__
 from .profile_scan import kernel
 from .store import keys
@@ -27,7 +28,9 @@ FLUSH_ERROR_KINDS = ("fenced", "connection", "error")
 class ServiceMetrics:
     """Every metric the service exports, bound to one registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, core: str | None = None
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         ProcessCollector(registry=self.registry)
         r = self.registry
@@ -75,11 +78,13 @@ class ServiceMetrics:
                                       "Newest exchange timestamp applied", registry=r)
         self.reconnects = Counter(f"{p}_redis_reconnects", "Redis connection losses recovered",
                                   registry=r)
-        # Which build runs: a worker on the pure-Python profile scan (no compiler where it was
-        # installed) is slower at flushes, and this is where an operator can see it.
-        self.build = Info(f"{p}_build", "Package version and the profile scan in use",
+        # Which build runs: a worker on the Python core (no Rust toolchain where it was
+        # installed, or VOLUME_CORE=python) costs several times the CPU; operators see it here.
+        self.build = Info(f"{p}_build", "Package version, tick core and profile scan in use",
                           registry=r)
-        self.build.info({"version": __version__, "profile_kernel": kernel()})
+        self.build.info({"version": __version__,
+                         "core": core if core is not None else cores.resolve("auto"),
+                         "profile_kernel": kernel()})
         self.migration_ratio = Gauge(f"{p}_migration_unified_read_ratio",
                                      "Share of gateway reads served from unified keys", registry=r)
         for outcome in TICK_OUTCOMES:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import cores
 from .baseline_service import CURVE_MODES
 from .instruments import AMBIGUOUS_POLICIES
 
@@ -44,11 +45,14 @@ class Settings:
     metrics_port: int = 9108
     dual_write: bool = True
     gc_gen0_threshold: int = 50_000
+    core: str = "auto"  # the tick core: auto (native where built), native or python
     curve: str = "default"
     lookback_sessions: int = 20
     min_learned_sessions: int = 5
     instruments_csv: str = ""
     ambiguous_dates: str = "auto"
+    instruments_poll_ms: int = 5000  # how often workers look for a new `instruments import`
+    timestamp_from_entry_id: bool = False  # date a tick without a timestamp by its entry id
     log_level: str = "info"
     config_dir: str = ""
 
@@ -71,17 +75,23 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
     "metrics_port": ("VOLUME_METRICS_PORT", "metrics", "port"),
     "dual_write": ("VOLUME_DUAL_WRITE", "engine", "dual_write"),
     "gc_gen0_threshold": ("VOLUME_GC_GEN0_THRESHOLD", "engine", "gc_gen0_threshold"),
+    "core": ("VOLUME_CORE", "engine", "core"),
     "curve": ("VOLUME_CURVE", "baseline", "curve"),
     "lookback_sessions": ("VOLUME_LOOKBACK_SESSIONS", "baseline", "lookback_sessions"),
     "min_learned_sessions": ("VOLUME_MIN_LEARNED_SESSIONS", "baseline", "min_learned_sessions"),
     "instruments_csv": ("VOLUME_INSTRUMENTS_CSV", "instruments", "master_csv"),
     "ambiguous_dates": ("VOLUME_AMBIGUOUS_DATES", "instruments", "ambiguous_dates"),
+    "instruments_poll_ms": ("VOLUME_INSTRUMENTS_POLL_MS", "instruments", "poll_ms"),
+    "timestamp_from_entry_id": (
+        "VOLUME_TIMESTAMP_FROM_ENTRY_ID", "stream", "timestamp_from_entry_id"
+    ),
     "log_level": ("VOLUME_LOG_LEVEL", "logging", "level"),
 }
 _MINIMUMS = {
     "partitions": 1, "read_count": 1, "block_ms": 1, "flush_interval_ms": 1,
     "flush_max_entries": 1, "max_deliveries": 1, "lease_ttl_ms": 100, "renew_interval_ms": 10,
     "metrics_port": 0, "gc_gen0_threshold": 0, "lookback_sessions": 1, "min_learned_sessions": 1,
+    "instruments_poll_ms": 100,
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -183,6 +193,10 @@ def _validate(s: Settings) -> None:
             f"VOLUME_REDIS_URL: the port must be a number 0-65535, "
             f"got {redacted_url(s.redis_url)!r}"
         ) from None
+    try:
+        cores.resolve(s.core)
+    except ValueError as exc:
+        raise SettingsError(f"VOLUME_CORE: {exc}") from None
     if s.curve not in CURVE_MODES:
         raise SettingsError(
             f"VOLUME_CURVE: must be one of {', '.join(CURVE_MODES)}, got {s.curve!r}"

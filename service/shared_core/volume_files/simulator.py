@@ -20,6 +20,12 @@ Ticks (`simulate_ticks`): flat string fields as a crawler writes them to a strea
 non-decreasing exchange time. Activity is heavy tailed (ATM near-expiry options and index futures
 busiest), volumes are Pareto-like (whole lots for F&O), prices random-walk in whole ticks with a
 per-tick step scaled so a symbol's move over the window does not depend on `n_ticks`.
+
+Equities trade like real ones whatever `n_ticks` is: each has a typical session volume
+(`SimInstrument.session_volume`, from a turnover that falls with its activity rank: about
+Rs 2,000 crore a session for the busiest stock, so RELIANCE trades ~13 million shares and
+YESBANK ~35 million), and a tick's size unit is that volume over the ticks the symbol gets, so
+the window's total matches it in expectation (a simulated tick stands for many real trades).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ __all__ = [
     "SimInstrument",
     "build_universe",
     "default_intensity",
+    "equity_session_volume",
+    "mean_size_units",
     "monthly_expiry",
     "simulate_ticks",
     "stock_strike_step",
@@ -54,6 +62,9 @@ _WEEKLY_MONTH = "123456789OND"
 
 
 MAX_TRADE_UNITS = 50  # lots (F&O) or size units (cash) per tick at the most
+TOP_TURNOVER_RS = 2.0e10  # a session's traded value of the busiest NSE stock, roughly
+_TURNOVER_DECAY = 0.8  # turnover of the stock at activity rank r: TOP / (r + 1) ** decay
+_SIZE_TAIL = 1.3  # Pareto tail index of trade sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,7 @@ class SimInstrument:
     expiry: date | None = None
     strike: float | None = None
     option_type: str | None = None  # "CE" | "PE"
+    session_volume: int = 0  # equities: typical shares a whole session (0: the generic sizes)
 
 
 # (name, spot, lot size, strike step, popularity)
@@ -156,6 +168,7 @@ class _Underlying:
     is_index: bool
     pop: float  # relative popularity (Zipf by rank for stocks)
     cap: int  # most strikes per side that stay well above zero
+    session_volume: int = 0  # of the cash stock, shares a session
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,12 +249,24 @@ def _on_grid(value: float, tick: float) -> float:
 
 
 def _underlying(
-    name: str, spot: float, lot: int, step: float, *, is_index: bool, pop: float
+    name: str, spot: float, lot: int, step: float, *, is_index: bool, pop: float, rank: int = 0
 ) -> _Underlying:
     tick = 0.05 if is_index else _equity_tick(spot)
     reach = 0.3 if is_index else 0.5
     cap = max(1, int(reach * spot / step))
-    return _Underlying(name, _on_grid(spot, tick), lot, step, tick, is_index, pop, cap)
+    volume = 0 if is_index else equity_session_volume(spot, rank)
+    return _Underlying(name, _on_grid(spot, tick), lot, step, tick, is_index, pop, cap, volume)
+
+
+def equity_session_volume(price: float, rank: int) -> int:
+    """Typical shares a session of the stock at activity rank `rank` (0 = busiest)."""
+    return max(1000, round(TOP_TURNOVER_RS / math.pow(rank + 1, _TURNOVER_DECAY) / price))
+
+
+def mean_size_units(scale: float, cap: int = MAX_TRADE_UNITS) -> float:
+    """E[min(cap, 1 + floor(scale * (X - 1)))] for the Pareto X of the trade sizes (exact sum:
+    P(units >= k) = (1 + (k - 1) / scale) ** -tail)."""
+    return math.fsum(math.pow(1.0 + (k - 1) / scale, -_SIZE_TAIL) for k in range(1, cap + 1))
 
 
 def _real_underlyings() -> list[_Underlying]:
@@ -251,7 +276,8 @@ def _real_underlyings() -> list[_Underlying]:
     ]
     for rank, (name, price, lot) in enumerate(_STOCKS):
         pop = 0.35 / (rank + 1) ** 0.7
-        out.append(_underlying(name, price, lot, stock_strike_step(price), is_index=False, pop=pop))
+        out.append(_underlying(name, price, lot, stock_strike_step(price), is_index=False, pop=pop,
+                               rank=rank))
     return out
 
 
@@ -261,7 +287,8 @@ def _synthetic(number: int, rng: random.Random) -> _Underlying:
     lot = max(25, round(600_000 / price / 25.0) * 25)
     pop = 0.35 / (len(_STOCKS) + number) ** 0.7
     return _underlying(
-        f"STK{number:04d}", price, lot, stock_strike_step(price), is_index=False, pop=pop
+        f"STK{number:04d}", price, lot, stock_strike_step(price), is_index=False, pop=pop,
+        rank=len(_STOCKS) + number,
     )
 
 
@@ -300,7 +327,8 @@ def _instruments_for(
     out: list[SimInstrument] = []
     kind = "index" if u.is_index else "equity"
     base = u.pop * (0.25 if u.is_index else 3.0)
-    out.append(SimInstrument(u.name, kind, u.name, u.spot, u.tick, base * noise(0.0, 0.5), u.lot))
+    out.append(SimInstrument(u.name, kind, u.name, u.spot, u.tick, base * noise(0.0, 0.5), u.lot,
+                             session_volume=u.session_volume))
     fut_weight = 1.2 if u.is_index else 0.5
     for rank, expiry in enumerate(monthly[: plan.n_futures]):
         days = (expiry - session_date).days
@@ -387,6 +415,7 @@ def build_universe(
         SimInstrument(
             inst.symbol, inst.kind, inst.underlying, inst.price, inst.tick_size,
             inst.activity / top, inst.lot_size, inst.expiry, inst.strike, inst.option_type,
+            inst.session_volume,
         )
         for inst in universe
     ]  # fmt: skip
@@ -547,6 +576,7 @@ def _ticks(
     # volume form 0 per-tick / 1 day-cumulative / 2 none (index), size scale, size unit,
     # spot slot for options or -1); one tuple keeps the hot loop to a single lookup.
     info: list[tuple[str, int, float, float, int, int, float, int, int]] = []
+    equity_units = mean_size_units(1.0)
     for inst in universe:
         is_spot = inst.kind in ("equity", "index")
         slot = spot_slot[inst.underlying] if is_spot else new_slot(inst.price, inst.tick_size)
@@ -561,7 +591,11 @@ def _ticks(
             form = form_rng.randrange(2)
         else:
             form = 0 if volume_form == "incremental" else 1
-        if inst.kind == "equity":
+        if inst.kind == "equity" and inst.session_volume > 0:
+            size_scale = 1.0
+            share = inst.session_volume * window_fraction / (expected * equity_units)
+            size_unit = max(1, round(share))
+        elif inst.kind == "equity":
             size_scale, size_unit = max(1.0, 4000.0 / inst.price), 1
         else:
             size_scale, size_unit = 0.8, max(1, inst.lot_size)
@@ -573,7 +607,7 @@ def _ticks(
     rnd = rng.random
     right = bisect.bisect_right
     last = n - 1
-    neg_inv_alpha = -1.0 / 1.3  # Pareto tail index of trade sizes
+    neg_inv_alpha = -1.0 / _SIZE_TAIL
     # Exchanges cap one order's size (NSE's F&O freeze quantity is a few dozen lots), so the
     # tail is truncated: without it one draw can outweigh a whole session.
     max_units = MAX_TRADE_UNITS

@@ -20,6 +20,13 @@ Rules (README "Input: ticks on Redis Streams"):
   digit strings): below 1e11 seconds (may be fractional), else milliseconds. Anything outside
   1970..9999 (e.g. microseconds) is rejected rather than misread.
 - The whole entry (sum of key and value bytes, `data` included) is at most 8 KiB.
+- Raw KiteTicker ticks name no symbol, only `instrument_token`: it resolves through the token map
+  the caller passes (the instruments master's); a token it does not hold is `unknown_instrument`.
+  An explicit `symbol`/`tradingsymbol` wins over the token.
+- A symbol may hold single spaces between words, as Kite spells its indices ("NIFTY 50"); any
+  other whitespace, and control characters, are `bad_symbol`.
+- A tick without a timestamp takes `entry_ms` when the caller passes one (the stream entry id's
+  time, opt-in: VOLUME_TIMESTAMP_FROM_ENTRY_ID); else it is `missing_field`.
 """
 
 from __future__ import annotations
@@ -48,10 +55,12 @@ REASONS: frozenset[str] = frozenset(
         "payload_too_large",
         "bad_json",
         "bad_symbol",
+        "unknown_instrument",
     }
 )
 # Why the stream workers dead-letter a well-formed entry: a tick dated before its symbol's open
 # session, or an entry whose deliveries ran out (a poison pill that kept killing its worker).
+UNKNOWN_INSTRUMENT = "unknown_instrument"  # a token the instruments master does not hold
 STALE_SESSION = "stale_session"
 MAX_DELIVERIES = "max_deliveries"
 # Every dead-letter `reason` (and value of the dead_letters metric's label).
@@ -80,6 +89,7 @@ _KNOWN = frozenset(
         "underlying_price",
         "last_quantity",
         "average_price",
+        "instrument_token",
         "data",
     }
 )
@@ -117,8 +127,17 @@ class TickError(ValueError):
         return (type(self), (self.field, self.reason, self.detail))
 
 
-def parse_entry(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Tick:
-    """Parse one stream entry (redis-py gives bytes, or str with decode_responses)."""
+def parse_entry(
+    fields: Mapping[bytes, bytes] | Mapping[str, str],
+    *,
+    tokens: Mapping[int, str] | None = None,
+    entry_ms: int | None = None,
+) -> Tick:
+    """Parse one stream entry (redis-py gives bytes, or str with decode_responses).
+
+    `tokens` resolves a symbol-less tick's `instrument_token`; `entry_ms` (the entry id's time)
+    dates a tick that carries no timestamp. Without them such ticks are rejected.
+    """
     found: dict[str, object] = {}
     raw_json: object = None
     names = _NAMES
@@ -153,18 +172,20 @@ def parse_entry(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Tick:
         for name, item in _json_object(raw_json).items():
             if name in _KNOWN and name != "data" and not _absent(item):
                 found[name] = item
-    return _build(found, None)
+    return _build(found, None, tokens, entry_ms)
 
 
-def parse_tick(symbol: str | None, data: Mapping[str, object]) -> Tick:
+def parse_tick(
+    symbol: str | None, data: Mapping[str, object], *, tokens: Mapping[int, str] | None = None
+) -> Tick:
     """Library form: values may be str, int, float (or datetime for the timestamp).
 
-    A non-None `symbol` argument overrides any symbol in `data`.
+    A non-None `symbol` argument overrides any symbol in `data`; `tokens` as for parse_entry.
     """
     if not isinstance(data, Mapping):
         raise TickError("data", "bad_json", f"expected a mapping, got {type(data).__name__}")
     found = {k: v for k, v in data.items() if _known_name(k) is not None and not _absent(v)}
-    return _build(found, symbol)
+    return _build(found, symbol, tokens, None)
 
 
 def parse_timestamp(value: object) -> int:
@@ -183,7 +204,12 @@ def _known_name(key: object) -> str | None:
     return key if type(key) is str and key in _KNOWN else None
 
 
-def _build(d: dict[str, object], symbol: object) -> Tick:
+def _build(
+    d: dict[str, object],
+    symbol: object,
+    tokens: Mapping[int, str] | None,
+    entry_ms: int | None,
+) -> Tick:
     """`d` holds known keys only, absent values (None, "") already dropped. Fast paths inline."""
     key = "symbol"
     if symbol is None:
@@ -191,6 +217,8 @@ def _build(d: dict[str, object], symbol: object) -> Tick:
         if symbol is None:
             key = "tradingsymbol"
             symbol = d.get(key)
+            if symbol is None and "instrument_token" in d:
+                symbol = _token_symbol(d["instrument_token"], tokens)
     if type(symbol) is str:
         sym = symbol.strip()
         if not (0 < len(sym) <= MAX_SYMBOL_LENGTH and " " not in sym and sym.isprintable()):
@@ -212,11 +240,11 @@ def _build(d: dict[str, object], symbol: object) -> Tick:
     if raw is None:
         key = "exchange_timestamp"
         raw = d.get(key)
-        if raw is None:
+        if raw is None and entry_ms is None:
             raise TickError(
                 "timestamp", "missing_field", "required (timestamp or exchange_timestamp)"
             )
-    ts_ms = _timestamp(key, raw)
+    ts_ms = _timestamp(key, raw) if raw is not None else _entry_time(entry_ms)
 
     cumulative: int | None = None
     volume: int | None = None
@@ -250,6 +278,25 @@ def _build(d: dict[str, object], symbol: object) -> Tick:
     raw = d.get("underlying_price")
     underlying = None if raw is None else _positive("underlying_price", raw)
     return Tick(sym, price, ts_ms, volume, cumulative, oi, underlying)
+
+
+def _token_symbol(raw: object, tokens: Mapping[int, str] | None) -> str:
+    """The symbol a Kite instrument token stands for in the master."""
+    token = _count("instrument_token", raw)
+    symbol = None if tokens is None else tokens.get(token)
+    if symbol is None:
+        where = "the instruments master" if tokens else "an instruments master (none is loaded)"
+        raise TickError(
+            "instrument_token", UNKNOWN_INSTRUMENT, f"token {token} is not in {where}"
+        )
+    return symbol
+
+
+def _entry_time(entry_ms: int | None) -> int:
+    assert entry_ms is not None  # the caller checked
+    if 0 <= entry_ms <= _MAX_TS_MS:
+        return entry_ms
+    raise TickError("timestamp", "bad_timestamp", f"entry time outside 1970..9999: {entry_ms}")
 
 
 def _pick(d: dict[str, object], name: str, alias: str) -> tuple[str, object]:
@@ -312,9 +359,13 @@ def _symbol(key: str, raw: object) -> str:
         raise TickError("symbol", "missing_field", "required (symbol or tradingsymbol)")
     if len(sym) > MAX_SYMBOL_LENGTH:
         raise TickError(key, "symbol_too_long", f"{len(sym)} chars, limit {MAX_SYMBOL_LENGTH}")
-    # isprintable() is False for every whitespace but ' ' and for control/format characters.
-    if " " in sym or not sym.isprintable():
-        raise TickError(key, "bad_symbol", f"whitespace or control character in {_show(sym)}")
+    # isprintable() is False for every whitespace but ' ' and for control/format characters;
+    # single spaces between words stay (Kite's index names: "NIFTY 50"), as the ends are stripped.
+    if "  " in sym or not sym.isprintable():
+        raise TickError(
+            key, "bad_symbol",
+            f"whitespace other than single spaces, or a control character, in {_show(sym)}",
+        )
     return sym
 
 
@@ -428,7 +479,10 @@ def _epoch(key: str, number: int | float, raw: object) -> int:
     if type(number) is int:
         ms = number * 1000 if number < EPOCH_SECONDS_BELOW else number
     elif math.isfinite(number):
-        ms = round(number * 1000 if number < EPOCH_SECONDS_BELOW else number)
+        scaled = number * 1000 if number < EPOCH_SECONDS_BELOW else number
+        if not math.isfinite(scaled):  # -1e306 seconds: beyond float range once in ms
+            raise TickError(key, "bad_timestamp", f"outside 1970..9999: {_show(raw)}")
+        ms = round(scaled)
     else:
         raise TickError(key, "bad_timestamp", f"not a finite number: {_show(raw)}")
     if 0 <= ms <= _MAX_TS_MS:

@@ -4,6 +4,10 @@
 `AsyncUnifiedVolumeEngine` is its twin for `redis.asyncio`. Both are thin: parsing, the tick step
 and the hash contents come from the shared core and codec, so they write the same keys and the
 same values as the streaming service does for the same ticks.
+
+Both use the shared instruments master (`volume-engine instruments import`), as the workers do:
+it is read at the first tick, and again whenever a tick's instrument_token is not in it (one
+HGET of the version; the rows only when an import happened since).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from .core_config import load_core_config
 from .engine_core import CoreConfig, SymbolSnapshot, VolumeEngineCore
 from .key_usage_tracker import KeyUsageTracker
 from .settings import Settings, load_settings
+from .store import instruments_store
 from .store.codec import HashWrite, snapshot_writes
 from .store.loader import SymbolLoad
 from .store.plans import Plan, Round, run_plan, run_plan_async
 from .store.wire import Command
-from .ticks import parse_tick
+from .ticks import UNKNOWN_INSTRUMENT, Tick, TickError, parse_tick
 
 
 def snapshot_result(snap: SymbolSnapshot, increment: int) -> dict[str, Any]:
@@ -83,10 +88,41 @@ class _EngineLogic:
         self.key_usage = key_usage
         lookback = core_config.baselines.lookback if core_config.learned_curves else 0
         self._minute_history_days = lookback
+        self.registry = core_config.registry
+        self.instruments_version: int | None = None  # of the shared master in the registry
+        self.instruments_checked = False
+
+    def refresh(self) -> Plan[bool]:
+        """Adopt the shared master if an import happened since; True when it did."""
+        self.instruments_checked = True
+        version = instruments_store.version_of((yield Round([instruments_store.VERSION_READ])))
+        if version is None or version == self.instruments_version:
+            return False
+        stored = instruments_store.stored_master(
+            (yield Round(instruments_store.MASTER_READ, transaction=True))
+        )
+        if stored is None or stored.version == self.instruments_version:
+            return False
+        tables = stored.tables
+        self.registry.replace_master(tables.instruments, tables.tokens)
+        self.instruments_version = stored.version
+        return True
+
+    def parse(self, symbol: str | None, tick: Mapping[str, object]) -> Plan[Tick]:
+        """The tick, its token resolved through the shared master: read at the first tick and
+        again when a token is unknown (an import may have added it)."""
+        if not self.instruments_checked:
+            yield from self.refresh()
+        try:
+            return parse_tick(symbol, tick, tokens=self.registry.tokens)
+        except TickError as exc:
+            if exc.reason != UNKNOWN_INSTRUMENT or not (yield from self.refresh()):
+                raise
+        return parse_tick(symbol, tick, tokens=self.registry.tokens)
 
     def process(self, symbol: str | None, tick: Mapping[str, object]) -> Plan[dict[str, Any]]:
         """One tick: load its symbol if new (two reads), apply, write (one transaction)."""
-        parsed = parse_tick(symbol, tick)
+        parsed = yield from self.parse(symbol, tick)
         core = self.core
         if core.needs_load(parsed.symbol):
             load = SymbolLoad([parsed.symbol], minute_history_days=self._minute_history_days)
@@ -151,9 +187,17 @@ class UnifiedVolumeEngine(_EngineFront[redis.Redis]):
         """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""
         return run_plan(self.redis, self._logic.process(symbol, tick))
 
+    def refresh_instruments(self) -> bool:
+        """Adopt the shared master if an import happened since; True when it did."""
+        return run_plan(self.redis, self._logic.refresh())
+
 
 class AsyncUnifiedVolumeEngine(_EngineFront[aredis.Redis]):
     """The `redis.asyncio` twin of UnifiedVolumeEngine; same plan, same keys, same values."""
+
+    async def refresh_instruments(self) -> bool:
+        """Adopt the shared master if an import happened since; True when it did."""
+        return await run_plan_async(self.redis, self._logic.refresh())
 
     async def process_tick(self, symbol: str | None, tick: Mapping[str, object]) -> dict[str, Any]:
         """Apply one tick; raises TickError (invalid input) or StaleSessionError (old date)."""

@@ -139,3 +139,15 @@ LEGACY_FIELDS: Final = {
 
 CHECKPOINT_LAST_ID: Final = "last_id"
 DEAD_LETTER_FIELDS: Final = ("reason", "error", "source_id", "source_stream", "payload")
+
+# -- The shared instruments master (`volume-engine instruments import`) ---------------------------
+
+INSTRUMENTS_MASTER_KEY: Final = "vol:instruments:master"  # string: the encoded rows
+INSTRUMENTS_INFO_KEY: Final = "vol:instruments:info"  # hash: INSTRUMENTS_INFO_FIELDS
+INSTRUMENTS_INFO_FIELDS: Final = ("version", "rows", "tokens", "skipped", "source", "imported_at")
+INSTRUMENTS_VERSION_FIELD: Final = "version"  # bumped by every import: what watchers poll
+
+
+def instruments_staging_key(nonce: str) -> str:
+    """Where an import writes its rows before one MULTI renames them into place."""
+    return f"vol:instruments:staging:{nonce}"

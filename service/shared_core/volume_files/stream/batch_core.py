@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from .. import cores
 from ..engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
 from ..session_tracker import StaleSessionError
 from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
 from ..store.resp import EncodedWrites, encode_hash_writes
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
-from .partitions import reroute
+from .partitions import parse_entry_id, reroute
 
 # Stream fields as redis-py returns them: bytes, or str with decode_responses.
 RawFields = Mapping[bytes, bytes] | Mapping[str, str]
@@ -124,11 +125,14 @@ class TickBatchCore(Protocol):
 class PythonBatchCore:
     """TickBatchCore on the Python parser, engine core and codec (the reference)."""
 
-    def __init__(self, config: CoreConfig, *, dual_write: bool, partition: int = 0,
-                 partitions: int = 1) -> None:
+    def __init__(
+        self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
+        partition: int = 0, partitions: int = 1,
+    ) -> None:
         self.engine = VolumeEngineCore(config)
         self.dual_write = dual_write
-        self.partition = partition
+        self.timestamp_from_entry_id = timestamp_from_entry_id  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
+        self.partition = partition  # this core's, of `partitions`: others' ticks are forwarded
         self.partitions = partitions
         self._staged: list[ParsedEntry] = []
 
@@ -141,10 +145,15 @@ class PythonBatchCore:
         partition, partitions = self.partition, self.partitions
         staged = self._staged
         make = ParsedEntry._make  # a third of the constructor's cost, once per entry
+        tokens = self.engine.config.registry.tokens  # per batch: a new import swaps the map
+        from_id = self.timestamp_from_entry_id
         for entry_id, fields in entries:
             outcome: Tick | TickError | Forward
             try:
-                outcome = parse_entry(fields)
+                outcome = parse_entry(
+                    fields, tokens=tokens,
+                    entry_ms=parse_entry_id(entry_id)[0] if from_id else None,
+                )
             except TickError as exc:
                 outcome = exc
             if type(outcome) is Tick:
@@ -204,3 +213,21 @@ class PythonBatchCore:
             if w.family == keys.FAMILY_UNIFIED:
                 sessions.add(w.key)
         return DrainedWrites(writes, families, len(sessions))
+
+
+def build_batch_core(
+    core: str, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
+    partition: int = 0, partitions: int = 1,
+) -> TickBatchCore:
+    """The batch core `core` names (cores.NATIVE or cores.PYTHON, as cores.resolve gave it)."""
+    if core == cores.NATIVE:
+        from .native_batch_core import NativeBatchCore  # needs the built extension
+
+        return NativeBatchCore(config, dual_write=dual_write,
+                               timestamp_from_entry_id=timestamp_from_entry_id,
+                               partition=partition, partitions=partitions)
+    if core != cores.PYTHON:
+        raise ValueError(f"unknown core {core!r}")
+    return PythonBatchCore(config, dual_write=dual_write,
+                           timestamp_from_entry_id=timestamp_from_entry_id,
+                           partition=partition, partitions=partitions)

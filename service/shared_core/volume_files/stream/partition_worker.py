@@ -29,6 +29,7 @@ import redis.asyncio as aredis
 import structlog
 from redis.exceptions import ResponseError, WatchError
 
+from ..cores import PYTHON
 from ..engine_core import CoreConfig
 from ..metrics import ServiceMetrics
 from ..store import keys
@@ -36,7 +37,7 @@ from ..store.loader import SymbolLoad
 from ..store.scripts import FlushBatch
 from ..store.transaction import FencedError, TransactionPlan, plan_flush, write_flush
 from ..store.wire import text
-from .batch_core import PythonBatchCore, Reject, StreamEntry, TickBatchCore
+from .batch_core import Reject, StreamEntry, TickBatchCore, build_batch_core
 from .ledger import PartitionLedger, SealedFlush
 from .partitions import format_entry_id, parse_entry_id
 from .retry import RETRYABLE, backoff, retrying
@@ -62,6 +63,8 @@ class PartitionConfig:
     dual_write: bool
     learned_history_days: int = 0
     partitions: int = 1  # of the stream: spaces the partitions' drains across the interval
+    timestamp_from_entry_id: bool = False  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
+    core: str = PYTHON  # the tick core, as cores.resolve gave it: native or python
 
 
 def drain_phase(partition: int, partitions: int, interval: float) -> float:
@@ -102,9 +105,11 @@ class PartitionWorker:
         self.cfg = config
         self.token = token
         self.core: TickBatchCore = (
-            core if core is not None
-            else PythonBatchCore(core_config, dual_write=config.dual_write,
-                                 partition=config.partition, partitions=config.partitions)
+            core if core is not None else build_batch_core(
+                config.core, core_config, dual_write=config.dual_write,
+                timestamp_from_entry_id=config.timestamp_from_entry_id,
+                partition=config.partition, partitions=config.partitions,
+            )
         )
         self.metrics = metrics
         self.stream = keys.stream_key(config.stream, config.partition)

@@ -21,6 +21,7 @@ import redis.asyncio as aredis
 import structlog
 from redis.exceptions import ResponseError
 
+from .. import cores
 from ..core_config import load_core_config
 from ..engine_core import CoreConfig
 from ..http_server import HealthServer
@@ -29,6 +30,7 @@ from ..profile_scan import kernel
 from ..settings import Settings, redacted_url
 from ..store import keys
 from ..store.wire import text
+from .instruments_watcher import InstrumentsWatcher
 from .leases import LeaseClient, assignment
 from .partition_worker import LeaseLostError, PartitionConfig, PartitionWorker
 from .partitions import format_entry_id, parse_entry_id
@@ -78,7 +80,8 @@ class VolumeService:
     ) -> None:
         self.settings = settings
         self.core_config = core_config if core_config is not None else load_core_config(settings)
-        self.metrics = metrics if metrics is not None else ServiceMetrics()
+        self.core = cores.resolve(settings.core)  # native or python: settings validated it
+        self.metrics = metrics if metrics is not None else ServiceMetrics(core=self.core)
         self.shutdown_timeout_s = shutdown_timeout_s
         self.log = structlog.get_logger().bind(worker=settings.worker_id)
         self.owned: dict[int, Owned] = {}
@@ -115,12 +118,20 @@ class VolumeService:
         port = await self.http.start()
         self.log.info("starting", redis=redacted_url(s.redis_url), stream=s.stream,
                       partitions=s.partitions, group=s.group, metrics_port=port,
-                      profile_kernel=kernel())
+                      core=self.core, profile_kernel=kernel())
         self.client = connect(s)
+        self.instruments = InstrumentsWatcher(
+            self.client, self.core_config.registry, interval_s=s.instruments_poll_ms / 1000,
+            log=self.log,
+        )
         try:
             await self._startup()
             if not self._stop.is_set():
-                await self._supervise()
+                watching = asyncio.create_task(self.instruments.run(self._stop))
+                try:
+                    await self._supervise()
+                finally:
+                    await asyncio.wait([watching], timeout=self.shutdown_timeout_s)
         finally:
             await self._shutdown()
             if install_signals:
@@ -148,6 +159,7 @@ class VolumeService:
         await self._check_eviction_policy()
         await ensure_groups(self.client, self.settings.stream, self.settings.partitions,
                             self.settings.group)
+        await self.instruments.check()  # the shared master before any partition starts
 
     async def _pause(self, seconds: float) -> None:
         """Wait `seconds`, or less when a shutdown is asked for meanwhile."""
@@ -233,6 +245,8 @@ class VolumeService:
             flush_max_entries=s.flush_max_entries, max_deliveries=s.max_deliveries,
             dual_write=s.dual_write, partitions=s.partitions,
             learned_history_days=s.lookback_sessions if s.curve == "learned" else 0,
+            timestamp_from_entry_id=s.timestamp_from_entry_id,
+            core=self.core,
         )
         worker = PartitionWorker(self.client, cfg, self.core_config, token, self.metrics)
         task = asyncio.create_task(worker.run(), name=f"partition-{partition}")

@@ -1,0 +1,600 @@
+//! Snapshots to hash writes: `store/codec.py`'s `snapshot_writes` and its number formats,
+//! byte for byte.
+//!
+//! - `fmt_float`: `'%.{d}f'` (Rust's fixed precision is the same correctly rounded, ties-to-
+//!   even conversion of the exact binary value), then trailing zeros and point stripped; from
+//!   1e9 on Python rounds first (`round(value, d)`), which is the same digits parsed back and
+//!   formatted again.
+//! - `fmt_price`: Python's shortest repr in plain decimal is Rust's `Display` of an `f64`.
+//! - `levels_json`: orjson's float format (ryu's layout: plain from 1e-5 up to 17 digits
+//!   before the point, else `1e-7`, `1.5e+16`).
+//! - `fmt_timestamp`: integer arithmetic below 4e12 ms, else Python's float path
+//!   (`datetime.fromtimestamp(ts / 1000)` rounds to microseconds, half even).
+//!
+//! Key names are not spelled here: they come from `store/keys.py` as templates with
+//! `{symbol}` and `{date}` placeholders, with the legacy field map, at construction.
+
+use std::borrow::Cow;
+
+use crate::baseline::Baseline;
+use crate::clock::{iso_date, DAY_MS, IST_OFFSET_MS};
+use crate::exact::shortest;
+use crate::profile::ProfileSnap;
+use crate::session::Session;
+
+/// Which family a write counts under (`keys.FAMILY_*`; the binding holds their names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    Unified,
+    Baseline,
+    Profile,
+    Legacy,
+    State,
+}
+
+impl Family {
+    pub const ALL: [Family; 5] = [
+        Family::Unified,
+        Family::Baseline,
+        Family::Profile,
+        Family::Legacy,
+        Family::State,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+pub type Name = Cow<'static, str>;
+
+/// HSET `fields`, then HDEL `absent` (optional fields that cannot be computed now).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HashWrite {
+    pub key: String,
+    pub family: Family,
+    pub fields: Vec<(Name, String)>,
+    pub absent: Vec<Name>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Part {
+    Text(String),
+    Symbol,
+    Date,
+}
+
+/// A key with `{symbol}` / `{date}` placeholders, e.g. `keys.session_key("{symbol}", "{date}")`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyTemplate {
+    parts: Vec<Part>,
+}
+
+impl KeyTemplate {
+    pub fn parse(template: &str) -> KeyTemplate {
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while !rest.is_empty() {
+            let next = [("{symbol}", Part::Symbol), ("{date}", Part::Date)]
+                .into_iter()
+                .filter_map(|(tag, part)| rest.find(tag).map(|i| (i, tag.len(), part)))
+                .min_by_key(|&(i, _, _)| i);
+            match next {
+                Some((i, len, part)) => {
+                    if i > 0 {
+                        parts.push(Part::Text(rest[..i].to_string()));
+                    }
+                    parts.push(part);
+                    rest = &rest[i + len..];
+                }
+                None => {
+                    parts.push(Part::Text(rest.to_string()));
+                    rest = "";
+                }
+            }
+        }
+        KeyTemplate { parts }
+    }
+
+    pub fn render(&self, symbol: &str, date: &str) -> String {
+        let mut out = String::with_capacity(symbol.len() + date.len() + 24);
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Symbol => out.push_str(symbol),
+                Part::Date => out.push_str(date),
+            }
+        }
+        out
+    }
+}
+
+/// The key templates of every hash a snapshot writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyTemplates {
+    pub session: KeyTemplate,
+    pub baseline: KeyTemplate,
+    pub poc: KeyTemplate,
+    pub profile_session: KeyTemplate,
+    pub legacy: KeyTemplate,
+    pub history: KeyTemplate,
+    pub minutes: KeyTemplate,
+}
+
+/// Where a legacy field's value comes from.
+#[derive(Clone, Debug, PartialEq)]
+enum Source {
+    Session(usize), // index into SESSION_ORDER
+    AvgVolume,
+    Missing,
+}
+
+const AVG_VOLUME: &str = "avg_volume_20d";
+/// The session hash's fields a legacy field can mirror, in the order they are written.
+const SESSION_ORDER: [&str; 16] = [
+    "symbol",
+    "date",
+    "cumulative_volume",
+    "minutes_elapsed",
+    "last_price",
+    "tick_count",
+    "flow_rate_1m",
+    "flow_rate_5m",
+    "exchange_timestamp",
+    "last_ts_ms",
+    "last_minute",
+    "instrument_type",
+    "underlying_price",
+    "rvol",
+    "rvol_1m",
+    "expected_volume",
+];
+
+/// The encoder's configuration: key templates and the legacy field map (`keys.LEGACY_FIELDS`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Codec {
+    keys: KeyTemplates,
+    legacy: Vec<(String, Source)>,
+}
+
+/// Everything the writers need for one symbol, computed from state alone.
+#[derive(Clone, Debug)]
+pub struct Snapshot<'a> {
+    pub symbol: &'a str,
+    pub instrument_type: &'a str,
+    pub is_fno: bool,
+    pub session: &'a Session,
+    pub minutes_elapsed: f64,
+    pub flow_rate_1m: f64,
+    pub flow_rate_5m: f64,
+    pub baseline: Option<Baseline>,
+    pub fno_adjustment: f64,
+    pub expected_volume: Option<f64>,
+    pub rvol: Option<f64>,
+    pub rvol_1m: Option<f64>,
+    pub profile: Option<ProfileSnap>,
+    pub baseline_changed: bool,
+    /// (minute, its bucket's volume), ascending.
+    pub dirty_minutes: Vec<(i64, i128)>,
+    pub underlying_price: Option<f64>,
+}
+
+impl Codec {
+    pub fn new(keys: KeyTemplates, legacy_fields: &[(String, String)]) -> Codec {
+        let legacy = legacy_fields
+            .iter()
+            .map(|(old, new)| {
+                let source = if new == AVG_VOLUME {
+                    Source::AvgVolume
+                } else {
+                    SESSION_ORDER
+                        .iter()
+                        .position(|f| f == new)
+                        .map_or(Source::Missing, Source::Session)
+                };
+                (old.clone(), source)
+            })
+            .collect();
+        Codec { keys, legacy }
+    }
+
+    /// Every hash write one snapshot implies, in `snapshot_writes`' order. With `dual_write`
+    /// the legacy write is included; its position is returned so a caller that encodes early
+    /// (a closed session) can leave it out later.
+    pub fn snapshot_writes(
+        &self,
+        snap: &Snapshot<'_>,
+        dual_write: bool,
+    ) -> (Vec<HashWrite>, Option<usize>) {
+        let s = snap.session;
+        let symbol = snap.symbol;
+        let day = iso_date(s.day as i64);
+        let stamp = fmt_timestamp(s.last_ts_ms);
+        let cumulative = fmt_int(s.cumulative_volume);
+        // values[i]: the session field SESSION_ORDER[i], when set
+        let mut values: [Option<String>; 16] = Default::default();
+        values[0] = Some(symbol.to_string());
+        values[1] = Some(day.clone());
+        values[2] = Some(cumulative.clone());
+        values[3] = Some(fmt_float(snap.minutes_elapsed, 3));
+        values[4] = Some(fmt_price(s.last_price));
+        values[5] = Some(fmt_int(s.tick_count as i128));
+        values[6] = Some(fmt_float(snap.flow_rate_1m, 3));
+        values[7] = Some(fmt_float(snap.flow_rate_5m, 3));
+        values[8] = Some(stamp.clone());
+        values[9] = Some(fmt_int(s.last_ts_ms as i128));
+        values[10] = Some(fmt_int(s.last_minute as i128));
+        values[11] = Some(snap.instrument_type.to_string());
+        values[12] = snap.underlying_price.map(fmt_price);
+        values[13] = snap.rvol.map(|v| fmt_float(v, 6));
+        values[14] = snap.rvol_1m.map(|v| fmt_float(v, 6));
+        values[15] = snap.expected_volume.map(|v| fmt_float(v, 3));
+        let mut absent: Vec<Name> = Vec::new();
+        for i in 13..16 {
+            if values[i].is_none() {
+                absent.push(Cow::Borrowed(SESSION_ORDER[i]));
+            }
+        }
+        let session_fields: Vec<(Name, String)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                v.as_ref()
+                    .map(|v| (Cow::Borrowed(SESSION_ORDER[i]), v.clone()))
+            })
+            .collect();
+        let mut writes = vec![HashWrite {
+            key: self.keys.session.render(symbol, &day),
+            family: Family::Unified,
+            fields: session_fields,
+            absent,
+        }];
+
+        let mut avg_text: Option<String> = None;
+        if snap.baseline_changed {
+            let sessions = snap.baseline.map_or(0, |b| b.sessions);
+            let mut fields: Vec<(Name, String)> = vec![
+                (Cow::Borrowed("sessions"), fmt_int(sessions as i128)),
+                (
+                    Cow::Borrowed("fno_adjustment"),
+                    fmt_float(snap.fno_adjustment, 6),
+                ),
+                (
+                    Cow::Borrowed("is_fno"),
+                    if snap.is_fno { "1" } else { "0" }.to_string(),
+                ),
+            ];
+            let mut absent: Vec<Name> = Vec::new();
+            match snap.baseline {
+                Some(b) => {
+                    fields.push((
+                        Cow::Borrowed("baseline_1min"),
+                        fmt_float(b.baseline_1min, 3),
+                    ));
+                    let avg = fmt_float(b.avg_volume_20d, 3);
+                    avg_text = Some(avg.clone());
+                    fields.push((Cow::Borrowed(AVG_VOLUME), avg));
+                }
+                None => absent.extend([Cow::Borrowed("baseline_1min"), Cow::Borrowed(AVG_VOLUME)]),
+            }
+            writes.push(HashWrite {
+                key: self.keys.baseline.render(symbol, &day),
+                family: Family::Baseline,
+                fields,
+                absent,
+            });
+        } else if let Some(b) = snap.baseline {
+            avg_text = Some(fmt_float(b.avg_volume_20d, 3));
+        }
+
+        if let Some(p) = &snap.profile {
+            let poc: Vec<(Name, String)> = vec![
+                (Cow::Borrowed("poc_price"), fmt_price(p.poc_price)),
+                (Cow::Borrowed("poc_volume"), fmt_int(p.poc_volume)),
+                (
+                    Cow::Borrowed("value_area_high"),
+                    fmt_price(p.value_area_high),
+                ),
+                (Cow::Borrowed("value_area_low"), fmt_price(p.value_area_low)),
+                (
+                    Cow::Borrowed("profile_strength"),
+                    fmt_float(p.profile_strength, 6),
+                ),
+                (Cow::Borrowed("exchange_timestamp"), stamp.clone()),
+            ];
+            let mut full = poc.clone();
+            full.extend([
+                (Cow::Borrowed("total_volume"), fmt_int(p.total_volume)),
+                (
+                    Cow::Borrowed("price_volume_distribution"),
+                    p.distribution_json.clone(),
+                ),
+                (
+                    Cow::Borrowed("support_levels"),
+                    levels_json(&p.support_levels),
+                ),
+                (
+                    Cow::Borrowed("resistance_levels"),
+                    levels_json(&p.resistance_levels),
+                ),
+            ]);
+            writes.push(HashWrite {
+                key: self.keys.poc.render(symbol, &day),
+                family: Family::Profile,
+                fields: poc,
+                absent: Vec::new(),
+            });
+            writes.push(HashWrite {
+                key: self.keys.profile_session.render(symbol, &day),
+                family: Family::Profile,
+                fields: full,
+                absent: Vec::new(),
+            });
+        }
+
+        let mut legacy_at = None;
+        if dual_write {
+            let mut fields: Vec<(Name, String)> = Vec::with_capacity(self.legacy.len());
+            let mut missing: Vec<Name> = Vec::new();
+            for (old, source) in &self.legacy {
+                let value = match source {
+                    Source::AvgVolume => avg_text.as_ref(),
+                    Source::Session(i) => values[*i].as_ref(),
+                    Source::Missing => None,
+                };
+                match value {
+                    Some(v) => fields.push((Cow::Owned(old.clone()), v.clone())),
+                    None => missing.push(Cow::Owned(old.clone())),
+                }
+            }
+            legacy_at = Some(writes.len());
+            writes.push(HashWrite {
+                key: self.keys.legacy.render(symbol, &day),
+                family: Family::Legacy,
+                fields,
+                absent: missing,
+            });
+        }
+
+        writes.push(HashWrite {
+            key: self.keys.history.render(symbol, &day),
+            family: Family::State,
+            fields: vec![(Cow::Owned(day.clone()), cumulative)],
+            absent: Vec::new(),
+        });
+        if !snap.dirty_minutes.is_empty() {
+            writes.push(HashWrite {
+                key: self.keys.minutes.render(symbol, &day),
+                family: Family::State,
+                fields: snap
+                    .dirty_minutes
+                    .iter()
+                    .map(|&(m, v)| (Cow::Owned(m.to_string()), fmt_int(v)))
+                    .collect(),
+                absent: Vec::new(),
+            });
+        }
+        (writes, legacy_at)
+    }
+}
+
+pub fn fmt_int(value: i128) -> String {
+    value.to_string()
+}
+
+fn strip(mut text: String) -> String {
+    if text.contains('.') {
+        let keep = text.trim_end_matches('0').len();
+        text.truncate(keep);
+        if text.ends_with('.') {
+            text.pop();
+        }
+    } else {
+        // Python strips zeros from integers too ("%.0f" of 10 gives "1"): mirrored.
+        let keep = text.trim_end_matches('0').len();
+        text.truncate(keep);
+    }
+    if text == "-0" || text.is_empty() {
+        "0".to_string()
+    } else {
+        text
+    }
+}
+
+/// Plain decimal, rounded to `digits`, no exponent, no trailing zeros (`codec.fmt_float`).
+pub fn fmt_float(value: f64, digits: usize) -> String {
+    if -1e9 < value && value < 1e9 && digits <= 6 {
+        return strip(format!("{value:.digits$}"));
+    }
+    assert!(
+        value.is_finite(),
+        "refusing to write non-finite number {value}"
+    );
+    let rounded: f64 = format!("{value:.digits$}")
+        .parse()
+        .expect("a formatted float parses");
+    strip(format!("{rounded:.digits$}"))
+}
+
+/// Shortest repr that reads back the same float, in plain decimal form (`codec.fmt_price`).
+pub fn fmt_price(value: f64) -> String {
+    assert!(
+        value.is_finite(),
+        "refusing to write non-finite price {value}"
+    );
+    let (digits, exp) = shortest(value);
+    let digits = digits.to_string();
+    let mut out = String::with_capacity(digits.len() + 8);
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    if exp >= 0 {
+        out.push_str(&digits);
+        if digits != "0" {
+            out.push_str(&"0".repeat(exp as usize));
+        }
+    } else {
+        let point = digits.len() as i64 + exp as i64;
+        if point > 0 {
+            out.push_str(&digits[..point as usize]);
+            out.push('.');
+            out.push_str(&digits[point as usize..]);
+        } else {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-point) as usize));
+            out.push_str(&digits);
+        }
+    }
+    out
+}
+
+/// ISO 8601 in exchange time with its offset, millisecond precision (`codec.fmt_timestamp`).
+pub fn fmt_timestamp(ts_ms: i64) -> String {
+    const EXACT_BELOW: i64 = 4_000_000_000_000;
+    let (secs, ms) = if (0..EXACT_BELOW).contains(&ts_ms) {
+        (ts_ms.div_euclid(1000), ts_ms.rem_euclid(1000))
+    } else {
+        // datetime.fromtimestamp(ts_ms / 1000): modf, microseconds rounded half even.
+        let t = ts_ms as f64 / 1000.0;
+        let mut int = t.trunc();
+        let mut us = ((t - int) * 1e6).round_ties_even();
+        if us >= 1e6 {
+            us -= 1e6;
+            int += 1.0;
+        } else if us < 0.0 {
+            us += 1e6;
+            int -= 1.0;
+        }
+        (int as i64, (us as i64) / 1000)
+    };
+    let local = secs * 1000 + IST_OFFSET_MS;
+    let day = local.div_euclid(DAY_MS);
+    let in_day = local.rem_euclid(DAY_MS) / 1000;
+    format!(
+        "{}T{:02}:{:02}:{:02}.{:03}+05:30",
+        iso_date(day),
+        in_day / 3600,
+        in_day / 60 % 60,
+        in_day % 60,
+        ms
+    )
+}
+
+/// A list of floats as orjson writes it: `[100.05,99.5]`.
+pub fn levels_json(levels: &[f64]) -> String {
+    let mut out = String::from("[");
+    for (i, &v) in levels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&json_float(v));
+    }
+    out.push(']');
+    out
+}
+
+/// One finite float in orjson's (ryu's) layout.
+pub fn json_float(v: f64) -> String {
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
+    }
+    let (d, exp) = shortest(v);
+    let digits = d.to_string();
+    let len = digits.len() as i64;
+    let k = exp as i64; // value = DIGITS * 10**k
+    let kk = len + k; // value = 0.DIGITS * 10**kk
+    let mut out = String::new();
+    if v < 0.0 {
+        out.push('-');
+    }
+    if 0 <= k && kk <= 16 {
+        out.push_str(&digits);
+        out.push_str(&"0".repeat(k as usize));
+        out.push_str(".0");
+    } else if 0 < kk && kk <= 16 {
+        out.push_str(&digits[..kk as usize]);
+        out.push('.');
+        out.push_str(&digits[kk as usize..]);
+    } else if -5 < kk && kk <= 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat((-kk) as usize));
+        out.push_str(&digits);
+    } else {
+        out.push_str(&digits[..1]);
+        if len > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        if kk - 1 > 0 {
+            out.push('+');
+        }
+        out.push_str(&(kk - 1).to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_python_formats_them() {
+        assert_eq!(fmt_float(1.5, 3), "1.5");
+        assert_eq!(fmt_float(0.0005, 3), "0.001");
+        assert_eq!(fmt_float(0.125, 2), "0.12");
+        assert_eq!(fmt_float(-0.0001, 3), "0");
+        assert_eq!(fmt_float(2.0, 6), "2");
+        assert_eq!(fmt_float(1e16, 3), "10000000000000000");
+        assert_eq!(fmt_float(10.0, 0), "1"); // Python's quirk, mirrored
+    }
+
+    #[test]
+    fn prices_and_timestamps() {
+        assert_eq!(fmt_price(612.0), "612");
+        assert_eq!(fmt_price(612.35), "612.35");
+        assert_eq!(fmt_price(1e16), "10000000000000000");
+        assert_eq!(fmt_price(1.5e-5), "0.000015");
+        assert_eq!(
+            fmt_timestamp(1_765_254_600_250),
+            "2025-12-09T10:00:00.250+05:30"
+        );
+        assert_eq!(fmt_timestamp(0), "1970-01-01T05:30:00.000+05:30");
+    }
+
+    #[test]
+    fn json_floats_as_orjson_writes_them() {
+        let cases = [
+            (600.0, "600.0"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1.5e-5, "0.000015"),
+            (1e-7, "1e-7"),
+            (1.5e-6, "1.5e-6"),
+            (1.2345e20, "1.2345e+20"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (1234567890123456.8, "1234567890123456.8"),
+            (-1.5, "-1.5"),
+            (5e-324, "5e-324"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(json_float(v), want, "{v:e}");
+        }
+        assert_eq!(levels_json(&[100.05, 99.5]), "[100.05,99.5]");
+        assert_eq!(levels_json(&[]), "[]");
+    }
+
+    #[test]
+    fn key_templates() {
+        let t = KeyTemplate::parse("vol:session:{symbol}:{date}");
+        assert_eq!(
+            t.render("A{date}", "2025-01-06"),
+            "vol:session:A{date}:2025-01-06"
+        );
+        assert_eq!(
+            KeyTemplate::parse("ind:{symbol}").render("SBIN", "x"),
+            "ind:SBIN"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+"""TickBatchCore on the Rust core: one `_native.PartitionCore` per partition, called per batch.
+
+The native object parses the batch's raw entries, applies them and encodes the drain's writes;
+this adapter keeps what changes at most once a session or needs Python: instrument resolution
+at first sight, the session contexts (`native_engine.SessionContexts`), the instruments
+master's token map (pushed whole when an import replaces it), and the Python parser for the
+rare entry the native one defers (`ticks.parse_entry`, the reference). Both cores give the same
+writes byte for byte and the same dead letters (tests/unit/test_native_batch_core.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import _native
+from ..engine_core import CoreConfig, SymbolHistory
+from ..native_engine import SessionContexts, load_arguments, native_config
+from ..store import keys
+from ..store.codec import HashWrite
+from ..store.resp import EncodedWrites
+from ..ticks import STALE_SESSION, TickError, parse_entry
+from .batch_core import BatchOutcome, Drained, DrainedWrites, Forward, Reject, StreamEntry
+from .partitions import parse_entry_id
+
+ParsedTuple = tuple[str, float, int, int | None, int | None, int | None, float | None]
+
+
+class NativeBatchCore:
+    """The partition's symbols and tick step in Rust (`_native.PartitionCore`)."""
+
+    def __init__(
+        self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
+        partition: int = 0, partitions: int = 1,
+    ) -> None:
+        self.config = config
+        self.dual_write = dual_write
+        self.timestamp_from_entry_id = timestamp_from_entry_id
+        self._contexts = SessionContexts(config)
+        settings = native_config(config) | {
+            "dual_write": dual_write,
+            "timestamp_from_entry_id": timestamp_from_entry_id,
+            "stale_reason": STALE_SESSION,
+            "partition": partition,  # of `partitions`: other partitions' ticks are forwarded
+            "partitions": partitions,
+        }
+        self._core = _native.PartitionCore(settings, self._contexts, self._parse_in_python)
+        self._tokens: Mapping[int, str] | None = None  # the map last handed to the core
+        self._staged: Sequence[StreamEntry] = ()
+
+    def __len__(self) -> int:
+        return len(self._core)
+
+    def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
+        tokens = self.config.registry.tokens
+        if tokens is not self._tokens:  # a new import swaps the mapping
+            self._core.set_tokens(dict(tokens))
+            self._tokens = tokens
+        self._staged = entries
+        return self._core.stage(entries)
+
+    def load(self, symbol: str, history: SymbolHistory, first_ts_ms: int) -> None:
+        instrument = self.config.registry.resolve(
+            symbol, self.config.calendar.trading_date(first_ts_ms)
+        )
+        self._contexts.expiries[symbol] = instrument.expiry
+        self._core.load(*load_arguments(symbol, instrument, history))
+
+    def apply_staged(self) -> BatchOutcome:
+        entries, self._staged = self._staged, ()
+        applied, last_ts, rejected, forwarded = self._core.apply_staged()
+        rejects = [Reject(entries[i].entry_id, entries[i].fields, reason, error)
+                   for i, reason, error in rejected]
+        forwards = [Forward(entries[i].entry_id, entries[i].fields, owner)
+                    for i, owner in forwarded]
+        return BatchOutcome(applied, last_ts, rejects, forwards)
+
+    def drain(self) -> Drained:
+        payload, commands, families, symbols = self._core.drain()
+        return Drained(EncodedWrites(payload, commands), families, symbols)
+
+    def drain_writes(self) -> DrainedWrites:
+        """drain() as HashWrite objects (tests, tools): what the payload encodes."""
+        writes = [HashWrite(key, family, dict(fields), tuple(absent))
+                  for key, family, fields, absent in self._core.drain_writes()]
+        families: dict[str, int] = {}
+        for w in writes:
+            families[w.family] = families.get(w.family, 0) + 1
+        return DrainedWrites(writes, families, families.get(keys.FAMILY_UNIFIED, 0))
+
+    def _parse_in_python(self, fields: Any, entry_id: str) -> ParsedTuple | tuple[str, str]:
+        """An entry the native parser defers, through the reference parser."""
+        entry_ms = parse_entry_id(entry_id)[0] if self.timestamp_from_entry_id else None
+        try:
+            t = parse_entry(fields, tokens=self.config.registry.tokens, entry_ms=entry_ms)
+        except TickError as exc:
+            return (exc.reason, str(exc))
+        return (t.symbol, t.price, t.ts_ms, t.volume, t.cumulative_volume, t.oi,
+                t.underlying_price)

@@ -1,0 +1,200 @@
+"""The bench's pure arithmetic: core naming, CPU split, the steady pass, ratios and targets."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench.analysis import (
+    CpuSplit,
+    command_delta,
+    core_env,
+    core_ratios,
+    cores_for,
+    figure_name,
+    parse_memory,
+    ratio_table,
+    split_name,
+    steady_pass,
+    targets,
+)
+from bench.service import lease_losses
+
+from shared_core.volume_files.session_tracker import SessionTracker
+from shared_core.volume_files.simulator import build_universe, simulate_ticks
+from shared_core.volume_files.ticks import parse_entry
+
+DAY = date(2025, 12, 9)
+
+
+def test_cores_for_each_option() -> None:
+    assert cores_for(None) == (None,)
+    assert cores_for("") == (None,)
+    assert cores_for("native") == ("native",)
+    assert cores_for("python") == ("python",)
+    assert cores_for("both") == ("native", "python")
+    with pytest.raises(ValueError, match="core must be"):
+        cores_for("rust")
+
+
+def test_core_env_leaves_the_default_to_the_service() -> None:
+    assert core_env(None) == {}
+    assert core_env("python") == {"VOLUME_CORE": "python"}
+
+
+def test_names_are_plain_unless_several_cores_run() -> None:
+    assert figure_name("engine", None, suffixed=False) == "engine"
+    assert figure_name("engine", "native", suffixed=False) == "engine"
+    assert figure_name("engine", "native", suffixed=True) == "engine@native"
+    assert split_name("engine_steady@python") == ("engine_steady", "python")
+    assert split_name("ceiling") == ("ceiling", None)
+
+
+def test_parse_memory() -> None:
+    assert parse_memory("20000:160000, 100000:500000") == ((20_000, 160_000), (100_000, 500_000))
+    for bad in ("", "100000", "a:1", "0:10", "5:-1"):
+        with pytest.raises(ValueError, match="SYMBOLS:TICKS"):
+            parse_memory(bad)
+
+
+def test_cpu_split_names_the_busier_side() -> None:
+    split = CpuSplit(ticks=100_000, seconds=4.0, workers=1, worker_cpu_s=3.6, redis_cpu_s=1.0)
+    assert split.wall_us_per_tick == pytest.approx(40.0)
+    assert split.worker_us_per_tick == pytest.approx(36.0)
+    assert split.redis_us_per_tick == pytest.approx(10.0)
+    assert split.worker_busy == pytest.approx(0.9)
+    assert split.redis_busy == pytest.approx(0.25)
+    assert split.bound == "worker"
+    assert split.detail()["bound"] == "worker"
+    assert "worker-bound" in split.note(3.2)
+    assert "(ceiling 3.2)" in split.note(3.2)
+
+
+def test_cpu_split_per_worker_and_redis_bound() -> None:
+    # Two workers at 60% of a core each against Redis at 90%: Redis is what they wait on.
+    split = CpuSplit(ticks=10, seconds=1.0, workers=2, worker_cpu_s=1.2, redis_cpu_s=0.9)
+    assert split.worker_busy == pytest.approx(0.6)
+    assert split.bound == "redis"
+
+
+def test_cpu_split_neither_side_saturated() -> None:
+    # Both well under a core: other load or round trips set the pace, not CPU on either side.
+    split = CpuSplit(ticks=10, seconds=1.0, workers=1, worker_cpu_s=0.4, redis_cpu_s=0.2)
+    assert split.bound == "neither"
+    assert "neither side saturated" in split.note()
+
+
+def test_cpu_split_without_ticks_or_time_is_nan() -> None:
+    split = CpuSplit(ticks=0, seconds=0.0, workers=1, worker_cpu_s=0.0, redis_cpu_s=0.0)
+    assert math.isnan(split.worker_us_per_tick)
+    assert math.isnan(split.redis_busy)
+    assert split.bound == "neither"
+
+
+def test_command_delta_keeps_what_changed() -> None:
+    before = {"evalsha": 1.0, "xack": 0.5, "get": 0.1}
+    after = {"evalsha": 3.25, "xack": 0.5004, "get": 0.1, "xreadgroup": 0.2}
+    assert command_delta(before, after) == {"evalsha": 2.25, "xreadgroup": 0.2}
+
+
+def test_steady_pass_adds_what_the_first_pass_added() -> None:
+    universe = build_universe(300, session_date=DAY)
+    entries = list(simulate_ticks(universe, session_date=DAY, n_ticks=3000, seed=3))
+    again = steady_pass(entries)
+    assert any("volume_traded" in e for e in entries)
+    assert any("volume" in e for e in entries)
+
+    def added(stream: list[dict[str, str]], tracker: SessionTracker) -> list[int]:
+        out = []
+        for fields in stream:
+            tick = parse_entry(fields)
+            out.append(tracker.update(
+                tick.symbol, day=DAY, ts_ms=tick.ts_ms, minute=0, price=tick.price,
+                volume=tick.volume, cumulative=tick.cumulative_volume).increment)
+        return out
+
+    tracker = SessionTracker()
+    first = added(entries, tracker)
+    second = added(again, tracker)  # the same tracker: the state the first pass left
+    assert second == first
+    assert sum(first) > 0
+    # Nothing else about the ticks changes: same symbols, prices and times, in order.
+    for a, b in zip(entries, again, strict=True):
+        assert {k: v for k, v in a.items() if k != "volume_traded"} == {
+            k: v for k, v in b.items() if k != "volume_traded"}
+
+
+def _fig(tps: float, **detail: Any) -> tuple[float, dict[str, Any]]:
+    return tps, detail
+
+
+def test_core_ratios_pair_native_with_python() -> None:
+    figures: list[tuple[str, dict[str, Any], float]] = [
+        ("ceiling", {}, 300_000.0),
+        ("engine@native", {}, 150_000.0),
+        ("engine@python", {}, 30_000.0),
+        ("engine_cold@native", {"same_as": "engine@native"}, 150_000.0),
+        ("engine_cold@python", {"same_as": "engine@python"}, 30_000.0),
+        ("latency@native", {"p99_ms": 100.0}, 75_000.0),
+        ("latency@python", {"p99_ms": 250.0}, 15_000.0),
+        ("memory_worker_100000@native", {"peak_rss_mib": 200.0}, math.nan),
+        ("memory_worker_100000@python", {"peak_rss_mib": 800.0}, math.nan),
+        ("scaling_2@native", {}, 200_000.0),  # its python twin is missing: no ratio
+    ]
+    ratios = core_ratios(figures)
+    assert [(r.figure, r.metric) for r in ratios] == [
+        ("engine", "ticks_per_s"), ("latency", "p99_ms"), ("memory_worker_100000", "peak_rss_mib")]
+    assert [r.ratio for r in ratios] == pytest.approx([5.0, 0.4, 0.25])
+    text = ratio_table(ratios)
+    assert "native/python" in text
+    assert "5.00" in text
+
+
+def test_targets_met_and_missed_per_phase() -> None:
+    figures = {
+        "ceiling": _fig(100_000.0),
+        "naive": _fig(1_000.0),
+        "engine_cold": _fig(40_000.0),
+        "engine_steady": _fig(60_000.0),
+        "latency": _fig(30_000.0, p99_ms=310.0, target_p99_ms=300),
+        "memory_worker_100000": _fig(math.nan, peak_rss_mib=255.0, rss_mib=240.0),
+    }
+    got = {t.label: t.met for t in targets(figures, (None,))}
+    assert got == {
+        "engine cold >= 50% of ceiling": False,
+        "engine cold >= 20x naive": True,
+        "engine steady >= 50% of ceiling": True,
+        "engine steady >= 20x naive": True,
+        "p99 publish-to-visible <= flush interval + 50 ms (300 ms) at half capacity": False,
+        "worker RSS, 100,000 symbols, full session < 256 MiB": True,
+    }
+
+
+def test_targets_per_core_when_both_run() -> None:
+    figures = {
+        "ceiling": _fig(100_000.0),
+        "engine_cold@native": _fig(50_000.0),
+        "engine_cold@python": _fig(10_000.0),
+        "memory_worker_100000@python": _fig(math.nan, peak_rss_mib=900.0, rss_mib=800.0),
+    }
+    got = {t.label: t.met for t in targets(figures, ("native", "python"))}
+    assert got == {
+        "engine cold >= 50% of ceiling [native]": True,
+        "engine cold >= 50% of ceiling [python]": False,
+        "worker RSS, 100,000 symbols, full session < 256 MiB [python]": False,
+    }
+
+
+def test_lease_losses_counts_the_groups_own_worker_logs(tmp_path: Path) -> None:
+    lost = '{"partition": 4, "event": "lease_lost", "level": "warning"}\n'
+    fenced = '{"partition": 0, "event": "partition_fenced", "level": "warning"}\n'
+    other = '{"event": "starting", "level": "info"}\n'
+    (tmp_path / "engine-1w-bench-w1.log").write_text(lost * 2 + other + fenced)
+    (tmp_path / "engine-2w-bench-w1.log").write_text(lost)
+    (tmp_path / "engine-2w-bench-w2.log").write_text(fenced * 3)
+    assert lease_losses(tmp_path, "engine-1w") == 3
+    assert lease_losses(tmp_path, "engine-2w") == 4
+    assert lease_losses(tmp_path, "latency") == 0
