@@ -33,6 +33,7 @@ from shared_core.volume_files.stream.batch_core import (
     PythonBatchCore,
     StreamEntry,
 )
+from shared_core.volume_files.stream.partitions import partition_for
 
 if not cores.native_available():
     if os.environ.get("VOLUME_REQUIRE_NATIVE") == "1":
@@ -54,14 +55,15 @@ def config(learned: bool = False) -> CoreConfig:
     return replace(BASE, registry=registry, learned_curves=learned)
 
 
-def cores_for(cfg: CoreConfig, *, dual_write: bool, from_id: bool = False, partitions: int = 1
+def cores_for(cfg: CoreConfig, *, dual_write: bool, from_id: bool = False,
+              partition: int = 0, partitions: int = 1,
               ) -> tuple[PythonBatchCore, NativeBatchCore]:
     """Both cores as partition 0 of `partitions` (other partitions' symbols are forwarded)."""
     return (
         PythonBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id,
-                        partitions=partitions),
+                        partition=partition, partitions=partitions),
         NativeBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id,
-                        partitions=partitions),
+                        partition=partition, partitions=partitions),
     )
 
 
@@ -186,14 +188,15 @@ def _ids(start: int) -> Iterator[str]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=batches(), dual_write=st.booleans(), learned=st.booleans(), from_id=st.booleans(),
-       partitions=st.sampled_from([1, 4]))
+       routed=st.sampled_from([(0, 1), (1, 3), (0, 2)]))
 def test_random_batches_give_the_same_writes_and_dead_letters(
     batches: list[list[dict[bytes, bytes]]], dual_write: bool, learned: bool, from_id: bool,
-    partitions: int,
+    routed: tuple[int, int],
 ) -> None:
+    """...and the same forwards, as a partition of 1, 2 or 3 (token ticks by their symbol)."""
     cfg = config(learned)
     python, native = cores_for(cfg, dual_write=dual_write, from_id=from_id,
-                               partitions=partitions)
+                               partition=routed[0], partitions=routed[1])
     ids = _ids(0)
     for batch in batches:
         entries = [StreamEntry(next(ids), fields) for fields in batch]
@@ -254,3 +257,18 @@ def test_restored_symbols_continue_alike() -> None:
         b"timestamp": _ts(day_, 200 + i).encode()}) for i, day_ in enumerate(DAYS[:2] * 5)]
     run_batch(python2, native2, later, {sym: history})
     same_writes(python2.drain_writes().writes, native2.drain_writes().writes)
+
+
+def test_both_cores_forward_the_same_ticks_token_ones_by_their_symbol() -> None:
+    """SBIN is partition 1's of 2 and RELIANCE 0's; token 11111 is SBIN (the master)."""
+    assert [partition_for(s, 2) for s in ("SBIN", "RELIANCE")] == [1, 0]
+    at = _ts(DAYS[0], 5).encode()
+    rows = [{b"symbol": b"SBIN", b"price": b"600", b"volume": b"5", b"timestamp": at},
+            {b"instrument_token": b"11111", b"last_price": b"600.5", b"timestamp": at},
+            {b"symbol": b"RELIANCE", b"price": b"1200", b"volume": b"3", b"timestamp": at}]
+    python, native = cores_for(config(), dual_write=True, partition=0, partitions=2)
+    entries = [StreamEntry(f"{i + 1}-0", row) for i, row in enumerate(rows)]
+    out_p, _ = run_batch(python, native, entries, {})
+    assert [(f.entry_id, f.partition) for f in out_p.forwards] == [("1-0", 1), ("2-0", 1)]
+    assert out_p.applied == 1
+    assert len(python) == len(native) == 1

@@ -132,7 +132,7 @@ class PythonBatchCore:
         self.engine = VolumeEngineCore(config)
         self.dual_write = dual_write
         self.timestamp_from_entry_id = timestamp_from_entry_id  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
-        self.partition = partition
+        self.partition = partition  # this core's, of `partitions`: others' ticks are forwarded
         self.partitions = partitions
         self._staged: list[ParsedEntry] = []
 
