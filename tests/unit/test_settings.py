@@ -365,3 +365,18 @@ def test_kite_feed_settings() -> None:
         env={"VOLUME_INSTRUMENTS_POLL_MS": "1500", "VOLUME_TIMESTAMP_FROM_ENTRY_ID": "1"}
     )
     assert (chosen.instruments_poll_ms, chosen.timestamp_from_entry_id) == (1500, True)
+
+
+def test_config_dir_finds_the_packaged_tables_of_a_wheel_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed from a wheel, the config package is a namespace package: importlib gives a
+    MultiplexedPath, whose str() is not a path."""
+    from importlib import resources
+    from importlib.readers import MultiplexedPath
+
+    from shared_core.volume_files import settings as settings_module
+
+    (tmp_path / "volume_engine.toml").write_text("")
+    monkeypatch.setattr(resources, "files", lambda _name: MultiplexedPath(tmp_path))
+    assert settings_module.config_dir(env={}) == tmp_path

@@ -118,9 +118,11 @@ def config_dir(explicit: str | None = None, env: Mapping[str, str] | None = None
             raise SettingsError(f"VOLUME_CONFIG_DIR: {chosen!r} is not a directory")
         return path
     try:
-        packaged = Path(str(resources.files("shared_core.volume_files.config")))
-        if (packaged / "volume_engine.toml").is_file():
-            return packaged
+        # A namespace package (no __init__.py): files() is a MultiplexedPath, whose str() is
+        # not a path, so the path is taken from the file inside it.
+        packaged = resources.files("shared_core.volume_files.config") / "volume_engine.toml"
+        if packaged.is_file():
+            return Path(str(packaged)).parent
     except ModuleNotFoundError:
         pass
     return Path(__file__).resolve().parents[3] / "config"
