@@ -8,7 +8,7 @@ holding `worker:generation` with a TTL; the generation is the fencing token ever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import redis.asyncio as aredis
 from redis.commands.core import AsyncScript
@@ -71,6 +71,18 @@ class LeaseClient:
         ok = await self._renew(keys=[keys.lease_key(self.stream, partition)],
                                args=[token, self.ttl_ms])
         return bool(ok)
+
+    async def renew_all(self, held: Mapping[int, str]) -> dict[int, bool]:
+        """Renew every held lease (partition -> token) in one round trip: renewed one after
+        another, a CPU-starved worker let the last ones expire before it reached them."""
+        if not held:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for partition, token in held.items():
+            await self._renew(keys=[keys.lease_key(self.stream, partition)],
+                              args=[token, self.ttl_ms], client=pipe)
+        replies = await pipe.execute()
+        return {partition: bool(ok) for partition, ok in zip(held, replies, strict=True)}
 
     async def release(self, partition: int, token: str) -> bool:
         ok = await self._release(keys=[keys.lease_key(self.stream, partition)], args=[token])

@@ -212,8 +212,9 @@ class VolumeService:
         assert leases is not None
         live = await leases.heartbeat(health)
         self._live = set(live)
+        renewed = await leases.renew_all({p: o.token for p, o in self.owned.items()})
         for partition, owned in list(self.owned.items()):
-            if not await leases.renew(partition, owned.token):
+            if not renewed[partition]:
                 self.log.warning("lease_lost", partition=partition)
                 self.metrics.lease_changes.labels("lost").inc()
                 owned.worker.stop()
