@@ -94,6 +94,18 @@ class DrainedWrites:
     families: dict[str, int]
     symbols: int
 
+    @classmethod
+    def of(cls, writes: list[HashWrite]) -> DrainedWrites:
+        """The writes with the flush metrics' counts (as Drained carries them)."""
+        # Counted per family here: a labelled child lookup per write cost more than the write.
+        families: dict[str, int] = {}
+        sessions: set[str] = set()
+        for w in writes:
+            families[w.family] = families.get(w.family, 0) + 1
+            if w.family == keys.FAMILY_UNIFIED:
+                sessions.add(w.key)
+        return cls(writes, families, len(sessions))
+
 
 class TickBatchCore(Protocol):
     """The partition's state and tick step; the worker around it only does I/O."""
@@ -205,14 +217,7 @@ class PythonBatchCore:
         dual_write = self.dual_write
         for snap in self.engine.drain():
             writes.extend(snapshot_writes(snap, dual_write=dual_write))
-        # Counted per family here: a labelled child lookup per write cost more than the write.
-        families: dict[str, int] = {}
-        sessions: set[str] = set()
-        for w in writes:
-            families[w.family] = families.get(w.family, 0) + 1
-            if w.family == keys.FAMILY_UNIFIED:
-                sessions.add(w.key)
-        return DrainedWrites(writes, families, len(sessions))
+        return DrainedWrites.of(writes)
 
 
 def build_batch_core(

@@ -16,7 +16,6 @@ from typing import Any
 from .. import _native
 from ..engine_core import CoreConfig, SymbolHistory
 from ..native_engine import SessionContexts, load_arguments, native_config
-from ..store import keys
 from ..store.codec import HashWrite
 from ..store.resp import EncodedWrites
 from ..ticks import STALE_SESSION, TickError, parse_entry
@@ -88,12 +87,8 @@ class NativeBatchCore:
 
     def drain_writes(self) -> DrainedWrites:
         """drain() as HashWrite objects (tests, tools): what the payload encodes."""
-        writes = [HashWrite(key, family, dict(fields), tuple(absent))
-                  for key, family, fields, absent in self._core.drain_writes()]
-        families: dict[str, int] = {}
-        for w in writes:
-            families[w.family] = families.get(w.family, 0) + 1
-        return DrainedWrites(writes, families, families.get(keys.FAMILY_UNIFIED, 0))
+        return DrainedWrites.of([HashWrite(key, family, dict(fields), tuple(absent))
+                                 for key, family, fields, absent in self._core.drain_writes()])
 
     def _parse_in_python(self, fields: Any, entry_id: str) -> ParsedTuple | tuple[str, str]:
         """An entry the native parser defers, through the reference parser."""
