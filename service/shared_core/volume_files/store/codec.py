@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -214,11 +214,17 @@ def snapshot_writes(snap: SymbolSnapshot, *, dual_write: bool) -> list[HashWrite
 
 
 
-RawHash = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
+RawHash = (Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
+           | Sequence[bytes | str])
 
 
 def decode_hash(raw: RawHash) -> dict[str, str]:
-    return {text(k): text(v) for k, v in raw.items()}
+    """HGETALL's reply as text: a mapping (redis-py's callback), or the flat field, value, ...
+    list of a raw reply (`replies.exchange`)."""
+    if isinstance(raw, Mapping):
+        return {text(k): text(v) for k, v in raw.items()}
+    it = iter(raw)
+    return {text(k): text(v) for k, v in zip(it, it, strict=True)}
 
 
 def parse_history(raw: dict[str, str]) -> dict[date, int]:

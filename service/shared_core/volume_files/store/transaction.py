@@ -35,7 +35,8 @@ Redis (maxmemory, noeviction) refuses the commands as they are queued, so EXEC w
 
 The bytes go through a connection taken from the client's pool with `send_packed_command`
 (nothing is re-encoded) and exactly the expected replies are read: WATCH, GET, HGET (and UNWATCH),
-then MULTI's OK, one QUEUED per queued command, EXEC's array. On any error the connection is
+then MULTI's OK, one QUEUED per queued command, EXEC's array (those in one pass,
+`replies.read_replies`). On any error the connection is
 disconnected before it goes back to the pool, so no half-read reply or live WATCH leaks.
 """
 
@@ -55,6 +56,7 @@ from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import keys
+from .replies import read_replies
 from .resp import HSET_CHUNK, EncodedWrites, encode_command, encode_hash_writes
 from .scripts import FlushBatch
 
@@ -211,12 +213,13 @@ async def _attempt(conn: AsyncConnection, plan: TransactionPlan) -> Outcome | Fe
         await _read(conn)
         return verdict
     await conn.send_packed_command(plan.parts())
-    read = conn.read_response  # one QUEUED per command: called directly, without _read
-    await read(disable_decoding=True, timeout=math.inf)  # MULTI: OK
-    for _ in range(plan.queued):
-        await read(disable_decoding=True, timeout=math.inf)
-    replies = await _read(conn)
-    return _ABORTED if replies is None else plan.acked(replies)  # type: ignore[arg-type]
+    # MULTI's OK, one QUEUED per command and EXEC's array, read in one pass.
+    got = await read_replies(conn, plan.queued + 2)
+    for reply in got:
+        if isinstance(reply, ResponseError):  # refused as queued (OOM): EXEC aborted
+            raise reply
+    replies = got[-1]
+    return _ABORTED if replies is None else plan.acked(replies)
 
 
 async def write_flush(

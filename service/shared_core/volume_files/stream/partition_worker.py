@@ -34,6 +34,7 @@ from ..engine_core import CoreConfig
 from ..metrics import ServiceMetrics
 from ..store import keys
 from ..store.loader import SymbolLoad
+from ..store.replies import exchange
 from ..store.scripts import FlushBatch
 from ..store.transaction import FencedError, TransactionPlan, plan_flush, write_flush
 from ..store.wire import text
@@ -43,6 +44,14 @@ from .partitions import format_entry_id, parse_entry_id
 from .retry import RETRYABLE, backoff, retrying
 
 _T = TypeVar("_T")
+
+
+def _raised(replies: list[Any]) -> list[Any]:
+    """A pipeline's replies, raising the first error reply (as `pipeline.execute` does)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 class LeaseLostError(Exception):
@@ -139,17 +148,39 @@ class PartitionWorker:
         self.stopping.set()
 
     async def run(self) -> None:
-        """Recover what previous owners left pending, then follow the stream until stopped."""
+        """Recover what previous owners left pending, then follow the stream until stopped.
+
+        While catching up (the last read was a full batch) the next batch is read ahead, on
+        another connection, while this one is processed and flushed: the read's round trip
+        overlaps the worker's and Redis's work instead of adding to it. Entries are still
+        processed strictly in order; a read ahead when the partition ends unprocessed (fenced,
+        cancelled) stays pending, for the next owner to replay like any other.
+        """
         await self._retrying(self._load_checkpoint)
         await self._retrying(self._recover)
-        while not self.stopping.is_set():
-            entries = await self._retrying(functools.partial(self._read, ">", self._block_ms()))
-            self._catching_up = len(entries) >= self.cfg.read_count
-            if entries:
-                await self._process(entries)
-            if self._flush_due():
-                await self._retrying(self.flush)
+        ahead: asyncio.Task[list[StreamEntry]] | None = None
+        try:
+            while True:
+                if ahead is not None:
+                    entries, ahead = await ahead, None
+                elif self.stopping.is_set():
+                    break
+                else:
+                    entries = await self._read_new()
+                self._catching_up = len(entries) >= self.cfg.read_count
+                if self._catching_up and not self.stopping.is_set():
+                    ahead = asyncio.ensure_future(self._read_new())
+                if entries:
+                    await self._process(entries)
+                if self._flush_due():
+                    await self._retrying(self.flush)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
         await self._retrying(self.flush)
+
+    def _read_new(self) -> Awaitable[list[StreamEntry]]:
+        return self._retrying(functools.partial(self._read, ">", self._block_ms()))
 
     async def _retrying(self, op: Callable[[], Awaitable[_T]]) -> _T:
         """Run op, retrying connection losses with backoff; the fence is never retried."""
@@ -248,16 +279,8 @@ class PartitionWorker:
 
     async def _load(self, first_ts_ms: dict[str, int]) -> None:
         plan = SymbolLoad(list(first_ts_ms), minute_history_days=self.cfg.learned_history_days)
-        pipe = self.client.pipeline(transaction=False)
-        for command in plan.first():
-            pipe.execute_command(*command)
-        second = plan.second(await pipe.execute())
-        replies: list[Any] = []
-        if second:
-            pipe = self.client.pipeline(transaction=False)
-            for command in second:
-                pipe.execute_command(*command)
-            replies = await pipe.execute()
+        second = plan.second(_raised(await exchange(self.client, plan.first())))
+        replies = _raised(await exchange(self.client, second))
         for symbol, history in plan.result(replies).items():
             self.core.load(symbol, history, first_ts_ms[symbol])
 

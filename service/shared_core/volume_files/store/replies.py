@@ -1,0 +1,100 @@
+"""Sending commands already encoded as RESP and reading their replies in one pass.
+
+redis-py reads a pipeline's or a transaction's replies one awaited `read_response` at a time:
+a coroutine chain, a timeout scope and a parser call per reply. A flush reads one `+QUEUED`
+per hash write and a first-sight load one reply per hash it reads, so that per-reply cost was a
+fifth of a worker's time (bench/README.md, "The shell around the native core"). Here the
+connection's own hiredis reader is drained in a tight loop, and the socket read only when it
+needs more bytes: the replies are the same objects redis-py would return with decoding off.
+
+The hiredis parser's reader and the connection's stream are redis-py internals (redis 5 to 8
+have them under these names); on any other parser the public `read_response` is used, one
+reply at a time, so the result never depends on which path ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.connection import AbstractConnection as AsyncConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .resp import encode_command
+from .wire import Command
+
+try:  # the sentinel hiredis returns for "no complete reply buffered"
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+    from redis._parsers.hiredis import _AsyncHiredisParser
+except ImportError:  # pragma: no cover - redis-py without the hiredis parser module
+    _NOT_ENOUGH_DATA = _AsyncHiredisParser = None
+
+_READ_SIZE = 1 << 16
+
+
+def encode_commands(commands: Sequence[Command]) -> bytes:
+    """Many commands as one RESP payload, in order."""
+    return b"".join([encode_command(c) for c in commands])
+
+
+async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
+    """The next `count` replies on `conn`, undecoded; an error reply is an exception object
+    in its place (as redis-py returns it inside a pipeline), not raised."""
+    parser: Any = getattr(conn, "_parser", None)
+    reader: Any = getattr(parser, "_reader", None)
+    stream: Any = getattr(conn, "_reader", None)
+    if (_AsyncHiredisParser is None or not isinstance(parser, _AsyncHiredisParser)
+            or reader is None or stream is None):
+        return [await conn.read_response(disable_decoding=True, timeout=math.inf)
+                for _ in range(count)]
+    gets = reader.gets
+    out: list[Any] = []
+    append = out.append
+    while len(out) < count:
+        reply = gets(False)
+        if reply is _NOT_ENOUGH_DATA:
+            data = await stream.read(_READ_SIZE)
+            if not data:
+                raise RedisConnectionError("Connection closed by server.")
+            reader.feed(data)
+            continue
+        if isinstance(reply, RedisConnectionError):
+            raise reply
+        append(reply)
+    return out
+
+
+@asynccontextmanager
+async def connection(client: aredis.Redis) -> AsyncIterator[AsyncConnection]:
+    """A connection of the client's pool for one exchange, bounded as a whole by the
+    connection's socket timeout (not per reply: a timer each would cost more than the read).
+    On any error it is disconnected before it goes back, so no half-read reply is left for
+    the next user."""
+    pool = client.connection_pool
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        try:
+            async with asyncio.timeout(conn.socket_timeout):
+                yield conn
+        except TimeoutError:
+            raise RedisTimeoutError("timeout reading replies") from None
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(conn)
+
+
+async def exchange(client: aredis.Redis, commands: Sequence[Command]) -> list[Any]:
+    """Send `commands` as one payload and return their replies (a pipeline without
+    transaction, read in one pass). Error replies come back as exception objects."""
+    if not commands:
+        return []
+    async with connection(client) as conn:
+        await conn.send_packed_command(encode_commands(commands))
+        return await read_replies(conn, len(commands))
