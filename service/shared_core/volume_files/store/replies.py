@@ -28,11 +28,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .resp import encode_command
 from .wire import Command
 
-try:  # the sentinel hiredis returns for "no complete reply buffered"
-    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
-    from redis._parsers.hiredis import _AsyncHiredisParser
-except ImportError:  # pragma: no cover - redis-py without the hiredis parser module
-    _NOT_ENOUGH_DATA = _AsyncHiredisParser = None
+# The sentinel the reader returns for "no complete reply buffered" (redis-py >= 5).
+from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+from redis._parsers.hiredis import _AsyncHiredisParser
 
 _READ_SIZE = 1 << 16
 
@@ -48,8 +46,7 @@ async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
     parser: Any = getattr(conn, "_parser", None)
     reader: Any = getattr(parser, "_reader", None)
     stream: Any = getattr(conn, "_reader", None)
-    if (_AsyncHiredisParser is None or not isinstance(parser, _AsyncHiredisParser)
-            or reader is None or stream is None):
+    if not isinstance(parser, _AsyncHiredisParser) or reader is None or stream is None:
         return [await conn.read_response(disable_decoding=True, timeout=math.inf)
                 for _ in range(count)]
     gets = reader.gets
