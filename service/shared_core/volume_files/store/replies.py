@@ -21,16 +21,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aredis
+
+# The sentinel the reader returns for "no complete reply buffered" (redis-py >= 5).
+from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+from redis._parsers.hiredis import _AsyncHiredisParser
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .resp import encode_command
 from .wire import Command
-
-# The sentinel the reader returns for "no complete reply buffered" (redis-py >= 5).
-from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
-from redis._parsers.hiredis import _AsyncHiredisParser
 
 _READ_SIZE = 1 << 16
 
