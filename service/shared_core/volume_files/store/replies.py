@@ -27,6 +27,7 @@ from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
 from redis._parsers.hiredis import _AsyncHiredisParser
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .resp import encode_command
@@ -47,8 +48,7 @@ async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
     reader: Any = getattr(parser, "_reader", None)
     stream: Any = getattr(conn, "_reader", None)
     if not isinstance(parser, _AsyncHiredisParser) or reader is None or stream is None:
-        return [await conn.read_response(disable_decoding=True, timeout=math.inf)
-                for _ in range(count)]
+        return [await _read_one(conn) for _ in range(count)]
     gets = reader.gets
     out: list[Any] = []
     append = out.append
@@ -64,6 +64,14 @@ async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
             raise reply
         append(reply)
     return out
+
+
+async def _read_one(conn: AsyncConnection) -> Any:
+    """One reply through the public API, an error reply in place (it raises it, read)."""
+    try:
+        return await conn.read_response(disable_decoding=True, timeout=math.inf)
+    except ResponseError as exc:
+        return exc
 
 
 @asynccontextmanager

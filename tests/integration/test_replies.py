@@ -1,0 +1,149 @@
+"""Replies read in one pass against a real redis-server: the same objects a pipeline returns."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aredis
+from redis._parsers import _AsyncRESP2Parser
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from shared_core.volume_files.store.codec import decode_hash
+from shared_core.volume_files.store.replies import connection, exchange, read_replies
+from shared_core.volume_files.store.resp import encode_command
+from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aredis.Redis]:
+    c = aredis.from_url(redis_url, db=1)
+    yield c
+    await c.aclose()
+
+
+async def _seed(client: aredis.Redis, hashes: int, fields: int) -> list[str]:
+    names = [f"h:{i}" for i in range(hashes)]
+    pipe = client.pipeline(transaction=False)
+    for i, name in enumerate(names):
+        pipe.hset(name, mapping={f"f{j}": f"{i}:{j}" * 7 for j in range(fields)})
+    await pipe.execute()
+    return names
+
+
+async def test_many_replies_across_socket_reads_match_a_pipeline(
+    client: aredis.Redis,
+) -> None:
+    names = await _seed(client, 2_000, 12)  # ~2.5 MB of replies: many 64 KiB reads
+    commands = [("HGETALL", n) for n in [*names, "missing"]] + [("GET", "missing")]
+    raw = await exchange(client, commands)
+    pipe = client.pipeline(transaction=False)
+    for n in [*names, "missing"]:
+        pipe.hgetall(n)
+    expected = await pipe.execute()
+    assert len(raw) == len(commands)
+    assert [_as_dict(r) for r in raw[:-1]] == expected
+    assert raw[-1] is None
+    # The connection went back clean: the next command on the pool reads its own reply.
+    assert await client.ping() is True
+
+
+def _as_dict(reply: object) -> object:
+    """A map reply as a dict, whichever protocol the connection speaks."""
+    if isinstance(reply, list):
+        return dict(zip(reply[::2], reply[1::2], strict=True))
+    return reply
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_both_protocols_decode_to_the_same_hashes(redis_url: str, protocol: int) -> None:
+    client = aredis.from_url(redis_url, db=1, protocol=protocol)
+    try:
+        await client.hset("h", mapping={"a": "1", "b": "2"})
+        (raw,) = await exchange(client, [("HGETALL", "h")])
+        assert decode_hash(raw) == {"a": "1", "b": "2"}
+    finally:
+        await client.aclose()
+
+
+async def test_error_replies_come_back_in_place(client: aredis.Redis) -> None:
+    await client.set("s", "x")
+    raw = await exchange(client, [("HGETALL", "s"), ("GET", "s"), ("INCR", "s")])
+    assert isinstance(raw[0], ResponseError)
+    assert "WRONGTYPE" in str(raw[0])
+    assert raw[1] == b"x"
+    assert isinstance(raw[2], ResponseError)
+    assert await client.get("s") == b"x"
+
+
+async def test_the_public_parser_gives_the_same_replies(redis_url: str) -> None:
+    plain = aredis.from_url(redis_url, db=1, protocol=2, parser_class=_AsyncRESP2Parser)
+    fast = aredis.from_url(redis_url, db=1, protocol=2)
+    try:
+        names = await _seed(fast, 50, 5)
+        commands = [("HGETALL", n) for n in names] + [("HGETALL", "missing"), ("INCR", "h:0")]
+        a, b = await exchange(plain, commands), await exchange(fast, commands)
+        assert a[:-1] == b[:-1]
+        assert type(a[-1]) is type(b[-1])
+        assert isinstance(a[-1], ResponseError)
+    finally:
+        await plain.aclose()
+        await fast.aclose()
+
+
+async def test_nothing_to_send_is_no_round_trip(client: aredis.Redis) -> None:
+    assert await exchange(client, []) == []
+
+
+async def _blocked_read(client: aredis.Redis, error: type[Exception]) -> AbstractConnection:
+    """Read a reply that is not coming (BLPOP on nothing); it must raise `error`."""
+    async def blocked() -> None:
+        async with connection(client) as conn:
+            used.append(conn)
+            await conn.send_packed_command(encode_command(["BLPOP", "nothing", "5"]))
+            await read_replies(conn, 1)
+    used: list[AbstractConnection] = []
+    with pytest.raises(error):
+        await blocked()
+    return used[0]
+
+
+async def test_a_reply_that_never_comes_times_out_and_the_connection_is_dropped(
+    redis_url: str,
+) -> None:
+    client = aredis.from_url(redis_url, db=1, socket_timeout=0.2)
+    try:
+        conn = await _blocked_read(client, RedisTimeoutError)
+        assert conn.is_connected is False
+        assert await client.ping() is True  # a fresh connection, no stale BLPOP reply
+    finally:
+        await client.aclose()
+
+
+async def test_a_server_that_goes_away_mid_read_raises_connection_error(
+    redis_server: RedisServer, redis_url: str,
+) -> None:
+    client = aredis.from_url(redis_url, db=1)
+    admin = aredis.from_url(redis_url, db=1)
+    try:
+        await client.ping()
+        async with connection(client) as probe:
+            name = f"victim-{id(probe)}"
+            await probe.send_packed_command(encode_command(["CLIENT", "SETNAME", name]))
+            await read_replies(probe, 1)
+        async def kill_soon() -> None:
+            await asyncio.sleep(0.1)
+            await admin.client_kill_filter(_type="normal", skipme=True)
+        killer = asyncio.ensure_future(kill_soon())
+        conn = await _blocked_read(client, RedisConnectionError)
+        await killer
+        assert conn.is_connected is False
+    finally:
+        await client.aclose()
+        await admin.aclose()
