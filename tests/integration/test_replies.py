@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared_core.volume_files.store.codec import decode_hash
 from shared_core.volume_files.store.replies import connection, exchange, read_replies
-from shared_core.volume_files.store.resp import encode_command
+from shared_core.volume_files.store.resp import Commands, encode_command
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ async def test_many_replies_across_socket_reads_match_a_pipeline(
 ) -> None:
     names = await _seed(client, 2_000, 12)  # ~2.5 MB of replies: many 64 KiB reads
     commands = [("HGETALL", n) for n in [*names, "missing"]] + [("GET", "missing")]
-    raw = await exchange(client, commands)
+    raw = await exchange(client, Commands.of(commands))
     pipe = client.pipeline(transaction=False)
     for n in [*names, "missing"]:
         pipe.hgetall(n)
@@ -66,7 +66,7 @@ async def test_both_protocols_decode_to_the_same_hashes(redis_url: str, protocol
     client = aredis.from_url(redis_url, db=1, protocol=protocol)
     try:
         await client.hset("h", mapping={"a": "1", "b": "2"})
-        (raw,) = await exchange(client, [("HGETALL", "h")])
+        (raw,) = await exchange(client, Commands.of([("HGETALL", "h")]))
         assert decode_hash(raw) == {"a": "1", "b": "2"}
     finally:
         await client.aclose()
@@ -74,7 +74,7 @@ async def test_both_protocols_decode_to_the_same_hashes(redis_url: str, protocol
 
 async def test_error_replies_come_back_in_place(client: aredis.Redis) -> None:
     await client.set("s", "x")
-    raw = await exchange(client, [("HGETALL", "s"), ("GET", "s"), ("INCR", "s")])
+    raw = await exchange(client, Commands.of([("HGETALL", "s"), ("GET", "s"), ("INCR", "s")]))
     assert isinstance(raw[0], ResponseError)
     assert "WRONGTYPE" in str(raw[0])
     assert raw[1] == b"x"
@@ -87,7 +87,9 @@ async def test_the_public_parser_gives_the_same_replies(redis_url: str) -> None:
     fast = aredis.from_url(redis_url, db=1, protocol=2)
     try:
         names = await _seed(fast, 50, 5)
-        commands = [("HGETALL", n) for n in names] + [("HGETALL", "missing"), ("INCR", "h:0")]
+        commands = Commands.of(
+            [("HGETALL", n) for n in names] + [("HGETALL", "missing"), ("INCR", "h:0")]
+        )
         a, b = await exchange(plain, commands), await exchange(fast, commands)
         assert a[:-1] == b[:-1]
         assert type(a[-1]) is type(b[-1])
@@ -98,7 +100,7 @@ async def test_the_public_parser_gives_the_same_replies(redis_url: str) -> None:
 
 
 async def test_nothing_to_send_is_no_round_trip(client: aredis.Redis) -> None:
-    assert await exchange(client, []) == []
+    assert await exchange(client, Commands.of([])) == []
 
 
 async def _blocked_read(client: aredis.Redis, error: type[Exception]) -> AbstractConnection:

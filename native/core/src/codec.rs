@@ -198,6 +198,11 @@ impl Codec {
         Codec { keys, legacy }
     }
 
+    /// The key templates (the loader renders the keys it reads with them).
+    pub fn keys(&self) -> &KeyTemplates {
+        &self.keys
+    }
+
     /// Every hash write one snapshot implies, in `snapshot_writes`' order. With `dual_write`
     /// the legacy write is included; its position is returned so a caller that encodes early
     /// (a closed session) can leave it out later.

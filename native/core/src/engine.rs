@@ -231,6 +231,11 @@ impl Engine {
         !self.contains(symbol)
     }
 
+    /// The keys this engine writes, and so reads back at first sight.
+    pub fn keys(&self) -> &KeyTemplates {
+        self.shared.codec.keys()
+    }
+
     pub fn symbols(&self) -> Vec<&str> {
         self.index.keys().map(|k| &**k).collect()
     }

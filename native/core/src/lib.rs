@@ -12,6 +12,7 @@ pub mod exact;
 pub mod history;
 pub mod profile;
 pub mod resp;
+pub mod restore;
 pub mod scan;
 pub mod session;
 pub mod ticks;

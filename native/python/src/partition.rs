@@ -13,9 +13,11 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use volume_core::clock::iso_date;
 use volume_core::codec::Family;
-use volume_core::engine::{EngineError, TickIn};
+use volume_core::engine::{EngineError, InstrumentInfo, Kind, TickIn};
 use volume_core::resp::Encoded;
+use volume_core::restore::{self, HistoryPlan, SecondPhase};
 use volume_core::ticks::{self, Parsed, Tick};
 
 use crate::engine::{to_py_err, NativeEngine, PySource, SessionTuple};
@@ -25,6 +27,18 @@ enum Staged {
     Tick(Tick),
     Invalid(String, String),
 }
+
+/// A symbol being loaded at first sight, between `plan_loads` and `finish_loads`.
+struct PendingLoad {
+    symbol: String,
+    info: InstrumentInfo,
+    /// Phase one's reading of the history hash (set by `read_histories`).
+    plan: Option<HistoryPlan>,
+}
+
+/// The instrument facts the loader hands over per symbol:
+/// (symbol, kind, tick_size, strike, has_expiry, is_fno).
+type Facts = (String, String, f64, Option<f64>, bool, bool);
 
 /// One partition's symbols, their state, and the batch being applied.
 #[pyclass(module = "shared_core.volume_files._native")]
@@ -39,6 +53,8 @@ pub struct PartitionCore {
     staged: Vec<Staged>,
     /// Symbols of this batch another partition owns -> that partition: forwarded, not applied.
     foreign: HashMap<String, u32>,
+    /// The first-sight load under way (`plan_loads` .. `finish_loads`).
+    loading: Vec<PendingLoad>,
 }
 
 /// The entry id's milliseconds ("1765254600250-0" -> 1765254600250).
@@ -78,6 +94,7 @@ impl PartitionCore {
             stale_reason: PyString::intern(py, &stale).unbind(),
             staged: Vec::new(),
             foreign: HashMap::new(),
+            loading: Vec::new(),
         })
     }
 
@@ -196,6 +213,164 @@ impl PartitionCore {
         )
     }
 
+    /// Phase one of loading new symbols (`store/loader.py`'s plan, read natively): keep the
+    /// symbols not held yet with their instrument facts, and return the HGETALLs of their
+    /// history hashes as one RESP payload (payload, commands). Starts a new load: a retried
+    /// one plans again from here.
+    fn plan_loads<'py>(
+        &mut self,
+        py: Python<'py>,
+        facts: Vec<Facts>,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        self.loading.clear();
+        let mut out = Encoded::default();
+        let keys = self.engine.engine.keys().clone();
+        for (symbol, kind, tick_size, strike, has_expiry, is_fno) in facts {
+            if !self.engine.engine.needs_load(&symbol) {
+                continue;
+            }
+            let key = keys.history.render(&symbol, "");
+            out.command(&[b"HGETALL", key.as_bytes()]);
+            let kind = Kind::parse(&kind).map_err(pyo3::exceptions::PyValueError::new_err)?;
+            self.loading.push(PendingLoad {
+                symbol,
+                info: InstrumentInfo {
+                    kind,
+                    tick_size,
+                    strike,
+                    has_expiry,
+                    is_fno,
+                },
+                plan: None,
+            });
+        }
+        Ok((PyBytes::new(py, &out.bytes), out.commands))
+    }
+
+    /// Phase two: read phase one's replies (one history hash per planned symbol, as redis-py
+    /// returns HGETALL undecoded: a dict, or a flat list) and return the HGETALLs of the
+    /// latest day's session, minutes and profile and the recent days' minutes (payload,
+    /// commands, deferred symbols). A symbol whose history is not text this service writes
+    /// is deferred: dropped from this load, for the Python reference to load.
+    fn read_histories<'py>(
+        &mut self,
+        py: Python<'py>,
+        replies: &Bound<'py, PyList>,
+        minute_history_days: usize,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize, Vec<String>)> {
+        if replies.len() != self.loading.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "{} history replies for {} symbols",
+                replies.len(),
+                self.loading.len()
+            )));
+        }
+        let keys = self.engine.engine.keys().clone();
+        let mut out = Encoded::default();
+        let mut deferred = Vec::new();
+        let mut kept = Vec::with_capacity(self.loading.len());
+        for (mut load, reply) in std::mem::take(&mut self.loading).into_iter().zip(replies) {
+            let held = reply_pairs(&reply)?;
+            let plan = held
+                .as_ref()
+                .and_then(|h| restore::read_history(&as_pairs(h), minute_history_days));
+            let Some(plan) = plan else {
+                deferred.push(load.symbol);
+                continue;
+            };
+            if let Some(day) = plan.latest {
+                let date = iso_date(i64::from(day));
+                for key in [&keys.session, &keys.minutes, &keys.profile_session] {
+                    out.command(&[b"HGETALL", key.render(&load.symbol, &date).as_bytes()]);
+                }
+            }
+            for day in &plan.recent {
+                let key = keys.minutes.render(&load.symbol, &iso_date(i64::from(*day)));
+                out.command(&[b"HGETALL", key.as_bytes()]);
+            }
+            load.plan = Some(plan);
+            kept.push(load);
+        }
+        self.loading = kept;
+        Ok((PyBytes::new(py, &out.bytes), out.commands, deferred))
+    }
+
+    /// Adopt the symbols being loaded from phase two's replies (in the order of the commands
+    /// `read_histories` returned); the symbols deferred to the Python reference.
+    fn finish_loads(
+        &mut self,
+        py: Python<'_>,
+        replies: &Bound<'_, PyList>,
+    ) -> PyResult<Vec<String>> {
+        let loading = std::mem::take(&mut self.loading);
+        let expected: usize = loading
+            .iter()
+            .map(|l| l.plan.as_ref().map_or(0, HistoryPlan::replies))
+            .sum();
+        if replies.len() != expected {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "{} replies for a phase two of {expected}",
+                replies.len()
+            )));
+        }
+        let callable = self.engine.context.bind(py).clone();
+        let mut deferred = Vec::new();
+        let mut at = 0;
+        for load in loading {
+            let Some(plan) = load.plan else {
+                deferred.push(load.symbol);
+                continue;
+            };
+            let count = plan.replies();
+            let mut held = Vec::with_capacity(count);
+            let mut readable = true;
+            for i in at..at + count {
+                match reply_pairs(&replies.get_item(i)?)? {
+                    Some(h) => held.push(h),
+                    None => readable = false,
+                }
+            }
+            at += count;
+            let history = if readable {
+                let pairs: Vec<Vec<(&[u8], &[u8])>> = held.iter().map(|h| as_pairs(h)).collect();
+                let empty: Vec<(&[u8], &[u8])> = Vec::new();
+                let (session, minutes, profile, recent) = if plan.latest.is_some() {
+                    (&pairs[0], &pairs[1], &pairs[2], &pairs[3..])
+                } else {
+                    (&empty, &empty, &empty, &pairs[..])
+                };
+                let recent: Vec<&[(&[u8], &[u8])]> = recent.iter().map(Vec::as_slice).collect();
+                restore::restore(
+                    plan,
+                    &SecondPhase {
+                        session,
+                        minutes,
+                        profile,
+                        recent: &recent,
+                    },
+                )
+            } else {
+                None
+            };
+            let Some(history) = history else {
+                deferred.push(load.symbol);
+                continue;
+            };
+            let mut source = PySource {
+                callable: &callable,
+                curves: &mut self.engine.curves,
+                error: None,
+            };
+            let result = self
+                .engine
+                .engine
+                .load(&load.symbol, load.info, history, &mut source);
+            let error = source.error.take();
+            result.map_err(|e| to_py_err(e, error))?;
+        }
+        Ok(deferred)
+    }
+
     /// Apply what `stage` kept, in order, and forget it: (applied, newest exchange timestamp
     /// applied or 0, [(index in the staged entries, reason, error)] for the dead letters,
     /// [(index, owner partition)] for the forwards).
@@ -304,6 +479,44 @@ type ParsedTuple = (
     Option<i64>,
     Option<f64>,
 );
+
+/// An HGETALL reply's (field, value) byte strings, held: a dict (RESP3) or a flat list
+/// (RESP2). `None` when it is anything else (text with decode_responses, an odd list).
+#[allow(clippy::type_complexity)]
+fn reply_pairs<'py>(
+    reply: &Bound<'py, PyAny>,
+) -> PyResult<Option<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>>> {
+    let mut out = Vec::new();
+    if let Ok(map) = reply.cast::<PyDict>() {
+        out.reserve(map.len());
+        for (k, v) in map.iter() {
+            match (k.cast_into_exact::<PyBytes>(), v.cast_into_exact::<PyBytes>()) {
+                (Ok(k), Ok(v)) => out.push((k, v)),
+                _ => return Ok(None),
+            }
+        }
+    } else if let Ok(list) = reply.cast::<PyList>() {
+        if list.len() % 2 != 0 {
+            return Ok(None);
+        }
+        out.reserve(list.len() / 2);
+        let mut items = list.iter();
+        while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            match (k.cast_into_exact::<PyBytes>(), v.cast_into_exact::<PyBytes>()) {
+                (Ok(k), Ok(v)) => out.push((k, v)),
+                _ => return Ok(None),
+            }
+        }
+    } else {
+        return Ok(None);
+    }
+    Ok(Some(out))
+}
+
+#[allow(clippy::type_complexity)]
+fn as_pairs<'a>(held: &'a [(Bound<'_, PyBytes>, Bound<'_, PyBytes>)]) -> Vec<(&'a [u8], &'a [u8])> {
+    held.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()
+}
 
 /// A deferred entry through the Python parser: a tick 7-tuple or (reason, error).
 fn python_parse(

@@ -241,12 +241,21 @@ def parse_minutes(raw: dict[str, str]) -> dict[int, int]:
     return {int(k): int(v) for k, v in raw.items() if int(v) > 0}
 
 
+def _finite(field: str, text: str) -> float:
+    """A stored price: a non-finite one could never be written back (fmt_price refuses it),
+    so it is refused here, at load, naming the field."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"stored {field} is not a finite number: {text!r}")
+    return value
+
+
 def restore_session(day: date, raw: dict[str, str], minutes: dict[int, int]) -> SessionState:
     return SessionState(
         date=day,
         cumulative_volume=int(raw["cumulative_volume"]),
         tick_count=int(raw["tick_count"]),
-        last_price=float(raw["last_price"]),
+        last_price=_finite("last_price", raw["last_price"]),
         last_ts_ms=int(raw["last_ts_ms"]),
         last_minute=int(raw["last_minute"]),
         minute_volumes=minutes,
@@ -275,5 +284,5 @@ def build_history(
         minute_history=minute_history or {},
         session=restored,
         profile=distribution,
-        underlying_price=float(spot) if spot else None,
+        underlying_price=_finite("underlying_price", spot) if spot else None,
     )

@@ -7,13 +7,18 @@ for learned curves, the recent per-minute history. Executors only run pipelines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from datetime import date
 from typing import Any
 
 from ..engine_core import SymbolHistory
 from . import codec, keys
+from .resp import Commands
 from .wire import Command
+
+# A first-sight load as a sans-I/O exchange: it yields the commands to send, is sent their
+# replies (error replies already raised), and returns when the symbols are loaded.
+LoadSteps = Generator[Commands, list[Any], None]
 
 
 class SymbolLoad:
@@ -57,3 +62,14 @@ class SymbolLoad:
                 history, session, minutes, profile, {d: m for d, m in minute_history.items() if m}
             )
         return out
+
+
+def reference_steps(
+    symbols: Sequence[str], minute_history_days: int
+) -> Generator[Commands, list[Any], dict[str, SymbolHistory]]:
+    """SymbolLoad as steps (the Python core's load, and the native one's for what it defers)."""
+    plan = SymbolLoad(symbols, minute_history_days=minute_history_days)
+    replies = yield Commands.of(plan.first())
+    second = plan.second(replies)
+    replies = (yield Commands.of(second)) if second else []
+    return plan.result(replies)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,15 +30,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .resp import encode_command
-from .wire import Command
+from .resp import Commands
 
 _READ_SIZE = 1 << 16
-
-
-def encode_commands(commands: Sequence[Command]) -> bytes:
-    """Many commands as one RESP payload, in order."""
-    return b"".join([encode_command(c) for c in commands])
 
 
 async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
@@ -95,11 +89,11 @@ async def connection(client: aredis.Redis) -> AsyncIterator[AsyncConnection]:
         await pool.release(conn)
 
 
-async def exchange(client: aredis.Redis, commands: Sequence[Command]) -> list[Any]:
-    """Send `commands` as one payload and return their replies (a pipeline without
-    transaction, read in one pass). Error replies come back as exception objects."""
-    if not commands:
+async def exchange(client: aredis.Redis, commands: Commands) -> list[Any]:
+    """Send `commands` and return their replies (a pipeline without transaction, read in
+    one pass). Error replies come back as exception objects, in place."""
+    if not commands.count:
         return []
     async with connection(client) as conn:
-        await conn.send_packed_command(encode_commands(commands))
-        return await read_replies(conn, len(commands))
+        await conn.send_packed_command(commands.payload)
+        return await read_replies(conn, commands.count)

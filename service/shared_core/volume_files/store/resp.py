@@ -54,6 +54,18 @@ def encode_command(args: Sequence[bytes | str]) -> bytes:
     return b"".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Commands:
+    """Commands encoded as one RESP payload, and how many there are (replies to read)."""
+
+    payload: bytes
+    count: int
+
+    @classmethod
+    def of(cls, commands: Sequence[Sequence[bytes | str]]) -> Commands:
+        return cls(b"".join([encode_command(c) for c in commands]), len(commands))
+
+
 def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 

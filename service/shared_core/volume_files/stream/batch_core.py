@@ -21,6 +21,7 @@ from ..engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
 from ..session_tracker import StaleSessionError
 from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
+from ..store.loader import LoadSteps, reference_steps
 from ..store.resp import EncodedWrites, encode_hash_writes
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
 from .partitions import parse_entry_id, reroute
@@ -125,6 +126,12 @@ class TickBatchCore(Protocol):
         """Adopt a symbol reported by stage() with what Redis had for it."""
         ...
 
+    def load_steps(self, first_ts_ms: dict[str, int], minute_history_days: int) -> LoadSteps:
+        """Load stage()'s new symbols (symbol -> first tick's ts_ms): the reads to send, one
+        payload per round trip, ending with the symbols adopted. Starting again after a lost
+        connection is safe: nothing is adopted before the last replies are in."""
+        ...
+
     def apply_staged(self) -> BatchOutcome:
         """Apply what stage() kept, in order, and forget it."""
         ...
@@ -183,6 +190,11 @@ class PythonBatchCore:
     def load(self, symbol: str, history: SymbolHistory, first_ts_ms: int) -> None:
         engine = self.engine
         engine.load(symbol, history, engine.calendar.trading_date(first_ts_ms))
+
+    def load_steps(self, first_ts_ms: dict[str, int], minute_history_days: int) -> LoadSteps:
+        histories = yield from reference_steps(list(first_ts_ms), minute_history_days)
+        for symbol, history in histories.items():
+            self.load(symbol, history, first_ts_ms[symbol])
 
     def apply_staged(self) -> BatchOutcome:
         staged, self._staged = self._staged, []

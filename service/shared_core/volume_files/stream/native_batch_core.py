@@ -17,7 +17,8 @@ from .. import _native
 from ..engine_core import CoreConfig, SymbolHistory
 from ..native_engine import SessionContexts, load_arguments, native_config
 from ..store.codec import HashWrite
-from ..store.resp import EncodedWrites
+from ..store.loader import LoadSteps, reference_steps
+from ..store.resp import Commands, EncodedWrites
 from ..ticks import STALE_SESSION, TickError, parse_entry
 from .batch_core import BatchOutcome, Drained, DrainedWrites, Forward, Reject, StreamEntry
 from .partitions import parse_entry_id, reroute
@@ -71,6 +72,31 @@ class NativeBatchCore:
         )
         self._contexts.expiries[symbol] = instrument.expiry
         self._core.load(*load_arguments(symbol, instrument, history))
+
+    def load_steps(self, first_ts_ms: dict[str, int], minute_history_days: int) -> LoadSteps:
+        """The loader's two round trips with every hash read natively: the instruments are
+        resolved here, the Rust core plans the reads, decodes the replies and adopts the
+        symbols. What it cannot read as this service's own text it defers to the reference
+        (`loader.reference_steps`), which reads those symbols again and decides."""
+        registry, calendar = self.config.registry, self.config.calendar
+        facts = []
+        for symbol, ts_ms in first_ts_ms.items():
+            instrument = registry.resolve(symbol, calendar.trading_date(ts_ms))
+            self._contexts.expiries[symbol] = instrument.expiry
+            facts.append((symbol, instrument.kind.value, instrument.tick_size, instrument.strike,
+                          instrument.expiry is not None, instrument.is_fno))
+        core = self._core
+        replies = yield Commands(*core.plan_loads(facts))
+        payload, count, deferred = core.read_histories(replies, minute_history_days)
+        replies = (yield Commands(payload, count)) if count else []
+        deferred += core.finish_loads(replies)
+        if deferred:
+            # In the batch's order, so the reference raises what it would have raised first.
+            held = set(deferred)
+            deferred = [s for s in first_ts_ms if s in held]
+            histories = yield from reference_steps(deferred, minute_history_days)
+            for symbol, history in histories.items():
+                self.load(symbol, history, first_ts_ms[symbol])
 
     def apply_staged(self) -> BatchOutcome:
         entries, self._staged = self._staged, ()

@@ -33,7 +33,6 @@ from ..cores import PYTHON
 from ..engine_core import CoreConfig
 from ..metrics import ServiceMetrics
 from ..store import keys
-from ..store.loader import SymbolLoad
 from ..store.replies import exchange
 from ..store.scripts import FlushBatch
 from ..store.transaction import FencedError, TransactionPlan, plan_flush, write_flush
@@ -278,11 +277,13 @@ class PartitionWorker:
         self._count(outcome.applied, admitted.duplicates, outcome.last_ts_ms, rejects)
 
     async def _load(self, first_ts_ms: dict[str, int]) -> None:
-        plan = SymbolLoad(list(first_ts_ms), minute_history_days=self.cfg.learned_history_days)
-        second = plan.second(_raised(await exchange(self.client, plan.first())))
-        replies = _raised(await exchange(self.client, second))
-        for symbol, history in plan.result(replies).items():
-            self.core.load(symbol, history, first_ts_ms[symbol])
+        steps = self.core.load_steps(first_ts_ms, self.cfg.learned_history_days)
+        try:
+            request = next(steps)
+            while True:
+                request = steps.send(_raised(await exchange(self.client, request)))
+        except StopIteration:
+            return
 
     def _count(self, applied: int, duplicates: int, last_ts_ms: int,
                rejects: Sequence[Reject]) -> None:
