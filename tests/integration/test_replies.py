@@ -14,7 +14,12 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared_core.volume_files.store.codec import decode_hash
-from shared_core.volume_files.store.replies import connection, exchange, read_replies
+from shared_core.volume_files.store.replies import (
+    connection,
+    exchange,
+    read_replies,
+    stream_entries,
+)
 from shared_core.volume_files.store.resp import Commands, encode_command
 from tests.redis_server import RedisServer
 
@@ -149,3 +154,28 @@ async def test_a_server_that_goes_away_mid_read_raises_connection_error(
     finally:
         await client.aclose()
         await admin.aclose()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_stream_entries_of_a_raw_read_in_both_protocols(
+    redis_url: str, protocol: int,
+) -> None:
+    client = aredis.from_url(redis_url, db=1, protocol=protocol)
+    try:
+        await client.xgroup_create("s", "g", id="0", mkstream=True)
+        ids = [await client.xadd("s", {"symbol": "SBIN", "price": str(600 + i)})
+               for i in range(3)]
+        read = Commands.of([("XREADGROUP", "GROUP", "g", "c", "COUNT", "10", "STREAMS", "s", ">")])
+        (reply,) = await exchange(client, read)
+        entries = stream_entries(reply)
+        assert [e[0] for e in entries] == ids
+        assert entries[1][1] == [b"symbol", b"SBIN", b"price", b"601"]
+        (nothing,) = await exchange(client, read)
+        assert stream_entries(nothing) == []
+        await client.xdel("s", ids[0])  # trimmed while pending: its fields come back nil
+        again = Commands.of([("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0")])
+        (pending,) = await exchange(client, again)
+        assert [(e[0], bool(e[1])) for e in stream_entries(pending)] == [
+            (ids[0], False), (ids[1], True), (ids[2], True)]
+    finally:
+        await client.aclose()

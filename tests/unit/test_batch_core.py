@@ -10,6 +10,7 @@ from shared_core.volume_files.market_clock import IST
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store.codec import snapshot_writes
 from shared_core.volume_files.store.resp import EncodedWrites, encode_hash_writes
+from shared_core.volume_files.store.wire import field_map
 from shared_core.volume_files.stream.batch_core import (
     Forward,
     PythonBatchCore,
@@ -91,7 +92,7 @@ def test_drain_writes_what_the_engine_core_and_codec_write() -> None:
 
     reference = VolumeEngineCore(CONFIG)
     for _, fields in entries:
-        tick = parse_entry(fields)
+        tick = parse_entry(field_map(fields))
         if reference.needs_load(tick.symbol):
             reference.load(tick.symbol, SymbolHistory(), D1)
         reference.apply(tick)

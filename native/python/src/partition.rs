@@ -125,22 +125,8 @@ impl PartitionCore {
             let item = item?;
             let entry = item.cast::<PyTuple>()?;
             let entry_id = entry.get_item(0)?;
-            let fields_any = entry.get_item(1)?;
-            let fields = fields_any.cast::<PyDict>()?;
-            held.clear();
-            let mut all_bytes = true;
-            for (key, value) in fields.iter() {
-                match (
-                    key.cast_into_exact::<PyBytes>(),
-                    value.cast_into_exact::<PyBytes>(),
-                ) {
-                    (Ok(k), Ok(v)) => held.push((k, v)),
-                    _ => {
-                        all_bytes = false;
-                        break;
-                    }
-                }
-            }
+            let fields = entry.get_item(1)?;
+            let all_bytes = fill_pairs(&fields, &mut held)?;
             let parsed = if all_bytes {
                 let pairs: Vec<(&[u8], &[u8])> = held
                     .iter()
@@ -158,7 +144,7 @@ impl PartitionCore {
             let staged = match parsed {
                 Parsed::Tick(tick) => Staged::Tick(tick),
                 Parsed::Invalid { reason, error } => Staged::Invalid(reason.to_owned(), error),
-                Parsed::Defer => python_parse(fallback, fields, &entry_id)?,
+                Parsed::Defer => python_parse(fallback, &fields, &entry_id)?,
             };
             if let Staged::Tick(tick) = &staged {
                 if self.engine.engine.needs_load(&tick.symbol)
@@ -480,37 +466,43 @@ type ParsedTuple = (
     Option<f64>,
 );
 
-/// An HGETALL reply's (field, value) byte strings, held: a dict (RESP3) or a flat list
-/// (RESP2). `None` when it is anything else (text with decode_responses, an odd list).
-#[allow(clippy::type_complexity)]
-fn reply_pairs<'py>(
-    reply: &Bound<'py, PyAny>,
-) -> PyResult<Option<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>>> {
-    let mut out = Vec::new();
-    if let Ok(map) = reply.cast::<PyDict>() {
+type HeldPairs<'py> = Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>;
+
+/// Fill `out` with a hash's or stream entry's (field, value) byte strings, held: a dict
+/// (redis-py's callbacks, RESP3 maps) or the flat list of a raw reply. False when it is
+/// anything else (text with decode_responses, an odd list): the caller defers to Python.
+fn fill_pairs<'py>(fields: &Bound<'py, PyAny>, out: &mut HeldPairs<'py>) -> PyResult<bool> {
+    out.clear();
+    if let Ok(map) = fields.cast::<PyDict>() {
         out.reserve(map.len());
         for (k, v) in map.iter() {
             match (k.cast_into_exact::<PyBytes>(), v.cast_into_exact::<PyBytes>()) {
                 (Ok(k), Ok(v)) => out.push((k, v)),
-                _ => return Ok(None),
+                _ => return Ok(false),
             }
         }
-    } else if let Ok(list) = reply.cast::<PyList>() {
+    } else if let Ok(list) = fields.cast::<PyList>() {
         if list.len() % 2 != 0 {
-            return Ok(None);
+            return Ok(false);
         }
         out.reserve(list.len() / 2);
         let mut items = list.iter();
         while let (Some(k), Some(v)) = (items.next(), items.next()) {
             match (k.cast_into_exact::<PyBytes>(), v.cast_into_exact::<PyBytes>()) {
                 (Ok(k), Ok(v)) => out.push((k, v)),
-                _ => return Ok(None),
+                _ => return Ok(false),
             }
         }
     } else {
-        return Ok(None);
+        return Ok(false);
     }
-    Ok(Some(out))
+    Ok(true)
+}
+
+/// An HGETALL reply's pairs, held (`fill_pairs`), or `None` to defer.
+fn reply_pairs<'py>(reply: &Bound<'py, PyAny>) -> PyResult<Option<HeldPairs<'py>>> {
+    let mut out = Vec::new();
+    Ok(fill_pairs(reply, &mut out)?.then_some(out))
 }
 
 #[allow(clippy::type_complexity)]
@@ -521,7 +513,7 @@ fn as_pairs<'a>(held: &'a [(Bound<'_, PyBytes>, Bound<'_, PyBytes>)]) -> Vec<(&'
 /// A deferred entry through the Python parser: a tick 7-tuple or (reason, error).
 fn python_parse(
     fallback: &Bound<'_, PyAny>,
-    fields: &Bound<'_, PyDict>,
+    fields: &Bound<'_, PyAny>,
     entry_id: &Bound<'_, PyAny>,
 ) -> PyResult<Staged> {
     let out = fallback.call1((fields, entry_id))?;

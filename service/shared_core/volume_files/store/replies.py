@@ -68,6 +68,19 @@ async def _read_one(conn: AsyncConnection) -> Any:
         return exc
 
 
+def stream_entries(reply: Any) -> list[Any]:
+    """The [id, fields] entries of a raw XREAD/XREADGROUP reply for one stream: a map of
+    stream to entries under RESP3, a list of [stream, entries] under RESP2, nil when none.
+    Fields are the flat name, value, ... list (nil for an entry trimmed while pending)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        (entries,) = reply.values()
+    else:
+        ((_, entries),) = reply
+    return entries or []
+
+
 @asynccontextmanager
 async def connection(client: aredis.Redis) -> AsyncIterator[AsyncConnection]:
     """A connection of the client's pool for one exchange, bounded as a whole by the

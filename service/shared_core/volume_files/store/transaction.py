@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -59,14 +59,16 @@ from . import keys
 from .replies import read_replies
 from .resp import HSET_CHUNK, EncodedWrites, encode_command, encode_hash_writes
 from .scripts import FlushBatch
+from .wire import Fields, field_pairs
 
 _MULTI = encode_command(["MULTI"])
 _EXEC = encode_command(["EXEC"])
 _UNWATCH = encode_command(["UNWATCH"])
 _ABORTED = -1  # EXEC answered nil: a watched key changed
 
-# An entry to add to another stream in the flush: its stream key and fields, as read.
-Forwarded = tuple[str, Mapping[bytes, bytes] | Mapping[str, str]]
+# An entry to add to another stream in the flush: its stream key and fields, as read (a
+# mapping, or a raw reply's flat list).
+Forwarded = tuple[str, Fields]
 
 
 class FencedError(ResponseError):
@@ -173,7 +175,7 @@ def plan_flush(
         tail.append(encode_command(args))
     for target, fields in forwards:
         command: list[bytes | str] = ["XADD", target, "*"]
-        for name, value in fields.items():
+        for name, value in field_pairs(fields):
             command += (name, value)
         tail.append(encode_command(command))
     if batch.checkpoint:

@@ -7,7 +7,29 @@ decoding never raises: invalid UTF-8 becomes U+FFFD.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+
 Command = tuple[str, ...]
+
+# A stream entry's fields as read: a mapping of bytes (or str with decode_responses), or the
+# flat name, value, ... list of a raw reply (`store.replies`).
+Fields = Mapping[bytes, bytes] | Mapping[str, str] | Sequence[bytes]
+
+
+def field_pairs(fields: Fields) -> Iterable[tuple[bytes | str, bytes | str]]:
+    """The fields as (name, value) pairs, whichever form they came in."""
+    if isinstance(fields, Mapping):
+        return fields.items()
+    it = iter(fields)
+    return zip(it, it, strict=True)
+
+
+def field_map(fields: Fields) -> Mapping[bytes, bytes] | Mapping[str, str]:
+    """The fields as a mapping (a raw reply's flat list made into a dict)."""
+    if isinstance(fields, Mapping):
+        return fields
+    it = iter(fields)
+    return dict(zip(it, it, strict=True))
 
 
 def text(value: bytes | str) -> str:

@@ -12,7 +12,7 @@ flush, so two owners never hold state for one symbol.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -23,11 +23,11 @@ from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
 from ..store.loader import LoadSteps, reference_steps
 from ..store.resp import EncodedWrites, encode_hash_writes
+from ..store.wire import Fields, field_map
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
 from .partitions import parse_entry_id, reroute
 
-# Stream fields as redis-py returns them: bytes, or str with decode_responses.
-RawFields = Mapping[bytes, bytes] | Mapping[str, str]
+RawFields = Fields  # a mapping, or a raw reply's flat list (the worker's reads)
 
 
 class StreamEntry(NamedTuple):
@@ -170,7 +170,7 @@ class PythonBatchCore:
             outcome: Tick | TickError | Forward
             try:
                 outcome = parse_entry(
-                    fields, tokens=tokens,
+                    field_map(fields), tokens=tokens,
                     entry_ms=parse_entry_id(entry_id)[0] if from_id else None,
                 )
             except TickError as exc:

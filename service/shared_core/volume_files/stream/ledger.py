@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ..store.resp import EncodedWrites
 from ..store.scripts import FlushBatch, dead_letter_fields
-from ..store.wire import text
+from ..store.wire import field_pairs, text
 from ..ticks import MAX_DELIVERIES
 from .batch_core import Forward, Reject, StreamEntry
 from .partitions import parse_entry_id
@@ -141,7 +141,7 @@ class PartitionLedger:
             letters.append(dead_letter_fields(
                 reason=r.reason, error=r.error, source_id=r.entry_id,
                 source_stream=self.source_stream,
-                payload=[(text(k), text(v)) for k, v in r.fields.items()],
+                payload=[(text(k), text(v)) for k, v in field_pairs(r.fields)],
             ))
         return ordered
 

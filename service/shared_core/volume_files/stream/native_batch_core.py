@@ -19,6 +19,7 @@ from ..native_engine import SessionContexts, load_arguments, native_config
 from ..store.codec import HashWrite
 from ..store.loader import LoadSteps, reference_steps
 from ..store.resp import Commands, EncodedWrites
+from ..store.wire import field_map
 from ..ticks import STALE_SESSION, TickError, parse_entry
 from .batch_core import BatchOutcome, Drained, DrainedWrites, Forward, Reject, StreamEntry
 from .partitions import parse_entry_id, reroute
@@ -120,7 +121,8 @@ class NativeBatchCore:
         """An entry the native parser defers, through the reference parser."""
         entry_ms = parse_entry_id(entry_id)[0] if self.timestamp_from_entry_id else None
         try:
-            t = parse_entry(fields, tokens=self.config.registry.tokens, entry_ms=entry_ms)
+            t = parse_entry(field_map(fields), tokens=self.config.registry.tokens,
+                            entry_ms=entry_ms)
         except TickError as exc:
             return (exc.reason, str(exc))
         return (t.symbol, t.price, t.ts_ms, t.volume, t.cumulative_volume, t.oi,
