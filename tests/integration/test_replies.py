@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared_core.volume_files.store import replies
 from shared_core.volume_files.store.codec import decode_hash
 from shared_core.volume_files.store.replies import (
     connection,
@@ -179,3 +180,11 @@ async def test_stream_entries_of_a_raw_read_in_both_protocols(
             (ids[0], False), (ids[1], True), (ids[2], True)]
     finally:
         await client.aclose()
+
+
+async def test_the_service_client_reads_in_one_pass(client: aredis.Redis) -> None:
+    """The default client has the hiredis parser this module drains directly: were redis-py
+    to move it, the fallback would keep replies right but lose the speed, and this says so."""
+    assert replies._PARSER is not None
+    async with connection(client) as conn:
+        assert isinstance(conn._parser, replies._PARSER)

@@ -15,16 +15,13 @@ reply at a time, so the result never depends on which path ran.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aredis
-
-# The sentinel the reader returns for "no complete reply buffered" (redis-py >= 5).
-from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
-from redis._parsers.hiredis import _AsyncHiredisParser
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -35,13 +32,27 @@ from .resp import Commands
 _READ_SIZE = 1 << 16
 
 
+def _hiredis_parser() -> tuple[Any, Any]:
+    """redis-py's async hiredis parser class and its "no complete reply" sentinel, or Nones
+    where this redis-py has them elsewhere (then every read takes the public path)."""
+    try:
+        module = importlib.import_module("redis._parsers.hiredis")
+    except ImportError:  # pragma: no cover - a redis-py without that module
+        return None, None
+    return getattr(module, "_AsyncHiredisParser", None), getattr(module, "NOT_ENOUGH_DATA", None)
+
+
+_PARSER, _NOT_ENOUGH_DATA = _hiredis_parser()
+
+
 async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
     """The next `count` replies on `conn`, undecoded; an error reply is an exception object
     in its place (as redis-py returns it inside a pipeline), not raised."""
     parser: Any = getattr(conn, "_parser", None)
     reader: Any = getattr(parser, "_reader", None)
     stream: Any = getattr(conn, "_reader", None)
-    if not isinstance(parser, _AsyncHiredisParser) or reader is None or stream is None:
+    if (_PARSER is None or _NOT_ENOUGH_DATA is None or not isinstance(parser, _PARSER)
+            or reader is None or stream is None):
         return [await _read_one(conn) for _ in range(count)]
     gets = reader.gets
     out: list[Any] = []
