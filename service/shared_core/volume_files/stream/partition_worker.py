@@ -150,17 +150,28 @@ class PartitionWorker:
     async def run(self) -> None:
         """Recover what previous owners left pending, then follow the stream until stopped.
 
-        While catching up (the last read was a full batch) the next batch is read ahead, on
-        another connection, while this one is processed and flushed: the read's round trip
-        overlaps the worker's and Redis's work instead of adding to it. Entries are still
-        processed strictly in order; a read ahead when the partition ends unprocessed (fenced,
-        cancelled) stays pending, for the next owner to replay like any other.
+        Two round trips overlap the work instead of adding to it, each on its own pooled
+        connection:
+
+        - while catching up (the last read was a full batch) the next batch is read ahead while
+          this one is processed and flushed;
+        - a flush is drained and sealed in order, then written while the next batches are read
+          and applied (at most one in flight: the next flush waits for it, so flushes land in
+          order, each fenced on the checkpoint the previous one stored).
+
+        Entries are still applied strictly in order. A batch read ahead when the partition ends
+        (fenced) stays pending for the next owner, like any other; a flush that fails ends the
+        partition at the next step, as it did when the worker waited for it.
         """
         await self._retrying(self._load_checkpoint)
         await self._retrying(self._recover)
         ahead: asyncio.Task[list[StreamEntry]] | None = None
+        writing: asyncio.Task[None] | None = None
         try:
             while True:
+                if writing is not None and writing.done():
+                    writing.result()  # a fenced flush raises here
+                    writing = None
                 if ahead is not None:
                     entries, ahead = await ahead, None
                 elif self.stopping.is_set():
@@ -173,10 +184,16 @@ class PartitionWorker:
                 if entries:
                     await self._process(entries)
                 if self._flush_due():
-                    await self._retrying(self.flush)
+                    if writing is not None:
+                        await writing
+                    writing = self._start_flush()
+            if writing is not None:
+                await writing
+                writing = None
         finally:
-            if ahead is not None:
-                ahead.cancel()
+            for task in (ahead, writing):
+                if task is not None:
+                    task.cancel()
         await self._retrying(self.flush)
 
     def _read_new(self) -> Awaitable[list[StreamEntry]]:
@@ -187,9 +204,12 @@ class PartitionWorker:
         return await retrying(op, metrics=self.metrics, log=self.log)
 
     def _block_ms(self) -> int:
-        """Wait for new entries until the next drain is due (indefinitely up to block_ms)."""
+        """Wait for new entries until the next drain is due (indefinitely up to block_ms);
+        while a flush is being written (its end sets the next drain), one interval at most."""
         if self.ledger.unflushed == 0:
             return self.cfg.block_ms
+        if self._drain_due == math.inf:
+            return max(1, min(self.cfg.block_ms, self.cfg.flush_interval_ms))
         return max(1, int((self._drain_due - time.monotonic()) * 1000))
 
     def _flush_due(self) -> bool:
@@ -318,21 +338,42 @@ class PartitionWorker:
         fewer, larger flushes and a faster catch-up.
         """
         drained_at = time.monotonic()
+        if self._seal(drained_at):
+            await self._write_sealed(drained_at)
+
+    def _start_flush(self) -> asyncio.Task[None] | None:
+        """flush() with the write in the background (run's loop); None when nothing to write.
+        The next drain is scheduled when the write ends, as flush() does."""
+        drained_at = time.monotonic()
+        if not self._seal(drained_at):
+            return None
+        self._drain_due = math.inf
+        return asyncio.ensure_future(
+            self._retrying(functools.partial(self._write_sealed, drained_at)))
+
+    def _seal(self, drained_at: float) -> bool:
+        """Drain the core into the flush being built and seal it, unless one is in flight
+        (a retry sends that one again); False when there is nothing to write."""
+        if self._plan is not None:
+            return True
         ledger = self.ledger
+        drained = self.core.drain()
+        ledger.add_writes(drained.encoded, drained.families, drained.symbols)
+        sealed = ledger.seal()
+        if sealed is None:
+            self._drained(drained_at)
+            return False
+        self._plan = self._plan_for(sealed)
+        return True
+
+    async def _write_sealed(self, drained_at: float) -> None:
         plan = self._plan
-        if plan is None:
-            drained = self.core.drain()
-            ledger.add_writes(drained.encoded, drained.families, drained.symbols)
-            sealed = ledger.seal()
-            if sealed is None:
-                self._drained(drained_at)
-                return
-            plan = self._plan = self._plan_for(sealed)
+        assert plan is not None
         started = time.perf_counter()
         await self._write(plan)
         self.metrics.flush_duration.observe(time.perf_counter() - started)
         self._plan = None
-        done = ledger.flushed()
+        done = self.ledger.flushed()
         self.metrics.flush_symbols.observe(done.symbols)
         for family, count in done.families.items():
             self.metrics.key_writes.labels(family).inc(count)
