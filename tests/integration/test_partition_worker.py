@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -235,3 +236,68 @@ async def test_a_forwarded_tick_lands_once_in_its_owners_stream_after_a_crash_an
     assert redis_client.hget(keys.session_key("RELIANCE", "2025-12-09"), "tick_count") == b"1"
     assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
     assert second.metrics.ticks.labels("rerouted")._value.get() == 2
+
+
+async def test_a_backlog_read_ahead_and_flushed_behind_lands_as_a_clean_run(
+    aclient: aredis.Redis, redis_client: redis.Redis, redis_server: RedisServer,
+) -> None:
+    """run() on a backlog of many batches: the next batch is read ahead and each flush written
+    while the next batches apply. The end state is a clean in-process run's, nothing pending."""
+    ticks = ss.recorded_session(n_sim=2500, yesbank_days=2)
+    for tick in ticks:
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    worker, _, _ = await _worker(aclient, partitions=1)
+    worker.cfg = dataclasses.replace(worker.cfg, flush_max_entries=150)
+    metrics = worker.metrics
+    task = asyncio.ensure_future(worker.run())
+    await _eventually(lambda: not (redis_client.xpending(STREAM, ss.GROUP)["pending"]
+                                   or _lag(redis_client)))
+    worker.stop()
+    await asyncio.wait_for(task, 30)
+    (flushes,) = metrics.flush_duration.collect()
+    assert sum(s.value for s in flushes.samples if s.name.endswith("_count")) >= 5
+    assert ss.dump_state(redis_client) == ss.reference_state(redis_server.client(db=2), ticks)
+    newest: Any = redis_client.xrevrange(STREAM, count=1)
+    checkpoint = redis_client.hget(keys.checkpoint_key(ss.STREAM, 0), keys.CHECKPOINT_LAST_ID)
+    assert checkpoint == newest[0][0]
+
+
+async def test_a_flush_fenced_behind_the_loop_ends_the_partition(
+    aclient: aredis.Redis, redis_client: redis.Redis,
+) -> None:
+    """The lease is taken while run() works through a backlog: the background flush is
+    refused, run() raises, and nothing past the last flush that landed is acked."""
+    for tick in _ticks(3000):
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    worker, _, _ = await _worker(aclient)
+    worker.cfg = dataclasses.replace(worker.cfg, flush_max_entries=200)
+    task = asyncio.ensure_future(worker.run())
+    await _eventually(lambda: bool(redis_client.exists(keys.checkpoint_key(ss.STREAM, 0))),
+                      poll=0.005)
+    redis_client.delete(keys.lease_key(ss.STREAM, 0))
+    other = LeaseClient(aclient, ss.STREAM, "c2", 5000)
+    assert await other.acquire(0) is not None
+    with pytest.raises(LeaseLostError):
+        await asyncio.wait_for(task, 30)
+    checkpoint: Any = redis_client.hget(keys.checkpoint_key(ss.STREAM, 0),
+                                        keys.CHECKPOINT_LAST_ID)
+    state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+    applied = int(state[b"tick_count"])
+    ids: Any = redis_client.xrange(STREAM)
+    assert ids[applied - 1][0] == checkpoint  # the state is exactly what the checkpoint says
+    pending = redis_client.xpending(STREAM, ss.GROUP)["pending"]
+    lag = _lag(redis_client)
+    assert applied + pending + lag == 3000  # every entry acked with its effect, or still due
+
+
+async def _eventually(check: Callable[[], bool], *, poll: float = 0.05) -> None:
+    for _ in range(int(60 / poll)):
+        if check():
+            return
+        await asyncio.sleep(poll)
+    raise AssertionError("the condition did not hold in time")
+
+
+def _lag(client: redis.Redis) -> int:
+    groups: Any = client.xinfo_groups(STREAM)
+    return sum(int(g.get("lag") or 0) for g in groups)
