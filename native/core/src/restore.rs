@@ -61,7 +61,9 @@ pub fn int_text(s: &[u8]) -> Option<i128> {
     if body.is_empty() || body.len() > 30 || !body.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let magnitude = body.iter().fold(0i128, |v, d| v * 10 + i128::from(d - b'0'));
+    let magnitude = body
+        .iter()
+        .fold(0i128, |v, d| v * 10 + i128::from(d - b'0'));
     Some(if negative { -magnitude } else { magnitude })
 }
 
@@ -92,7 +94,11 @@ pub fn float_text(s: &[u8]) -> Option<f64> {
     }
     if !exponent.is_empty() {
         let e = &exponent[1..];
-        digits_only(e.strip_prefix(b"+").or_else(|| e.strip_prefix(b"-")).unwrap_or(e))?;
+        digits_only(
+            e.strip_prefix(b"+")
+                .or_else(|| e.strip_prefix(b"-"))
+                .unwrap_or(e),
+        )?;
     }
     std::str::from_utf8(s).ok()?.parse().ok()
 }
@@ -241,8 +247,15 @@ mod tests {
             assert_eq!(iso_day(iso_date(i64::from(day)).as_bytes()), Some(day));
         }
         for text in [
-            "2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "0000-01-01", "20240102",
-            "2024-1-02", " 2024-01-02", "2024-01-0x",
+            "2024-02-30",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "0000-01-01",
+            "20240102",
+            "2024-1-02",
+            " 2024-01-02",
+            "2024-01-0x",
         ] {
             assert_eq!(iso_day(text.as_bytes()), None, "{text}");
         }
@@ -254,8 +267,20 @@ mod tests {
         assert_eq!(int_text(b"0"), Some(0));
         assert_eq!(int_text(b"-17"), Some(-17));
         assert_eq!(int_text(b"007"), Some(7));
-        assert_eq!(int_text(b"123456789012345678901234567890"), Some(123456789012345678901234567890));
-        for text in ["", "-", "+5", " 5", "1_000", "1.0", "1e3", "1234567890123456789012345678901"] {
+        assert_eq!(
+            int_text(b"123456789012345678901234567890"),
+            Some(123456789012345678901234567890)
+        );
+        for text in [
+            "",
+            "-",
+            "+5",
+            " 5",
+            "1_000",
+            "1.0",
+            "1e3",
+            "1234567890123456789012345678901",
+        ] {
             assert_eq!(int_text(text.as_bytes()), None, "{text}");
         }
         assert_eq!(canonical_int(b"0"), Some(0));
@@ -272,18 +297,27 @@ mod tests {
         assert_eq!(float_text(b"7"), Some(7.0));
         assert_eq!(float_text(b"1e-7"), Some(1e-7));
         assert_eq!(float_text(b"1.5E+3"), Some(1500.0));
-        for text in ["", ".5", "5.", "inf", "nan", " 1", "1_0", "1e", "--1", "1.2.3", "0x10"] {
+        for text in [
+            "", ".5", "5.", "inf", "nan", " 1", "1_0", "1e", "--1", "1.2.3", "0x10",
+        ] {
             assert_eq!(float_text(text.as_bytes()), None, "{text}");
         }
     }
 
     fn pairs<'a>(items: &'a [(&'a str, &'a str)]) -> Vec<(&'a [u8], &'a [u8])> {
-        items.iter().map(|(f, v)| (f.as_bytes(), v.as_bytes())).collect()
+        items
+            .iter()
+            .map(|(f, v)| (f.as_bytes(), v.as_bytes()))
+            .collect()
     }
 
     #[test]
     fn the_plan_reads_the_latest_day_and_the_recent_minutes() {
-        let h = pairs(&[("2024-01-03", "30"), ("2024-01-01", "10"), ("2024-01-02", "20")]);
+        let h = pairs(&[
+            ("2024-01-03", "30"),
+            ("2024-01-01", "10"),
+            ("2024-01-02", "20"),
+        ]);
         let plan = read_history(&h, 1).unwrap();
         assert_eq!(plan.totals, vec![(19_725, 30), (19_723, 10), (19_724, 20)]);
         assert_eq!(plan.latest, Some(19_725));
@@ -307,7 +341,10 @@ mod tests {
             ("underlying_price", "21000.25"),
         ]);
         let minutes = pairs(&[("3", "200"), ("12", "300"), ("-1", "0")]);
-        let profile = pairs(&[("price_volume_distribution", r#"{"101.5": 300, "101.0": 200}"#)]);
+        let profile = pairs(&[(
+            "price_volume_distribution",
+            r#"{"101.5": 300, "101.0": 200}"#,
+        )]);
         let second = SecondPhase {
             session: &session,
             minutes: &minutes,
@@ -317,7 +354,10 @@ mod tests {
         let h = restore(plan, &second).unwrap();
         let s = h.session.unwrap();
         assert_eq!((s.day, s.cumulative_volume, s.tick_count), (19_724, 500, 4));
-        assert_eq!((s.last_price, s.last_ts_ms, s.last_minute), (101.5, 1_704_171_600_000, 12));
+        assert_eq!(
+            (s.last_price, s.last_ts_ms, s.last_minute),
+            (101.5, 1_704_171_600_000, 12)
+        );
         assert_eq!(
             h.profile.unwrap(),
             vec![("101.5".to_string(), 300), ("101.0".to_string(), 200)]
@@ -367,7 +407,11 @@ mod tests {
     #[test]
     fn recent_minutes_without_volume_are_left_out() {
         let plan = read_history(
-            &pairs(&[("2024-01-01", "1"), ("2024-01-02", "2"), ("2024-01-03", "3")]),
+            &pairs(&[
+                ("2024-01-01", "1"),
+                ("2024-01-02", "2"),
+                ("2024-01-03", "3"),
+            ]),
             2,
         )
         .unwrap();

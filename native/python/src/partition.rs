@@ -271,7 +271,9 @@ impl PartitionCore {
                 }
             }
             for day in &plan.recent {
-                let key = keys.minutes.render(&load.symbol, &iso_date(i64::from(*day)));
+                let key = keys
+                    .minutes
+                    .render(&load.symbol, &iso_date(i64::from(*day)));
                 out.command(&[b"HGETALL", key.as_bytes()]);
             }
             load.plan = Some(plan);
@@ -476,7 +478,10 @@ fn fill_pairs<'py>(fields: &Bound<'py, PyAny>, out: &mut HeldPairs<'py>) -> PyRe
     if let Ok(map) = fields.cast::<PyDict>() {
         out.reserve(map.len());
         for (k, v) in map.iter() {
-            match (k.cast_into_exact::<PyBytes>(), v.cast_into_exact::<PyBytes>()) {
+            match (
+                k.cast_into_exact::<PyBytes>(),
+                v.cast_into_exact::<PyBytes>(),
+            ) {
                 (Ok(k), Ok(v)) => out.push((k, v)),
                 _ => return Ok(false),
             }
@@ -488,7 +493,10 @@ fn fill_pairs<'py>(fields: &Bound<'py, PyAny>, out: &mut HeldPairs<'py>) -> PyRe
         out.reserve(list.len() / 2);
         let mut items = list.iter();
         while let (Some(k), Some(v)) = (items.next(), items.next()) {
-            match (k.cast_into_exact::<PyBytes>(), v.cast_into_exact::<PyBytes>()) {
+            match (
+                k.cast_into_exact::<PyBytes>(),
+                v.cast_into_exact::<PyBytes>(),
+            ) {
                 (Ok(k), Ok(v)) => out.push((k, v)),
                 _ => return Ok(false),
             }
@@ -507,7 +515,9 @@ fn reply_pairs<'py>(reply: &Bound<'py, PyAny>) -> PyResult<Option<HeldPairs<'py>
 
 #[allow(clippy::type_complexity)]
 fn as_pairs<'a>(held: &'a [(Bound<'_, PyBytes>, Bound<'_, PyBytes>)]) -> Vec<(&'a [u8], &'a [u8])> {
-    held.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()
+    held.iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .collect()
 }
 
 /// A deferred entry through the Python parser: a tick 7-tuple or (reason, error).
