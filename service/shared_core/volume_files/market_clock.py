@@ -70,6 +70,7 @@ class MarketCalendar:
     _minutes: int = field(init=False, repr=False, compare=False)
     _holiday_ordinals: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _dates: dict[int, date] = field(init=False, repr=False, compare=False)
+    _monthly: dict[tuple[int, int], date] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         rules = tuple(self.expiry_weekdays)
@@ -91,6 +92,7 @@ class MarketCalendar:
         setattr_(self, "_minutes", self.hours.minutes)
         setattr_(self, "_holiday_ordinals", tuple(weekday_holidays))
         setattr_(self, "_dates", {})
+        setattr_(self, "_monthly", {})
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> MarketCalendar:
@@ -163,7 +165,14 @@ class MarketCalendar:
         return weekday
 
     def monthly_expiry(self, year: int, month: int) -> date:
-        """Monthly F&O expiry: the last expiry weekday of the month, moved back over holidays."""
+        """Monthly F&O expiry: the last expiry weekday of the month, moved back over holidays.
+        Remembered per month: every derivative resolved at first sight asks for one."""
+        known = self._monthly.get((year, month))
+        if known is None:
+            known = self._monthly[(year, month)] = self._monthly_expiry(year, month)
+        return known
+
+    def _monthly_expiry(self, year: int, month: int) -> date:
         last = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
         candidate = None
         for start, weekday in reversed(self.expiry_weekdays):

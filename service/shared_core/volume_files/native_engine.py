@@ -10,6 +10,7 @@ key is spelled in Rust. Writes come back as the codec's `HashWrite`s.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -44,7 +45,9 @@ def _day(d: date) -> int:
     return d.toordinal() - _EPOCH_ORDINAL
 
 
+@functools.lru_cache(maxsize=4096)
 def _date(day: int) -> date:
+    """Cached: every symbol's session context converts the same few dozen days."""
     return date.fromordinal(_EPOCH_ORDINAL + day)
 
 
