@@ -15,6 +15,7 @@ from shared_core.volume_files.store.resp import (
     EncodedWrites,
     encode_command,
     encode_hash_writes,
+    encode_text_command,
 )
 
 
@@ -110,3 +111,12 @@ def test_command_matches_hiredis(args: list[str | bytes]) -> None:
     assert encode_command(args) == pack(tuple(args))
     assert parse(encode_command(args)) == [[a.encode() if isinstance(a, str) else a
                                            for a in args]]
+
+
+@given(st.lists(text, min_size=1, max_size=8))
+def test_text_commands_match_the_general_encoder(args: list[str]) -> None:
+    """Entry ids and names take the one-string way; any other text falls back, same bytes."""
+    assert encode_text_command(args) == encode_command(args)
+    ids = [f"{1736135100000 + i}-{i % 3}" for i in range(50)]
+    assert encode_text_command(["XACK", "ticks:0", "g", *ids]) == encode_command(
+        ["XACK", "ticks:0", "g", *ids])

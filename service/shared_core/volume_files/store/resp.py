@@ -66,6 +66,18 @@ class Commands:
         return cls(b"".join([encode_command(c) for c in commands]), len(commands))
 
 
+def encode_text_command(args: Sequence[str]) -> bytes:
+    """encode_command for text arguments (entry ids, key and group names): built as one str
+    and encoded once, a third of the cost for the flush's XACKs of thousands of ids. Lengths
+    are character counts, so other text takes encode_command's way."""
+    text = "".join(args)
+    if not text.isascii():
+        return encode_command(args)
+    parts = [f"*{len(args)}\r\n"]
+    parts += [f"${len(a)}\r\n{a}\r\n" for a in args]
+    return "".join(parts).encode()
+
+
 def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 

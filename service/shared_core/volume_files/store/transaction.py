@@ -57,7 +57,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import keys
 from .replies import read_replies
-from .resp import HSET_CHUNK, EncodedWrites, encode_command, encode_hash_writes
+from .resp import (
+    HSET_CHUNK,
+    EncodedWrites,
+    encode_command,
+    encode_hash_writes,
+    encode_text_command,
+)
 from .scripts import FlushBatch
 from .wire import Fields, field_pairs
 
@@ -132,7 +138,8 @@ class TransactionPlan:
 
 
 def _chunked(head: Sequence[str], items: Sequence[str]) -> list[bytes]:
-    return [encode_command([*head, *items[i : i + HSET_CHUNK]])
+    """`head` + the items, HSET_CHUNK at a time (XACK and its entry ids: ASCII)."""
+    return [encode_text_command([*head, *items[i : i + HSET_CHUNK]])
             for i in range(0, len(items), HSET_CHUNK)]
 
 
