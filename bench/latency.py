@@ -79,17 +79,17 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
 
     async def publish() -> None:
         nonlocal published
-        async with connection(publisher) as conn:
-            while published < n_total:
-                due = min(n_total, int((time.perf_counter() - started) * rate))
-                if due > published:
+        while published < n_total:
+            due = min(n_total, int((time.perf_counter() - started) * rate))
+            if due > published:
+                async with connection(publisher) as conn:  # one exchange, one timeout
                     sent = time.perf_counter()
                     await conn.send_packed_command(b"".join(encoded[published:due]))
                     ids = await read_replies(conn, due - published)
-                    for i, entry_id in zip(range(published, due), ids, strict=True):
-                        inflight[parts[i]].append((parse_entry_id(entry_id), sent))
-                    published = due
-                await asyncio.sleep(BATCH_S)
+                for i, entry_id in zip(range(published, due), ids, strict=True):
+                    inflight[parts[i]].append((parse_entry_id(entry_id), sent))
+                published = due
+            await asyncio.sleep(BATCH_S)
         done_publishing.set()
 
     async def poll() -> None:

@@ -5,8 +5,6 @@
 //! when the write names absent fields, one `HDEL key f ...`. Encoding here means the worker never
 //! builds a Python object per field: the drain hands Redis-ready bytes to the writer.
 
-use std::io::Write;
-
 /// Field and value arguments per HSET (2000 pairs), so no command grows without bound.
 pub const HSET_CHUNK: usize = 4000;
 
@@ -68,9 +66,20 @@ impl Encoded {
     }
 }
 
-fn push_usize(out: &mut Vec<u8>, n: usize) {
-    // itoa without a crate: usize formatting through io::Write on a Vec cannot fail.
-    let _ = write!(out, "{n}");
+/// Decimal digits of `n`, without the formatting machinery (two per argument of every
+/// command: through `write!` they were a tenth of a drain).
+fn push_usize(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 #[cfg(test)]
@@ -107,6 +116,15 @@ mod tests {
         e.hash_write::<_, _, &str>("h", &fields, &[]);
         assert_eq!(e.commands, 3); // 2000 + 2000 + 500 pairs
         assert!(e.bytes.starts_with(b"*4002\r\n"));
+    }
+
+    #[test]
+    fn lengths_are_plain_decimals() {
+        for n in [0usize, 7, 10, 99, 100, 4002, 65_535, usize::MAX] {
+            let mut out = Vec::new();
+            push_usize(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
     }
 
     #[test]

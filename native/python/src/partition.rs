@@ -55,7 +55,12 @@ pub struct PartitionCore {
     foreign: HashMap<String, u32>,
     /// The first-sight load under way (`plan_loads` .. `finish_loads`).
     loading: Vec<PendingLoad>,
+    /// The last drain's payload size, reserved for the next one.
+    drain_bytes: usize,
 }
+
+/// The most a drain reserves up front (a huge drain after a backlog is not kept reserved).
+const MAX_DRAIN_RESERVE: usize = 16 << 20;
 
 /// The entry id's milliseconds ("1765254600250-0" -> 1765254600250).
 fn entry_ms(entry_id: &str) -> Option<i64> {
@@ -95,6 +100,7 @@ impl PartitionCore {
             staged: Vec::new(),
             foreign: HashMap::new(),
             loading: Vec::new(),
+            drain_bytes: 0,
         })
     }
 
@@ -418,11 +424,14 @@ impl PartitionCore {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyBytes>, usize, Bound<'py, PyDict>, usize)> {
         let mut encoded = Encoded::default();
+        // About what the last drain took: the buffer is not regrown (copied) as it fills.
+        encoded.bytes.reserve(self.drain_bytes);
         let mut families = [0usize; Family::ALL.len()];
         self.engine.engine.drain_into(self.dual_write, &mut |w| {
             families[w.family.index()] += 1;
             encoded.hash_write(&w.key, &w.fields, &w.absent);
         });
+        self.drain_bytes = encoded.bytes.len().min(MAX_DRAIN_RESERVE);
         let counts = PyDict::new(py);
         for family in Family::ALL {
             if families[family.index()] > 0 {
