@@ -384,7 +384,39 @@ impl Codec {
 }
 
 pub fn fmt_int(value: i128) -> String {
-    value.to_string()
+    let mut out = String::with_capacity(20);
+    push_int(&mut out, value);
+    out
+}
+
+/// `value` in decimal, appended to `out` (`str(int)`): through a stack buffer, with u64
+/// arithmetic where it fits, since i128's `Display` divides in 128 bits and allocates.
+pub fn push_int(out: &mut String, value: i128) {
+    let mut buf = [0u8; 40];
+    let mut at = buf.len();
+    let magnitude = value.unsigned_abs();
+    match u64::try_from(magnitude) {
+        Ok(mut n) => loop {
+            at -= 1;
+            buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut n = magnitude;
+            while n > 0 {
+                at -= 1;
+                buf[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
 }
 
 fn strip(mut text: String) -> String {
@@ -542,6 +574,27 @@ pub fn json_float(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_in_decimal() {
+        for v in [
+            0i128,
+            7,
+            -7,
+            10,
+            -10,
+            4_294_967_296,
+            i64::MAX as i128,
+            i64::MIN as i128,
+            u64::MAX as i128,
+            u64::MAX as i128 + 1,
+            -(u64::MAX as i128) - 1,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            assert_eq!(fmt_int(v), v.to_string());
+        }
+    }
 
     #[test]
     fn floats_as_python_formats_them() {

@@ -8,6 +8,7 @@
 //! float nearest `level * mantissa / 10**decimals` (one rounding, as Python's `int / int`) and
 //! as exact decimal strings with the tick's decimals (at least two).
 
+use crate::codec::push_int;
 use crate::counts::Counts;
 use crate::exact::ratio_i128;
 use crate::scan::{scan, strength};
@@ -246,7 +247,7 @@ impl Profile {
             json.push('"');
             spec.price_str(k, &mut json);
             json.push_str("\":");
-            json.push_str(&v.to_string());
+            push_int(&mut json, v);
         }
         json.push('}');
         Some(ProfileSnap {
