@@ -389,34 +389,56 @@ pub fn fmt_int(value: i128) -> String {
     out
 }
 
-/// `value` in decimal, appended to `out` (`str(int)`): through a stack buffer, with u64
-/// arithmetic where it fits, since i128's `Display` divides in 128 bits and allocates.
+/// `value` in decimal, appended to `out` (`str(int)`).
 pub fn push_int(out: &mut String, value: i128) {
-    let mut buf = [0u8; 40];
-    let mut at = buf.len();
-    let magnitude = value.unsigned_abs();
-    match u64::try_from(magnitude) {
-        Ok(mut n) => loop {
-            at -= 1;
-            buf[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        },
-        Err(_) => {
-            let mut n = magnitude;
-            while n > 0 {
-                at -= 1;
-                buf[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        }
-    }
+    let mut buf = DigitBuf::new();
+    let digits = buf.digits(value.unsigned_abs(), 1);
     if value < 0 {
         out.push('-');
     }
-    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
+    out.push_str(digits);
+}
+
+/// Decimal digits written right-aligned in a stack buffer, with u64 arithmetic where the
+/// number fits: i128's `Display` divides in 128 bits and allocates, once per field and per
+/// profile level of every drained symbol.
+pub struct DigitBuf([u8; 48]);
+
+impl DigitBuf {
+    pub fn new() -> DigitBuf {
+        DigitBuf([b'0'; 48])
+    }
+
+    /// The digits of `n`, zero-padded on the left to at least `min_width` (<= 48).
+    pub fn digits(&mut self, n: u128, min_width: usize) -> &str {
+        let buf = &mut self.0;
+        let mut at = buf.len();
+        match u64::try_from(n) {
+            Ok(mut n) => {
+                while n > 0 {
+                    at -= 1;
+                    buf[at] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                }
+            }
+            Err(_) => {
+                let mut n = n;
+                while n > 0 {
+                    at -= 1;
+                    buf[at] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                }
+            }
+        }
+        let start = at.min(buf.len() - min_width.max(1));
+        std::str::from_utf8(&buf[start..]).expect("ASCII digits")
+    }
+}
+
+impl Default for DigitBuf {
+    fn default() -> DigitBuf {
+        DigitBuf::new()
+    }
 }
 
 fn strip(mut text: String) -> String {

@@ -8,7 +8,7 @@
 //! float nearest `level * mantissa / 10**decimals` (one rounding, as Python's `int / int`) and
 //! as exact decimal strings with the tick's decimals (at least two).
 
-use crate::codec::push_int;
+use crate::codec::{push_int, DigitBuf};
 use crate::counts::Counts;
 use crate::exact::ratio_i128;
 use crate::scan::{scan, strength};
@@ -117,37 +117,16 @@ impl TickSpec {
     pub fn price_str(&self, level: i64, out: &mut String) {
         let d = self.str_decimals();
         let units = level as i128 * self.mantissa as i128 * 10i128.pow(d - self.decimals);
-        // The digits, at least d + 1 of them, right-aligned in a stack buffer: once per level
-        // of every drained profile, so no String is built per level.
-        let mut buf = [b'0'; 48];
-        let mut at = buf.len();
-        let magnitude = units.unsigned_abs();
-        match u64::try_from(magnitude) {
-            Ok(mut n) => {
-                while n > 0 {
-                    at -= 1;
-                    buf[at] = b'0' + (n % 10) as u8;
-                    n /= 10;
-                }
-            }
-            Err(_) => {
-                let mut n = magnitude;
-                while n > 0 {
-                    at -= 1;
-                    buf[at] = b'0' + (n % 10) as u8;
-                    n /= 10;
-                }
-            }
-        }
-        let start = at.min(buf.len() - (d as usize + 1));
-        let digits = &buf[start..];
+        // At least d + 1 digits, so there is one before the point; no String per level.
+        let mut buf = DigitBuf::new();
+        let digits = buf.digits(units.unsigned_abs(), d as usize + 1);
         if units < 0 {
             out.push('-');
         }
         let (head, tail) = digits.split_at(digits.len() - d as usize);
-        out.push_str(std::str::from_utf8(head).expect("ASCII digits"));
+        out.push_str(head);
         out.push('.');
-        out.push_str(std::str::from_utf8(tail).expect("ASCII digits"));
+        out.push_str(tail);
     }
 }
 

@@ -1,0 +1,109 @@
+"""The batch cores' own steps, in process: stage, apply and drain, per tick, native and Python.
+
+`python -m bench.core_steps [--symbols N] [--ticks M] [--drain-every K] [--repeat R]`: the
+bench's workload (the simulator's session, entries as the worker reads them: flat field lists)
+fed to a `NativeBatchCore` and a `PythonBatchCore` in read batches of 500, each symbol loaded
+with an empty history at first sight, a drain every K entries (default 5,000: a flush's worth
+at a few tens of thousands of ticks a second). No Redis, no asyncio: what the worker's CPU per
+tick would be without the shell, and how it splits between the steps. Both cores run in the
+same process and run, alternately, so the native/Python ratios compare like with like. One
+JSON line per core, then a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import time
+from typing import Any
+
+import orjson
+
+from shared_core.volume_files import cores
+from shared_core.volume_files.core_config import load_core_config
+from shared_core.volume_files.engine_core import SymbolHistory
+from shared_core.volume_files.settings import load_settings
+from shared_core.volume_files.simulator import build_universe, simulate_ticks
+from shared_core.volume_files.stream.batch_core import PythonBatchCore, StreamEntry, TickBatchCore
+
+from .workloads import SESSION_DATE
+
+BATCH = 500
+
+
+def _entries(symbols: int, ticks: int, seed: int) -> list[StreamEntry]:
+    universe = build_universe(symbols, session_date=SESSION_DATE, seed=seed)
+    generator = simulate_ticks(universe, session_date=SESSION_DATE, n_ticks=ticks, seed=seed)
+    return [StreamEntry(f"{1765254600000 + i}-0", [x.encode() for kv in t.items() for x in kv])
+            for i, t in enumerate(itertools.islice(generator, ticks))]
+
+
+def _run(core: TickBatchCore, entries: list[StreamEntry], drain_every: int) -> dict[str, float]:
+    """Seconds in each step over the entries."""
+    spent = {"stage": 0.0, "apply": 0.0, "drain": 0.0}
+    empty = SymbolHistory()
+    clock = time.perf_counter
+    for i in range(0, len(entries), BATCH):
+        t0 = clock()
+        first = core.stage(entries[i : i + BATCH])
+        for symbol, ts in first.items():
+            core.load(symbol, empty, ts)
+        t1 = clock()
+        core.apply_staged()
+        t2 = clock()
+        if (i + BATCH) % drain_every < BATCH:
+            core.drain()
+        spent["stage"] += t1 - t0
+        spent["apply"] += t2 - t1
+        spent["drain"] += clock() - t2
+    t0 = clock()
+    core.drain()
+    spent["drain"] += clock() - t0
+    return spent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--symbols", type=int, default=20_000)
+    parser.add_argument("--ticks", type=int, default=100_000)
+    parser.add_argument("--drain-every", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    config = load_core_config(load_settings(env={}))
+    entries = _entries(args.symbols, args.ticks, args.seed)
+    gc.collect()
+    gc.freeze()  # the workload's objects stay out of every collection, as a worker's would
+    makers: dict[str, Any] = {"python": lambda: PythonBatchCore(config, dual_write=True)}
+    if cores.native_available():
+        from shared_core.volume_files.stream.native_batch_core import NativeBatchCore
+
+        makers["native"] = lambda: NativeBatchCore(config, dual_write=True)
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(args.repeat):  # alternately, the fastest of each kept
+        for name, make in makers.items():
+            spent = _run(make(), entries, args.drain_every)
+            total = sum(spent.values())
+            if name not in best or total < sum(best[name].values()):
+                best[name] = spent
+    n = len(entries)
+    rows = {}
+    for name, spent in best.items():
+        row = {f"{step}_us_per_tick": round(s / n * 1e6, 3) for step, s in spent.items()}
+        row["total_us_per_tick"] = round(sum(spent.values()) / n * 1e6, 3)
+        rows[name] = row
+        print(orjson.dumps({"name": f"core_steps@{name}", "ticks": n, "symbols": args.symbols,
+                            "drain_every": args.drain_every, **row}).decode())
+    print(f"\n{'core':<8} {'stage+load':>11} {'apply':>8} {'drain':>8} {'total':>8}  us/tick")
+    for name, row in rows.items():
+        print(f"{name:<8} {row['stage_us_per_tick']:>11} {row['apply_us_per_tick']:>8} "
+              f"{row['drain_us_per_tick']:>8} {row['total_us_per_tick']:>8}")
+    if "native" in rows:
+        ratio = rows["python"]["total_us_per_tick"] / rows["native"]["total_us_per_tick"]
+        print(f"native is {ratio:.1f}x the Python core per tick")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
