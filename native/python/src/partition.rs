@@ -427,9 +427,15 @@ impl PartitionCore {
         // About what the last drain took: the buffer is not regrown (copied) as it fills.
         encoded.bytes.reserve(self.drain_bytes);
         let mut families = [0usize; Family::ALL.len()];
-        self.engine.engine.drain_into(self.dual_write, &mut |w| {
-            families[w.family.index()] += 1;
-            encoded.hash_write(&w.key, &w.fields, &w.absent);
+        let engine = &mut self.engine.engine;
+        let dual_write = self.dual_write;
+        // Pure Rust from here to the payload: without the GIL, so a worker that drains in a
+        // thread (the service does) keeps parsing and applying other partitions meanwhile.
+        py.detach(|| {
+            engine.drain_into(dual_write, &mut |w| {
+                families[w.family.index()] += 1;
+                encoded.hash_write(&w.key, &w.fields, &w.absent);
+            })
         });
         self.drain_bytes = encoded.bytes.len().min(MAX_DRAIN_RESERVE);
         let counts = PyDict::new(py);

@@ -111,6 +111,10 @@ class DrainedWrites:
 class TickBatchCore(Protocol):
     """The partition's state and tick step; the worker around it only does I/O."""
 
+    # drain() does its work without the GIL: the worker runs it in a thread, beside the
+    # other partitions' reads and batches.
+    drains_without_gil: bool
+
     def __len__(self) -> int:
         """Symbols held in memory (the symbols_in_memory gauge)."""
         ...
@@ -143,6 +147,8 @@ class TickBatchCore(Protocol):
 
 class PythonBatchCore:
     """TickBatchCore on the Python parser, engine core and codec (the reference)."""
+
+    drains_without_gil = False
 
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,

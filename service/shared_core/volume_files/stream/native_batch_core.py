@@ -30,6 +30,8 @@ ParsedTuple = tuple[str, float, int, int | None, int | None, int | None, float |
 class NativeBatchCore:
     """The partition's symbols and tick step in Rust (`_native.PartitionCore`)."""
 
+    drains_without_gil = True  # the snapshots and their encoding run detached from Python
+
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
         partition: int = 0, partitions: int = 1,

@@ -186,7 +186,7 @@ class PartitionWorker:
                 if self._flush_due():
                     if writing is not None:
                         await writing
-                    writing = self._start_flush()
+                    writing = await self._start_flush()
             if writing is not None:
                 await writing
                 writing = None
@@ -338,26 +338,29 @@ class PartitionWorker:
         fewer, larger flushes and a faster catch-up.
         """
         drained_at = time.monotonic()
-        if self._seal(drained_at):
+        if await self._seal(drained_at):
             await self._write_sealed(drained_at)
 
-    def _start_flush(self) -> asyncio.Task[None] | None:
+    async def _start_flush(self) -> asyncio.Task[None] | None:
         """flush() with the write in the background (run's loop); None when nothing to write.
         The next drain is scheduled when the write ends, as flush() does."""
         drained_at = time.monotonic()
-        if not self._seal(drained_at):
+        if not await self._seal(drained_at):
             return None
         self._drain_due = math.inf
         return asyncio.ensure_future(
             self._retrying(functools.partial(self._write_sealed, drained_at)))
 
-    def _seal(self, drained_at: float) -> bool:
+    async def _seal(self, drained_at: float) -> bool:
         """Drain the core into the flush being built and seal it, unless one is in flight
-        (a retry sends that one again); False when there is nothing to write."""
+        (a retry sends that one again); False when there is nothing to write. A core that
+        drains without the GIL drains in a thread: this partition waits for it, the others
+        go on reading and applying."""
         if self._plan is not None:
             return True
         ledger = self.ledger
-        drained = self.core.drain()
+        core = self.core
+        drained = await asyncio.to_thread(core.drain) if core.drains_without_gil else core.drain()
         ledger.add_writes(drained.encoded, drained.families, drained.symbols)
         sealed = ledger.seal()
         if sealed is None:
