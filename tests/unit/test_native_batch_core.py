@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
@@ -272,3 +273,27 @@ def test_both_cores_forward_the_same_ticks_token_ones_by_their_symbol() -> None:
     assert [(f.entry_id, f.partition) for f in out_p.forwards] == [("1-0", 1), ("2-0", 1)]
     assert out_p.applied == 1
     assert len(python) == len(native) == 1
+
+
+def test_the_symbol_count_is_read_while_a_drain_runs_in_a_thread() -> None:
+    """The worker drains in a thread (the native drain holds no GIL) while its supervisor
+    reads len() for the gauge: len() must not touch the borrowed native object."""
+    cfg = config()
+    core = NativeBatchCore(cfg, dual_write=True)
+    day = _ts(DAYS[0], 5).encode()
+    symbols = [f"SYM{i}" for i in range(6000)]
+    entries = [StreamEntry(f"{i + 1}-0", {b"symbol": s.encode(), b"price": b"101.5",
+                                           b"volume": b"10", b"timestamp": day})
+               for i, s in enumerate(symbols)]
+    for symbol, ts in core.stage(entries).items():
+        core.load(symbol, SymbolHistory(), ts)
+    assert core.apply_staged().applied == len(symbols)
+    assert len(core) == len(symbols)
+    counts: list[int] = []
+    worker = threading.Thread(target=core.drain)
+    worker.start()
+    while worker.is_alive():
+        counts.append(len(core))  # raised "Already mutably borrowed" when it asked Rust
+    worker.join()
+    assert counts
+    assert set(counts) == {len(symbols)}

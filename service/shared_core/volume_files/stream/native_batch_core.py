@@ -48,11 +48,15 @@ class NativeBatchCore:
             "stale_reason": STALE_SESSION,
         }
         self._core = _native.PartitionCore(settings, self._contexts, self._parse_in_python)
+        self._held = 0  # len(self._core) after the last load
         self._tokens: Mapping[int, str] | None = None  # the map last handed to the core
         self._staged: Sequence[StreamEntry] = ()
 
     def __len__(self) -> int:
-        return len(self._core)
+        """Symbols held, as of the last load: counted here, not asked of the native object,
+        which is mutably borrowed while it drains in a thread (the supervisor's gauge reads
+        this at any time)."""
+        return self._held
 
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
         tokens = self.config.registry.tokens
@@ -75,6 +79,7 @@ class NativeBatchCore:
         )
         self._contexts.expiries[symbol] = instrument.expiry
         self._core.load(*load_arguments(symbol, instrument, history))
+        self._held = len(self._core)
 
     def load_steps(self, first_ts_ms: dict[str, int], minute_history_days: int) -> LoadSteps:
         """The loader's two round trips with every hash read natively: the instruments are
@@ -92,7 +97,10 @@ class NativeBatchCore:
         replies = yield Commands(*core.plan_loads(facts))
         payload, count, deferred = core.read_histories(replies, minute_history_days)
         replies = (yield Commands(payload, count)) if count else []
-        deferred += core.finish_loads(replies)
+        try:
+            deferred += core.finish_loads(replies)
+        finally:
+            self._held = len(core)
         if deferred:
             # In the batch's order, so the reference raises what it would have raised first.
             held = set(deferred)
