@@ -12,7 +12,9 @@ the core hands it back and the flush re-publishes it to the owner's stream in th
 transaction that acks it, so it is applied once, by the owner, whatever crashes.
 
 The worker only reads, loads, flushes and counts: the bookkeeping that makes it exactly-once is
-the `PartitionLedger`'s, the tick step the `TickBatchCore`'s.
+the `PartitionLedger`'s, the tick step the `TickBatchCore`'s. Its round trips overlap the work
+(`run`): a batch is read ahead while catching up, a sealed flush is written while the next
+batches apply, and every reply is read in one pass (`store/replies.py`).
 """
 
 from __future__ import annotations
