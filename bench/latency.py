@@ -2,8 +2,9 @@
 
 A publisher XADDs ticks at the target rate in 5 ms batches and notes, per entry id, when it
 sent it. The XADDs are encoded before the clock starts and their replies read in one pass
-(`store.replies`), so the publisher, which shares the machine with the worker and Redis,
-costs a few microseconds a tick and holds the rate (`bench_cpu_share` says what it took).
+(`store.replies`), as are the poller's reads, so the bench process, which shares the machine
+with the worker and Redis, costs a few microseconds a tick and holds the rate
+(`bench_cpu_share` says what it took).
 A poller reads the partitions' checkpoints (`vol:checkpoint:{stream}:{p}`) every 2 ms: the
 flush writes the checkpoint in the same transaction as the state it reflects, so the moment a
 checkpoint reaches an entry's id, that tick's effect is visible to every reader. Latency =
@@ -27,8 +28,8 @@ from typing import Any
 import redis.asyncio as aredis
 
 from shared_core.volume_files.store import keys
-from shared_core.volume_files.store.replies import connection, read_replies
-from shared_core.volume_files.store.resp import encode_command
+from shared_core.volume_files.store.replies import connection, exchange, read_replies
+from shared_core.volume_files.store.resp import Commands, encode_command
 from shared_core.volume_files.stream.partitions import parse_entry_id, partition_for
 from shared_core.volume_files.stream.producer import publish_sync
 
@@ -93,13 +94,11 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         done_publishing.set()
 
     async def poll() -> None:
-        checkpoint_keys = [keys.checkpoint_key(STREAM, p) for p in range(PARTITIONS)]
+        reads = Commands.of([("HGET", keys.checkpoint_key(STREAM, p), keys.CHECKPOINT_LAST_ID)
+                             for p in range(PARTITIONS)])  # encoded once, read in one pass
         measure_from = started + warmup_s
         while True:
-            pipe = poller.pipeline(transaction=False)
-            for key in checkpoint_keys:
-                pipe.hget(key, keys.CHECKPOINT_LAST_ID)
-            values: list[Any] = await pipe.execute()
+            values: list[Any] = await exchange(poller, reads)
             now = time.perf_counter()
             for p, raw in enumerate(values):
                 if raw is None:
