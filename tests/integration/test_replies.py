@@ -188,3 +188,26 @@ async def test_the_service_client_reads_in_one_pass(client: aredis.Redis) -> Non
     assert replies._PARSER is not None
     async with connection(client) as conn:
         assert isinstance(conn._parser, replies._PARSER)
+
+
+async def test_a_push_message_between_replies_is_not_taken_for_one(redis_url: str) -> None:
+    """RESP3 lets the server push out-of-band messages on the connection (here a client-side
+    caching invalidation): they are handed to redis-py's parser, never counted as replies."""
+    client = aredis.from_url(redis_url, db=1, protocol=3)
+    other = aredis.from_url(redis_url, db=1)
+    try:
+        await other.set("tracked", "1")
+        async with connection(client) as conn:
+            await conn.send_packed_command(Commands.of(
+                [("CLIENT", "TRACKING", "ON"), ("GET", "tracked")]).payload)
+            assert await read_replies(conn, 2) == [b"OK", b"1"]
+            await other.set("tracked", "2")  # invalidates: a push is now on its way
+            await asyncio.sleep(0.05)
+            await conn.send_packed_command(Commands.of(
+                [("PING",), ("SET", "plain", "x"), ("ECHO", "last")]).payload)
+            assert await read_replies(conn, 3) == [b"PONG", b"OK", b"last"]
+            await conn.send_packed_command(Commands.of([("CLIENT", "TRACKING", "OFF")]).payload)
+            assert await read_replies(conn, 1) == [b"OK"]
+    finally:
+        await client.aclose()
+        await other.aclose()

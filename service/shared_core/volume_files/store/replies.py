@@ -45,6 +45,18 @@ def _hiredis_parser() -> tuple[Any, Any]:
 _PARSER, _NOT_ENOUGH_DATA = _hiredis_parser()
 
 
+def _push_type() -> Any:
+    """hiredis's type for RESP3 push messages (hiredis >= 3.2), or None."""
+    try:
+        import hiredis
+    except ImportError:  # pragma: no cover - redis[hiredis] is a dependency
+        return None
+    return getattr(hiredis, "PushNotification", None)
+
+
+_PUSH = _push_type()
+
+
 async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
     """The next `count` replies on `conn`, undecoded; an error reply is an exception object
     in its place (as redis-py returns it inside a pipeline), not raised."""
@@ -67,6 +79,11 @@ async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
             continue
         if isinstance(reply, RedisConnectionError):
             raise reply
+        if _PUSH is not None and isinstance(reply, _PUSH):
+            # Out of band (RESP3: invalidations, a managed server's maintenance notices), not
+            # a reply to our commands: redis-py's parser handles it as it would have.
+            await parser.handle_push_response(reply)
+            continue
         append(reply)
     return out
 
