@@ -5,6 +5,8 @@
 //! when the write names absent fields, one `HDEL key f ...`. Encoding here means the worker never
 //! builds a Python object per field: the drain hands Redis-ready bytes to the writer.
 
+use crate::codec::DigitBuf;
+
 /// Field and value arguments per HSET (2000 pairs), so no command grows without bound.
 pub const HSET_CHUNK: usize = 4000;
 
@@ -68,18 +70,9 @@ impl Encoded {
 
 /// Decimal digits of `n`, without the formatting machinery (two per argument of every
 /// command: through `write!` they were a tenth of a drain).
-fn push_usize(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+fn push_usize(out: &mut Vec<u8>, n: usize) {
+    let mut buf = DigitBuf::new();
+    out.extend_from_slice(buf.digits(n as u128, 1).as_bytes());
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use volume_core::clock::iso_date;
 use volume_core::codec::Family;
-use volume_core::engine::{EngineError, InstrumentInfo, Kind, TickIn};
+use volume_core::engine::{EngineError, History, InstrumentInfo, Kind, TickIn};
 use volume_core::resp::Encoded;
 use volume_core::restore::{self, HistoryPlan, SecondPhase};
 use volume_core::ticks::{self, Parsed, Tick};
@@ -216,12 +216,12 @@ impl PartitionCore {
     ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
         self.loading.clear();
         let mut out = Encoded::default();
-        let keys = self.engine.engine.keys().clone();
+        let engine = &self.engine.engine;
         for (symbol, kind, tick_size, strike, has_expiry, is_fno) in facts {
-            if !self.engine.engine.needs_load(&symbol) {
+            if !engine.needs_load(&symbol) {
                 continue;
             }
-            let key = keys.history.render(&symbol, "");
+            let key = engine.keys().history.render(&symbol, "");
             out.command(&[b"HGETALL", key.as_bytes()]);
             let kind = Kind::parse(&kind).map_err(pyo3::exceptions::PyValueError::new_err)?;
             self.loading.push(PendingLoad {
@@ -257,7 +257,7 @@ impl PartitionCore {
                 self.loading.len()
             )));
         }
-        let keys = self.engine.engine.keys().clone();
+        let keys = self.engine.engine.keys();
         let mut out = Encoded::default();
         let mut deferred = Vec::new();
         let mut kept = Vec::with_capacity(self.loading.len());
@@ -316,37 +316,11 @@ impl PartitionCore {
                 continue;
             };
             let count = plan.replies();
-            let mut held = Vec::with_capacity(count);
-            let mut readable = true;
-            for i in at..at + count {
-                match reply_pairs(&replies.get_item(i)?)? {
-                    Some(h) => held.push(h),
-                    None => readable = false,
-                }
-            }
+            let held = (at..at + count)
+                .map(|i| reply_pairs(&replies.get_item(i)?))
+                .collect::<PyResult<Option<Vec<_>>>>()?;
             at += count;
-            let history = if readable {
-                let pairs: Vec<Vec<(&[u8], &[u8])>> = held.iter().map(|h| as_pairs(h)).collect();
-                let empty: Vec<(&[u8], &[u8])> = Vec::new();
-                let (session, minutes, profile, recent) = if plan.latest.is_some() {
-                    (&pairs[0], &pairs[1], &pairs[2], &pairs[3..])
-                } else {
-                    (&empty, &empty, &empty, &pairs[..])
-                };
-                let recent: Vec<&[(&[u8], &[u8])]> = recent.iter().map(Vec::as_slice).collect();
-                restore::restore(
-                    plan,
-                    &SecondPhase {
-                        session,
-                        minutes,
-                        profile,
-                        recent: &recent,
-                    },
-                )
-            } else {
-                None
-            };
-            let Some(history) = history else {
+            let Some(history) = held.and_then(|held| restore_held(plan, &held)) else {
                 deferred.push(load.symbol);
                 continue;
             };
@@ -484,6 +458,29 @@ type ParsedTuple = (
 );
 
 type HeldPairs<'py> = Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>;
+
+/// `restore::restore` over one symbol's phase-two replies, held in `HistoryPlan::replies`
+/// order (the latest day's session, minutes and profile when there is one, then the recent
+/// days' minutes); `None` to defer it.
+fn restore_held(plan: HistoryPlan, held: &[HeldPairs<'_>]) -> Option<History> {
+    let pairs: Vec<Vec<(&[u8], &[u8])>> = held.iter().map(|h| as_pairs(h)).collect();
+    let empty: Vec<(&[u8], &[u8])> = Vec::new();
+    let (session, minutes, profile, recent) = if plan.latest.is_some() {
+        (&pairs[0], &pairs[1], &pairs[2], &pairs[3..])
+    } else {
+        (&empty, &empty, &empty, &pairs[..])
+    };
+    let recent: Vec<&[(&[u8], &[u8])]> = recent.iter().map(Vec::as_slice).collect();
+    restore::restore(
+        plan,
+        &SecondPhase {
+            session,
+            minutes,
+            profile,
+            recent: &recent,
+        },
+    )
+}
 
 /// Fill `out` with a hash's or stream entry's (field, value) byte strings, held: a dict
 /// (redis-py's callbacks, RESP3 maps) or the flat list of a raw reply. False when it is

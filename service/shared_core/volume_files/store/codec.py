@@ -19,7 +19,7 @@ from ..baseline_service import Baseline
 from ..engine_core import SymbolHistory, SymbolSnapshot
 from ..session_tracker import SessionState
 from . import keys
-from .wire import text
+from .wire import field_pairs, text
 
 _IST = timezone(timedelta(hours=5, minutes=30))
 _IST_OFFSET_MS = 19_800_000
@@ -221,10 +221,7 @@ RawHash = (Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, byte
 def decode_hash(raw: RawHash) -> dict[str, str]:
     """HGETALL's reply as text: a mapping (redis-py's callback), or the flat field, value, ...
     list of a raw reply (`replies.exchange`)."""
-    if isinstance(raw, Mapping):
-        return {text(k): text(v) for k, v in raw.items()}
-    it = iter(raw)
-    return {text(k): text(v) for k, v in zip(it, it, strict=True)}
+    return {text(k): text(v) for k, v in field_pairs(raw)}
 
 
 def parse_history(raw: dict[str, str]) -> dict[date, int]:

@@ -55,6 +55,8 @@ def _push_type() -> Any:
 
 
 _PUSH = _push_type()
+# Replies that are not a command's answer: a lost connection, or an out-of-band push.
+_NOT_AN_ANSWER: tuple[type, ...] = (RedisConnectionError,) + ((_PUSH,) if _PUSH else ())
 
 
 async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
@@ -77,15 +79,24 @@ async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
                 raise RedisConnectionError("Connection closed by server.")
             reader.feed(data)
             continue
-        if isinstance(reply, RedisConnectionError):
-            raise reply
-        if _PUSH is not None and isinstance(reply, _PUSH):
+        if isinstance(reply, _NOT_AN_ANSWER):
+            if isinstance(reply, RedisConnectionError):
+                raise reply
             # Out of band (RESP3: invalidations, a managed server's maintenance notices), not
             # a reply to our commands: redis-py's parser handles it as it would have.
             await parser.handle_push_response(reply)
             continue
         append(reply)
     return out
+
+
+def raise_errors(replies: list[Any]) -> list[Any]:
+    """The replies, once none is an error reply; else the first one raised (what
+    `pipeline.execute` does by default)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 async def _read_one(conn: AsyncConnection) -> Any:

@@ -56,7 +56,7 @@ from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import keys
-from .replies import read_replies
+from .replies import raise_errors, read_replies
 from .resp import (
     HSET_CHUNK,
     EncodedWrites,
@@ -223,11 +223,8 @@ async def _attempt(conn: AsyncConnection, plan: TransactionPlan) -> Outcome | Fe
         return verdict
     await conn.send_packed_command(plan.parts())
     # MULTI's OK, one QUEUED per command and EXEC's array, read in one pass.
-    got = await read_replies(conn, plan.queued + 2)
-    for reply in got:
-        if isinstance(reply, ResponseError):  # refused as queued (OOM): EXEC aborted
-            raise reply
-    replies = got[-1]
+    # A command refused as it was queued (OOM) aborts EXEC: its error is raised.
+    replies = raise_errors(await read_replies(conn, plan.queued + 2))[-1]
     return _ABORTED if replies is None else plan.acked(replies)
 
 

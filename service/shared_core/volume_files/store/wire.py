@@ -8,6 +8,7 @@ decoding never raises: invalid UTF-8 becomes U+FFFD.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 Command = tuple[str, ...]
 
@@ -16,8 +17,9 @@ Command = tuple[str, ...]
 Fields = Mapping[bytes, bytes] | Mapping[str, str] | Sequence[bytes]
 
 
-def field_pairs(fields: Fields) -> Iterable[tuple[bytes | str, bytes | str]]:
-    """The fields as (name, value) pairs, whichever form they came in."""
+def field_pairs(fields: Mapping[Any, Any] | Sequence[Any]) -> Iterable[tuple[Any, Any]]:
+    """A stream entry's or a hash's fields as (name, value) pairs, whichever form they came
+    in: a mapping (redis-py's callbacks, RESP3 maps) or a raw reply's flat list."""
     if isinstance(fields, Mapping):
         return fields.items()
     it = iter(fields)

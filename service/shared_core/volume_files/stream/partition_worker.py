@@ -36,7 +36,7 @@ from ..cores import PYTHON
 from ..engine_core import CoreConfig
 from ..metrics import ServiceMetrics
 from ..store import keys
-from ..store.replies import exchange, stream_entries
+from ..store.replies import exchange, raise_errors, stream_entries
 from ..store.resp import Commands
 from ..store.scripts import FlushBatch
 from ..store.transaction import FencedError, TransactionPlan, plan_flush, write_flush
@@ -56,14 +56,6 @@ def _drain_thread() -> ThreadPoolExecutor:
     thread that allocates gets a malloc arena of its own, which cost a 100,000-symbol worker
     30 MiB of RSS with the default pool."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drain")
-
-
-def _raised(replies: list[Any]) -> list[Any]:
-    """A pipeline's replies, raising the first error reply (as `pipeline.execute` does)."""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
 
 
 class LeaseLostError(Exception):
@@ -246,7 +238,7 @@ class PartitionWorker:
         if block is not None:
             command += ["BLOCK", str(block)]
         command += ["STREAMS", self.stream, start]
-        (reply,) = _raised(await exchange(self.client, Commands.of([command])))
+        (reply,) = raise_errors(await exchange(self.client, Commands.of([command])))
         raw = stream_entries(reply)
         if not raw:
             return []
@@ -318,7 +310,7 @@ class PartitionWorker:
         try:
             request = next(steps)
             while True:
-                request = steps.send(_raised(await exchange(self.client, request)))
+                request = steps.send(raise_errors(await exchange(self.client, request)))
         except StopIteration:
             return
 
