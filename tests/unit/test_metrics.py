@@ -86,6 +86,7 @@ def test_metric_family_names() -> None:
         "volume_engine_lease_changes": "counter",
         "volume_engine_symbols_in_memory": "gauge",
         "volume_engine_key_writes": "counter",
+        "volume_engine_write_filter_left_out": "counter",
         "volume_engine_last_exchange_timestamp_seconds": "gauge",
         "volume_engine_redis_reconnects": "counter",
         "volume_engine_migration_unified_read_ratio": "gauge",

@@ -57,14 +57,16 @@ def config(learned: bool = False) -> CoreConfig:
 
 
 def cores_for(cfg: CoreConfig, *, dual_write: bool, from_id: bool = False,
-              partition: int = 0, partitions: int = 1,
+              partition: int = 0, partitions: int = 1, write_filter_keys: int = 0,
               ) -> tuple[PythonBatchCore, NativeBatchCore]:
     """Both cores as partition 0 of `partitions` (other partitions' symbols are forwarded)."""
     return (
         PythonBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id,
-                        partition=partition, partitions=partitions),
+                        partition=partition, partitions=partitions,
+                        write_filter_keys=write_filter_keys),
         NativeBatchCore(cfg, dual_write=dual_write, timestamp_from_entry_id=from_id,
-                        partition=partition, partitions=partitions),
+                        partition=partition, partitions=partitions,
+                        write_filter_keys=write_filter_keys),
     )
 
 
@@ -189,20 +191,29 @@ def _ids(start: int) -> Iterator[str]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=batches(), dual_write=st.booleans(), learned=st.booleans(), from_id=st.booleans(),
-       routed=st.sampled_from([(0, 1), (1, 3), (0, 2)]))
+       routed=st.sampled_from([(0, 1), (1, 3), (0, 2)]),
+       write_filter=st.sampled_from([0, 4, 1000]), landed=st.lists(st.booleans(), max_size=9))
 def test_random_batches_give_the_same_writes_and_dead_letters(
     batches: list[list[dict[bytes, bytes]]], dual_write: bool, learned: bool, from_id: bool,
-    routed: tuple[int, int],
+    routed: tuple[int, int], write_filter: int, landed: list[bool],
 ) -> None:
-    """...and the same forwards, as a partition of 1, 2 or 3 (token ticks by their symbol)."""
+    """...and the same forwards, as a partition of 1, 2 or 3 (token ticks by their symbol);
+    with a write filter (remembering 4 keys or 1000), whose drains land (commit) or not."""
     cfg = config(learned)
     python, native = cores_for(cfg, dual_write=dual_write, from_id=from_id,
-                               partition=routed[0], partitions=routed[1])
+                               partition=routed[0], partitions=routed[1],
+                               write_filter_keys=write_filter)
     ids = _ids(0)
+    commits = iter(landed)
     for batch in batches:
         entries = [StreamEntry(next(ids), fields) for fields in batch]
         run_batch(python, native, entries, {})
-        same_writes(python.drain_writes().writes, native.drain_writes().writes)
+        drained_p, drained_n = python.drain_writes(), native.drain_writes()
+        same_writes(drained_p.writes, drained_n.writes)
+        assert drained_p.left_out == drained_n.left_out
+        if next(commits, True):
+            python.commit_drain()
+            native.commit_drain()
     assert len(python) == len(native)
 
 
@@ -226,6 +237,28 @@ def test_the_native_payload_encodes_its_writes() -> None:
     assert drained.encoded == encode_hash_writes(writes.writes)
     assert drained.families == writes.families
     assert drained.symbols == writes.symbols == len(set(SYMBOLS))
+
+
+def test_a_write_filter_leaves_out_what_the_last_landed_drain_wrote() -> None:
+    """A symbol's next drain sends only the fields that changed (its name, date, instrument
+    type... are left out); a drain that never landed makes its keys unknown, so the next one
+    writes them in full."""
+    python, native = cores_for(config(), dual_write=True, write_filter_keys=100)
+    ids = _ids(0)
+    drains = []
+    for minute in (10, 11, 12, 13):
+        tick = {b"symbol": b"SBIN", b"price": b"600.05", b"volume": b"10",
+                b"timestamp": _ts(DAYS[0], minute).encode()}
+        run_batch(python, native, [StreamEntry(next(ids), tick)], {})
+        p, n = python.drain(), native.drain()
+        assert p.left_out == n.left_out
+        assert p.families == n.families
+        drains.append(n)
+        if minute != 11:  # the minute-11 flush never landed (or its reply was lost)
+            python.commit_drain()
+            native.commit_drain()
+    assert [d.left_out > 0 for d in drains] == [False, True, False, True]
+    assert len(drains[3].encoded.payload) < len(drains[2].encoded.payload)
 
 
 def test_restored_symbols_continue_alike() -> None:

@@ -60,6 +60,7 @@ def test_defaults_load_from_the_shipped_config() -> None:
         metrics_host="127.0.0.1",
         metrics_port=9108,
         dual_write=True,
+        write_filter_keys=80_000,
         gc_gen0_threshold=50_000,
         curve="default",
         lookback_sessions=20,
@@ -183,6 +184,10 @@ def test_directory_argument_wins(conf: Path, tmp_path: Path) -> None:
         (
             {"VOLUME_GC_GEN0_THRESHOLD": "-1"},
             "VOLUME_GC_GEN0_THRESHOLD: must be >= 0, got -1",
+        ),
+        (
+            {"VOLUME_WRITE_FILTER_KEYS": "-5"},
+            "VOLUME_WRITE_FILTER_KEYS: must be >= 0, got -5",
         ),
         (
             {"VOLUME_INSTRUMENTS_CSV": "/nonexistent/instruments.csv"},

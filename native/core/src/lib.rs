@@ -16,3 +16,4 @@ pub mod restore;
 pub mod scan;
 pub mod session;
 pub mod ticks;
+pub mod write_filter;

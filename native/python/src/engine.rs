@@ -26,6 +26,7 @@ use volume_core::engine::{
 use volume_core::profile::{Profile, TickSpec};
 use volume_core::scan;
 use volume_core::session::Session;
+use volume_core::write_filter::WriteFilter;
 
 pyo3::import_exception!(shared_core.volume_files.session_tracker, StaleSessionError);
 
@@ -187,6 +188,37 @@ impl NativeEngine {
             out.append(write_to_py(py, &self.families, w)?)?;
         }
         Ok(out)
+    }
+
+    /// `drain`, each write through `filter` first (the partition's write filter).
+    pub(crate) fn drain_through<'py>(
+        &mut self,
+        py: Python<'py>,
+        dual_write: bool,
+        mut filter: Option<&mut WriteFilter>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let families = &self.families;
+        let mut failed: Option<PyErr> = None;
+        if let Some(f) = filter.as_mut() {
+            f.begin();
+        }
+        self.engine.drain_into(dual_write, &mut |w| {
+            let w = match filter.as_mut() {
+                Some(f) => f.filter(w),
+                None => Some(w),
+            };
+            let Some(w) = w else { return };
+            if failed.is_none() {
+                if let Err(e) = write_to_py(py, families, &w).and_then(|t| out.append(t)) {
+                    failed = Some(e);
+                }
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 }
 
@@ -360,20 +392,7 @@ impl NativeEngine {
         py: Python<'py>,
         dual_write: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let out = PyList::empty(py);
-        let families = &self.families;
-        let mut failed: Option<PyErr> = None;
-        self.engine.drain_into(dual_write, &mut |w| {
-            if failed.is_none() {
-                if let Err(e) = write_to_py(py, families, &w).and_then(|t| out.append(t)) {
-                    failed = Some(e);
-                }
-            }
-        });
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+        self.drain_through(py, dual_write, None)
     }
 
     /// The current writes of one symbol (None before its first tick), nothing marked drained.

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 mod engine;
 mod partition;
 mod ticks;
+mod write_filter;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -11,5 +12,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     engine::register(m)?;
     partition::register(m)?;
     ticks::register(m)?;
+    write_filter::register(m)?;
     Ok(())
 }

@@ -19,6 +19,7 @@ use volume_core::engine::{EngineError, History, InstrumentInfo, Kind, TickIn};
 use volume_core::resp::Encoded;
 use volume_core::restore::{self, HistoryPlan, SecondPhase};
 use volume_core::ticks::{self, Parsed, Tick};
+use volume_core::write_filter::WriteFilter;
 
 use crate::engine::{to_py_err, NativeEngine, PySource, SessionTuple};
 
@@ -57,6 +58,8 @@ pub struct PartitionCore {
     loading: Vec<PendingLoad>,
     /// The last drain's payload size, reserved for the next one.
     drain_bytes: usize,
+    /// Write less: what the committed drains left in Redis (None: write everything).
+    filter: Option<WriteFilter>,
 }
 
 /// The most a drain reserves up front (a huge drain after a backlog is not kept reserved).
@@ -90,6 +93,11 @@ impl PartitionCore {
         let dual_write: bool = get("dual_write")?.extract()?;
         let timestamp_from_entry_id: bool = get("timestamp_from_entry_id")?.extract()?;
         let stale: String = get("stale_reason")?.extract()?;
+        // Keys the write filter remembers; absent or 0: no filter, every drain writes in full.
+        let filter_keys: usize = match config.get_item("write_filter_keys")? {
+            Some(n) => n.extract()?,
+            None => 0,
+        };
         Ok(PartitionCore {
             engine: NativeEngine::new(py, config, context)?,
             fallback,
@@ -101,6 +109,7 @@ impl PartitionCore {
             foreign: HashMap::new(),
             loading: Vec::new(),
             drain_bytes: 0,
+            filter: (filter_keys > 0).then(|| WriteFilter::new(filter_keys)),
         })
     }
 
@@ -392,23 +401,31 @@ impl PartitionCore {
     }
 
     /// Every changed symbol's hash writes as RESP commands for the flush's MULTI/EXEC:
-    /// (payload, commands, {family: writes}, session hashes written).
-    fn drain<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyBytes>, usize, Bound<'py, PyDict>, usize)> {
+    /// (payload, commands, {family: writes}, session hashes written, fields the write filter
+    /// left out).
+    fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<DrainTuple<'py>> {
         let mut encoded = Encoded::default();
         // About what the last drain took: the buffer is not regrown (copied) as it fills.
         encoded.bytes.reserve(self.drain_bytes);
         let mut families = [0usize; Family::ALL.len()];
         let engine = &mut self.engine.engine;
         let dual_write = self.dual_write;
+        let filter = &mut self.filter;
         // Pure Rust from here to the payload: without the GIL, so a worker that drains in a
         // thread (the service does) keeps parsing and applying other partitions meanwhile.
         py.detach(|| {
+            if let Some(f) = filter.as_mut() {
+                f.begin();
+            }
             engine.drain_into(dual_write, &mut |w| {
-                families[w.family.index()] += 1;
-                encoded.hash_write(&w.key, &w.fields, &w.absent);
+                let kept = match filter.as_mut() {
+                    Some(f) => f.filter(w),
+                    None => Some(w),
+                };
+                if let Some(w) = kept {
+                    families[w.family.index()] += 1;
+                    encoded.hash_write(&w.key, &w.fields, &w.absent);
+                }
             })
         });
         self.drain_bytes = encoded.bytes.len().min(MAX_DRAIN_RESERVE);
@@ -422,18 +439,35 @@ impl PartitionCore {
             }
         }
         let symbols = families[Family::Unified.index()];
+        let left_out = self.filter.as_ref().map_or(0, WriteFilter::left_out);
         Ok((
             PyBytes::new(py, &encoded.bytes),
             encoded.commands,
             counts,
             symbols,
+            left_out,
         ))
     }
 
-    /// `drain` as a list of (key, family, [(field, value)], [absent]) (tests, tools).
-    fn drain_writes<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    /// `drain` as a list of (key, family, [(field, value)], [absent]) (tests, tools), and the
+    /// fields the write filter left out.
+    fn drain_writes<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, usize)> {
         let dual_write = self.dual_write;
-        self.engine.drain(py, dual_write)
+        let writes = self
+            .engine
+            .drain_through(py, dual_write, self.filter.as_mut())?;
+        Ok((
+            writes,
+            self.filter.as_ref().map_or(0, WriteFilter::left_out),
+        ))
+    }
+
+    /// Redis holds the last drain's writes (the flush landed): the write filter learns them.
+    /// A drain never committed is forgotten by the next one, which writes its keys in full.
+    fn commit_drain(&mut self) {
+        if let Some(f) = self.filter.as_mut() {
+            f.commit();
+        }
     }
 
     fn drop(&mut self, symbol: &str) {
@@ -442,7 +476,7 @@ impl PartitionCore {
 
     /// Heap bytes of the per-symbol state (an estimate).
     fn heap_bytes(&self) -> usize {
-        self.engine.engine.heap_bytes()
+        self.engine.engine.heap_bytes() + self.filter.as_ref().map_or(0, WriteFilter::heap_bytes)
     }
 }
 
@@ -456,6 +490,9 @@ type ParsedTuple = (
     Option<i64>,
     Option<f64>,
 );
+
+/// (payload, commands, {family: writes}, session hashes written, fields left out).
+type DrainTuple<'py> = (Bound<'py, PyBytes>, usize, Bound<'py, PyDict>, usize, usize);
 
 type HeldPairs<'py> = Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>;
 

@@ -74,6 +74,10 @@ class ServiceMetrics:
                                        "Symbols whose session state this worker holds", registry=r)
         self.key_writes = Counter(f"{p}_key_writes", "Hash writes by key family", ["family"],
                                   registry=r)
+        self.fields_left_out = Counter(
+            f"{p}_write_filter_left_out",
+            "Hash fields (set or deleted) the write filter left out: Redis held them already",
+            registry=r)
         self.last_exchange_ts = Gauge(f"{p}_last_exchange_timestamp_seconds",
                                       "Newest exchange timestamp applied", registry=r)
         self.reconnects = Counter(f"{p}_redis_reconnects", "Redis connection losses recovered",

@@ -44,6 +44,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     dual_write: bool = True
+    write_filter_keys: int = 80_000  # hash keys a worker remembers writing; 0: write in full
     gc_gen0_threshold: int = 50_000
     core: str = "auto"  # the tick core: auto (native where built), native or python
     curve: str = "default"
@@ -74,6 +75,7 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
     "metrics_host": ("VOLUME_METRICS_HOST", "metrics", "host"),
     "metrics_port": ("VOLUME_METRICS_PORT", "metrics", "port"),
     "dual_write": ("VOLUME_DUAL_WRITE", "engine", "dual_write"),
+    "write_filter_keys": ("VOLUME_WRITE_FILTER_KEYS", "engine", "write_filter_keys"),
     "gc_gen0_threshold": ("VOLUME_GC_GEN0_THRESHOLD", "engine", "gc_gen0_threshold"),
     "core": ("VOLUME_CORE", "engine", "core"),
     "curve": ("VOLUME_CURVE", "baseline", "curve"),
@@ -91,7 +93,7 @@ _MINIMUMS = {
     "partitions": 1, "read_count": 1, "block_ms": 1, "flush_interval_ms": 1,
     "flush_max_entries": 1, "max_deliveries": 1, "lease_ttl_ms": 100, "renew_interval_ms": 10,
     "metrics_port": 0, "gc_gen0_threshold": 0, "lookback_sessions": 1, "min_learned_sessions": 1,
-    "instruments_poll_ms": 100,
+    "instruments_poll_ms": 100, "write_filter_keys": 0,
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

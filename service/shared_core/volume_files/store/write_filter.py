@@ -25,8 +25,9 @@ kept aborting) is just dropped: the next is computed from the older knowledge. A
 outcome is unknown (the connection failed: it may have landed) must be passed to
 `forget(plan)`, which makes its keys unknown, so the next flush writes them in full whatever
 landed. A new owner (a new filter) knows nothing and writes everything once. At most `max_keys`
-hash keys are remembered, the least recently written forgotten first; a forgotten key is
-written in full once again.
+hash keys are remembered, the least recently written forgotten first (the keys of one drain
+count as written in key order, so the cores, which drain their symbols in different orders,
+forget the same ones); a forgotten key is written in full once again.
 
 The digest is Python's `hash()` of the value: SipHash-1-3, 64 bits, keyed at random per process
 (tick data cannot craft a collision), never -1, which stands for ABSENT. A collision (2^-64 per
@@ -134,7 +135,9 @@ class WriteFilter:
         layouts = self._layouts
         if len(layouts) > _MAX_LAYOUTS:
             layouts.clear()
-        for key, update in plan.known.items():
+        pending = plan.known
+        for key in sorted(pending):  # one drain's keys in key order (see the module docstring)
+            update = pending[key]
             names = tuple(update)
             names = layouts.setdefault(names, names)
             known.pop(key, None)  # re-inserted last: the most recently written

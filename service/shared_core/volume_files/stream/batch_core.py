@@ -24,6 +24,7 @@ from ..store.codec import HashWrite, snapshot_writes
 from ..store.loader import LoadSteps, reference_steps
 from ..store.resp import EncodedWrites, encode_hash_writes
 from ..store.wire import Fields, field_map
+from ..store.write_filter import FilterPlan, WriteFilter
 from ..ticks import STALE_SESSION, Tick, TickError, parse_entry
 from .partitions import parse_entry_id, reroute
 
@@ -85,6 +86,7 @@ class Drained:
     encoded: EncodedWrites
     families: dict[str, int]  # writes per key family (the key_writes metric)
     symbols: int  # session hashes written, one per changed symbol and session (flush_symbols)
+    left_out: int = 0  # fields (set or deleted) the write filter left out: Redis held them
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +96,10 @@ class DrainedWrites:
     writes: list[HashWrite]
     families: dict[str, int]
     symbols: int
+    left_out: int = 0
 
     @classmethod
-    def of(cls, writes: list[HashWrite]) -> DrainedWrites:
+    def of(cls, writes: list[HashWrite], left_out: int = 0) -> DrainedWrites:
         """The writes with the flush metrics' counts (as Drained carries them)."""
         # Counted per family here: a labelled child lookup per write cost more than the write.
         families: dict[str, int] = {}
@@ -105,7 +108,7 @@ class DrainedWrites:
             families[w.family] = families.get(w.family, 0) + 1
             if w.family == keys.FAMILY_UNIFIED:
                 sessions.add(w.key)
-        return cls(writes, families, len(sessions))
+        return cls(writes, families, len(sessions), left_out)
 
 
 class TickBatchCore(Protocol):
@@ -141,7 +144,13 @@ class TickBatchCore(Protocol):
         ...
 
     def drain(self) -> Drained:
-        """The writes of every symbol changed since the last drain, encoded."""
+        """The writes of every symbol changed since the last drain, encoded: with a write
+        filter, only what Redis does not hold yet from the committed drains (a drain never
+        committed is forgotten, its keys written in full again)."""
+        ...
+
+    def commit_drain(self) -> None:
+        """The last drain's writes landed (the flush was applied, or found applied)."""
         ...
 
 
@@ -152,9 +161,12 @@ class PythonBatchCore:
 
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
-        partition: int = 0, partitions: int = 1,
+        partition: int = 0, partitions: int = 1, write_filter_keys: int = 0,
     ) -> None:
         self.engine = VolumeEngineCore(config)
+        # Write less (VOLUME_WRITE_FILTER_KEYS; 0: every drain writes in full).
+        self.write_filter = WriteFilter(write_filter_keys) if write_filter_keys > 0 else None
+        self._plan: FilterPlan | None = None  # the last drain's, until commit_drain
         self.dual_write = dual_write
         self.timestamp_from_entry_id = timestamp_from_entry_id  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
         self.partition = partition  # this core's, of `partitions`: others' ticks are forwarded
@@ -227,7 +239,7 @@ class PythonBatchCore:
 
     def drain(self) -> Drained:
         d = self.drain_writes()
-        return Drained(encode_hash_writes(d.writes), d.families, d.symbols)
+        return Drained(encode_hash_writes(d.writes), d.families, d.symbols, d.left_out)
 
     def drain_writes(self) -> DrainedWrites:
         """drain() before encoding: the writes as objects."""
@@ -235,12 +247,27 @@ class PythonBatchCore:
         dual_write = self.dual_write
         for snap in self.engine.drain():
             writes.extend(snapshot_writes(snap, dual_write=dual_write))
-        return DrainedWrites.of(writes)
+        wf = self.write_filter
+        if wf is None:
+            return DrainedWrites.of(writes)
+        if self._plan is not None:  # never committed: it may or may not have landed
+            wf.forget(self._plan)
+        self._plan = plan = wf.filter(writes)
+        return DrainedWrites.of(plan.writes, _fields(writes) - _fields(plan.writes))
+
+    def commit_drain(self) -> None:
+        if self.write_filter is not None and self._plan is not None:
+            self.write_filter.commit(self._plan)
+            self._plan = None
+
+
+def _fields(writes: list[HashWrite]) -> int:
+    return sum(len(w.fields) + len(w.absent) for w in writes)
 
 
 def build_batch_core(
     core: str, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
-    partition: int = 0, partitions: int = 1,
+    partition: int = 0, partitions: int = 1, write_filter_keys: int = 0,
 ) -> TickBatchCore:
     """The batch core `core` names (cores.NATIVE or cores.PYTHON, as cores.resolve gave it)."""
     if core == cores.NATIVE:
@@ -248,9 +275,11 @@ def build_batch_core(
 
         return NativeBatchCore(config, dual_write=dual_write,
                                timestamp_from_entry_id=timestamp_from_entry_id,
-                               partition=partition, partitions=partitions)
+                               partition=partition, partitions=partitions,
+                               write_filter_keys=write_filter_keys)
     if core != cores.PYTHON:
         raise ValueError(f"unknown core {core!r}")
     return PythonBatchCore(config, dual_write=dual_write,
                            timestamp_from_entry_id=timestamp_from_entry_id,
-                           partition=partition, partitions=partitions)
+                           partition=partition, partitions=partitions,
+                           write_filter_keys=write_filter_keys)

@@ -34,7 +34,7 @@ class NativeBatchCore:
 
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
-        partition: int = 0, partitions: int = 1,
+        partition: int = 0, partitions: int = 1, write_filter_keys: int = 0,
     ) -> None:
         self.config = config
         self.partition = partition
@@ -46,6 +46,7 @@ class NativeBatchCore:
             "dual_write": dual_write,
             "timestamp_from_entry_id": timestamp_from_entry_id,
             "stale_reason": STALE_SESSION,
+            "write_filter_keys": write_filter_keys,
         }
         self._core = _native.PartitionCore(settings, self._contexts, self._parse_in_python)
         self._held = 0  # len(self._core) after the last load
@@ -119,13 +120,17 @@ class NativeBatchCore:
         return BatchOutcome(applied, last_ts, rejects, forwards)
 
     def drain(self) -> Drained:
-        payload, commands, families, symbols = self._core.drain()
-        return Drained(EncodedWrites(payload, commands), families, symbols)
+        payload, commands, families, symbols, left_out = self._core.drain()
+        return Drained(EncodedWrites(payload, commands), families, symbols, left_out)
+
+    def commit_drain(self) -> None:
+        self._core.commit_drain()
 
     def drain_writes(self) -> DrainedWrites:
         """drain() as HashWrite objects (tests, tools): what the payload encodes."""
+        writes, left_out = self._core.drain_writes()
         return DrainedWrites.of([HashWrite(key, family, dict(fields), tuple(absent))
-                                 for key, family, fields, absent in self._core.drain_writes()])
+                                 for key, family, fields, absent in writes], left_out)
 
     def _parse_in_python(self, fields: Any, entry_id: str) -> ParsedTuple | tuple[str, str]:
         """An entry the native parser defers, through the reference parser."""

@@ -78,6 +78,7 @@ class PartitionConfig:
     partitions: int = 1  # of the stream: spaces the partitions' drains across the interval
     timestamp_from_entry_id: bool = False  # VOLUME_TIMESTAMP_FROM_ENTRY_ID
     core: str = PYTHON  # the tick core, as cores.resolve gave it: native or python
+    write_filter_keys: int = 0  # VOLUME_WRITE_FILTER_KEYS: 0 writes every drain in full
 
 
 def drain_phase(partition: int, partitions: int, interval: float) -> float:
@@ -122,6 +123,7 @@ class PartitionWorker:
                 config.core, core_config, dual_write=config.dual_write,
                 timestamp_from_entry_id=config.timestamp_from_entry_id,
                 partition=config.partition, partitions=config.partitions,
+                write_filter_keys=config.write_filter_keys,
             )
         )
         self.metrics = metrics
@@ -140,6 +142,7 @@ class PartitionWorker:
         self._rerouted = metrics.ticks.labels("rerouted")
         self._rerouted_here = metrics.rerouted.labels(str(config.partition))
         self._plan: TransactionPlan | None = None  # of the ledger's flush in flight
+        self._left_out = 0  # by the write filter, in the flush in flight
 
     @property
     def batch(self) -> FlushBatch:
@@ -369,6 +372,7 @@ class PartitionWorker:
         else:
             drained = core.drain()
         ledger.add_writes(drained.encoded, drained.families, drained.symbols)
+        self._left_out = drained.left_out
         sealed = ledger.seal()
         if sealed is None:
             self._drained(drained_at)
@@ -383,6 +387,9 @@ class PartitionWorker:
         await self._write(plan)
         self.metrics.flush_duration.observe(time.perf_counter() - started)
         self._plan = None
+        self.core.commit_drain()  # Redis holds the drain's writes: the write filter learns them
+        if self._left_out:
+            self.metrics.fields_left_out.inc(self._left_out)
         done = self.ledger.flushed()
         self.metrics.flush_symbols.observe(done.symbols)
         for family, count in done.families.items():

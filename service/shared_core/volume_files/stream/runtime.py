@@ -247,7 +247,7 @@ class VolumeService:
             dual_write=s.dual_write, partitions=s.partitions,
             learned_history_days=s.lookback_sessions if s.curve == "learned" else 0,
             timestamp_from_entry_id=s.timestamp_from_entry_id,
-            core=self.core,
+            core=self.core, write_filter_keys=-(-s.write_filter_keys // s.partitions),
         )
         worker = PartitionWorker(self.client, cfg, self.core_config, token, self.metrics)
         task = asyncio.create_task(worker.run(), name=f"partition-{partition}")
