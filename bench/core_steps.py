@@ -1,10 +1,13 @@
 """The batch cores' own steps, in process: stage, apply and drain, per tick, native and Python.
 
-`python -m bench.core_steps [--symbols N] [--ticks M] [--drain-every K] [--repeat R]`: the
-bench's workload (the simulator's session, entries as the worker reads them: flat field lists)
-fed to a `NativeBatchCore` and a `PythonBatchCore` in read batches of 500, each symbol loaded
-with an empty history at first sight, a drain every K entries (default 5,000: a flush's worth
-at a few tens of thousands of ticks a second). No Redis, no asyncio: what the worker's CPU per
+`python -m bench.core_steps [--symbols N] [--ticks M] [--drain-every K] [--repeat R]
+[--write-filter-keys W]`: the bench's workload (the simulator's session, entries as the worker
+reads them: flat field lists) fed to a `NativeBatchCore` and a `PythonBatchCore` in read
+batches of 500, each symbol loaded with an empty history at first sight, a drain every K
+entries (default 5,000: a flush's worth at a few tens of thousands of ticks a second), each
+drain committed as a landed flush is. Both cores drain through a write filter of W keys (default
+10,000: a partition's share of the service's default); `native-unfiltered` is the native core
+without one, so the filter's own cost shows. No Redis, no asyncio: what the worker's CPU per
 tick would be without the shell, and how it splits between the steps. Both cores run in the
 same process and run, alternately, so the native/Python ratios compare like with like. One
 JSON line per core, then a table.
@@ -54,6 +57,7 @@ def _run(core: TickBatchCore, entries: list[StreamEntry], drain_every: int) -> d
         t2 = clock()
         if (i + BATCH) % drain_every < BATCH:
             core.drain()
+            core.commit_drain()
         spent["stage"] += t1 - t0
         spent["apply"] += t2 - t1
         spent["drain"] += clock() - t2
@@ -70,16 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-every", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--write-filter-keys", type=int, default=10_000)
     args = parser.parse_args(argv)
+    keys = args.write_filter_keys
     config = load_core_config(load_settings(env={}))
     entries = _entries(args.symbols, args.ticks, args.seed)
     gc.collect()
     gc.freeze()  # the workload's objects stay out of every collection, as a worker's would
-    makers: dict[str, Any] = {"python": lambda: PythonBatchCore(config, dual_write=True)}
+    makers: dict[str, Any] = {
+        "python": lambda: PythonBatchCore(config, dual_write=True, write_filter_keys=keys)}
     if cores.native_available():
         from shared_core.volume_files.stream.native_batch_core import NativeBatchCore
 
-        makers["native"] = lambda: NativeBatchCore(config, dual_write=True)
+        makers["native"] = lambda: NativeBatchCore(config, dual_write=True,
+                                                   write_filter_keys=keys)
+        makers["native-unfiltered"] = lambda: NativeBatchCore(config, dual_write=True)
     best: dict[str, dict[str, float]] = {}
     for _ in range(args.repeat):  # alternately, the fastest of each kept
         for name, make in makers.items():
@@ -95,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = row
         print(orjson.dumps({"name": f"core_steps@{name}", "ticks": n, "symbols": args.symbols,
                             "drain_every": args.drain_every, **row}).decode())
-    print(f"\n{'core':<8} {'stage+load':>11} {'apply':>8} {'drain':>8} {'total':>8}  us/tick")
+    print(f"\n{'core':<18} {'stage+load':>11} {'apply':>8} {'drain':>8} {'total':>8}  us/tick")
     for name, row in rows.items():
-        print(f"{name:<8} {row['stage_us_per_tick']:>11} {row['apply_us_per_tick']:>8} "
+        print(f"{name:<18} {row['stage_us_per_tick']:>11} {row['apply_us_per_tick']:>8} "
               f"{row['drain_us_per_tick']:>8} {row['total_us_per_tick']:>8}")
     if "native" in rows:
         ratio = rows["python"]["total_us_per_tick"] / rows["native"]["total_us_per_tick"]

@@ -6,16 +6,16 @@
 //! keeps only the fields whose value differs from that (overlaid with the same drain's earlier
 //! writes of the key) and is dropped when nothing is left. What a drain leaves becomes known on
 //! `commit`, once Redis confirmed the flush; `forget` makes its keys unknown (the outcome is not
-//! known); at most `max_keys` keys are remembered, the least recently written forgotten first
-//! (one drain's keys count as written in key order: the cores drain in different orders).
+//! known). Past `max_keys` keys, the least recently written are forgotten (by commit, then in
+//! key order, since the cores drain in different orders) down to 7/8 of `max_keys`.
 //!
 //! Keys are compared exactly; field names and values by a keyed 64-bit digest (std's
 //! SipHash-1-3, keyed at random per filter, so tick data cannot craft a collision): a
 //! collision (2^-64 a comparison) would keep a stale value until the field changes again.
-//! Per key: its text (shared by the map and the recency queue) and 16 bytes a field.
+//! One map entry a key: its text, its last commit, 16 bytes a field.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -27,25 +27,32 @@ const ABSENT: u64 = 0;
 /// (field name digest, value digest or ABSENT).
 type Digests = Vec<(u64, u64)>;
 
-struct Known {
-    /// When the key was last written (its place in `order`).
+#[derive(Default)]
+struct Entry {
+    /// The commit that last wrote the key (0: none yet, only this drain's write).
     seq: u64,
-    fields: Box<[(u64, u64)]>,
+    /// What the last committed write left; None while unknown.
+    fields: Option<Box<[(u64, u64)]>>,
+    /// What this drain's writes will leave, once committed.
+    pending: Option<Digests>,
 }
 
 /// One owner's knowledge of what it last wrote, and the drain waiting for its commit.
 pub struct WriteFilter {
     max_keys: usize,
     hasher: RandomState,
-    known: HashMap<Arc<str>, Known>,
-    /// Keys by last write, oldest first; an entry whose seq is not its key's is stale.
-    order: VecDeque<(u64, Arc<str>)>,
-    seq: u64,
-    /// The drain not yet committed: its keys in order of first write, and what they will hold.
-    pending: Vec<(Arc<str>, Digests)>,
-    pending_index: HashMap<Arc<str>, usize>,
+    entries: HashMap<Arc<str>, Entry>,
+    /// Keys with an entry whose `fields` are known.
+    known: usize,
+    commits: u64,
+    /// The keys the drain not yet committed wrote.
+    touched: Vec<Arc<str>>,
     /// Fields (set or deleted) this drain left out so far.
     left_out: usize,
+    /// Digests of the static field names (`Name::Borrowed`), by address.
+    names: HashMap<(usize, usize), u64>,
+    digests: Digests,
+    keep: Vec<bool>,
 }
 
 fn find(fields: &[(u64, u64)], name: u64, hint: usize) -> Option<u64> {
@@ -72,22 +79,24 @@ impl WriteFilter {
         WriteFilter {
             max_keys,
             hasher: RandomState::new(),
-            known: HashMap::new(),
-            order: VecDeque::new(),
-            seq: 0,
-            pending: Vec::new(),
-            pending_index: HashMap::new(),
+            entries: HashMap::new(),
+            known: 0,
+            commits: 0,
+            touched: Vec::new(),
             left_out: 0,
+            names: HashMap::new(),
+            digests: Vec::new(),
+            keep: Vec::new(),
         }
     }
 
     /// Keys known.
     pub fn len(&self) -> usize {
-        self.known.len()
+        self.known
     }
 
     pub fn is_empty(&self) -> bool {
-        self.known.is_empty()
+        self.known == 0
     }
 
     /// Fields (set or deleted) the drain under way left out: Redis held them already.
@@ -95,8 +104,18 @@ impl WriteFilter {
         self.left_out
     }
 
-    fn name(&self, name: &str) -> u64 {
-        self.hasher.hash_one(name)
+    fn name(&mut self, name: &Name) -> u64 {
+        match name {
+            // The engine's own field names: hashed once.
+            Name::Borrowed(text) => {
+                let hasher = &self.hasher;
+                *self
+                    .names
+                    .entry((text.as_ptr() as usize, text.len()))
+                    .or_insert_with(|| hasher.hash_one(*text))
+            }
+            Name::Owned(text) => self.hasher.hash_one(text.as_str()),
+        }
     }
 
     fn value(&self, value: &str) -> u64 {
@@ -109,166 +128,154 @@ impl WriteFilter {
     /// Start a drain. A drain still waiting for its commit may or may not have landed: its
     /// keys are forgotten first, so this one writes them in full.
     pub fn begin(&mut self) {
-        if !self.pending.is_empty() {
+        if !self.touched.is_empty() {
             self.forget();
         }
         self.left_out = 0;
     }
 
     /// The part of `w` Redis does not hold yet, None when it holds all of it.
-    pub fn filter(&mut self, w: HashWrite) -> Option<HashWrite> {
-        let names: Vec<u64> = w.fields.iter().map(|(f, _)| self.name(f)).collect();
-        let values: Vec<u64> = w.fields.iter().map(|(_, v)| self.value(v)).collect();
-        let absent: Vec<u64> = w.absent.iter().map(|a| self.name(a)).collect();
-        let stored = self.known.get(w.key.as_str()).map(|k| &k.fields[..]);
-        let keep_field: Vec<bool>;
-        let keep_absent: Vec<bool>;
-        if let Some(&at) = self.pending_index.get(w.key.as_str()) {
-            // The key's second write in this drain: the first one's values count.
-            let update = &mut self.pending[at].1;
-            let current = |update: &Digests, name: u64| {
-                find(update, name, usize::MAX).or_else(|| stored.and_then(|s| find(s, name, 0)))
-            };
-            keep_field = names
-                .iter()
-                .zip(&values)
-                .map(|(&n, &v)| current(update, n) != Some(v))
-                .collect();
-            keep_absent = absent
-                .iter()
-                .map(|&a| names.contains(&a) || current(update, a) != Some(ABSENT))
-                .collect();
-            for (&n, &v) in names.iter().zip(&values) {
-                set(update, n, v);
+    pub fn filter(&mut self, mut w: HashWrite) -> Option<HashWrite> {
+        // (name, value) digests of the write's fields, then (name, ABSENT) of its deletions,
+        // and whether each is kept: buffers reused from write to write.
+        let mut digests = std::mem::take(&mut self.digests);
+        let mut keep = std::mem::take(&mut self.keep);
+        digests.clear();
+        keep.clear();
+        for (f, v) in &w.fields {
+            let name = self.name(f);
+            digests.push((name, self.value(v)));
+        }
+        for a in &w.absent {
+            let name = self.name(a);
+            digests.push((name, ABSENT));
+        }
+        let n = w.fields.len();
+        let set_too = |name: u64| digests[..n].iter().any(|d| d.0 == name);
+        let entry = match self.entries.get_mut(w.key.as_str()) {
+            Some(entry) => entry,
+            None => {
+                let key: Arc<str> = Arc::from(w.key.as_str());
+                self.entries.entry(key).or_default()
             }
-            for &a in &absent {
-                set(update, a, ABSENT);
-            }
-        } else {
-            let mut update: Digests = Vec::with_capacity(names.len() + absent.len());
-            for (&n, &v) in names.iter().zip(&values) {
-                set(&mut update, n, v);
-            }
-            for &a in &absent {
-                set(&mut update, a, ABSENT);
-            }
-            match stored {
-                None => {
-                    keep_field = vec![true; names.len()];
-                    keep_absent = vec![true; absent.len()];
+        };
+        let stored = entry.fields.as_deref();
+        match &mut entry.pending {
+            Some(update) => {
+                // The key's second write in this drain: the first one's values count.
+                for (i, &(name, digest)) in digests.iter().enumerate() {
+                    let current = find(update, name, usize::MAX)
+                        .or_else(|| stored.and_then(|s| find(s, name, 0)));
+                    keep.push((i >= n && set_too(name)) || current != Some(digest));
                 }
-                Some(s) => {
-                    keep_field = names
-                        .iter()
-                        .zip(&values)
-                        .enumerate()
-                        .map(|(i, (&n, &v))| find(s, n, i) != Some(v))
-                        .collect();
-                    keep_absent = absent
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &a)| {
-                            names.contains(&a) || find(s, a, names.len() + i) != Some(ABSENT)
-                        })
-                        .collect();
+                for &(name, digest) in &digests {
+                    set(update, name, digest);
                 }
             }
-            let key = match self.known.get_key_value(w.key.as_str()) {
-                Some((k, _)) => k.clone(),
-                None => Arc::from(w.key.as_str()),
-            };
-            self.pending_index.insert(key.clone(), self.pending.len());
-            self.pending.push((key, update));
+            None => {
+                match stored {
+                    None => keep.resize(digests.len(), true),
+                    Some(s) => {
+                        for (i, &(name, digest)) in digests.iter().enumerate() {
+                            keep.push(
+                                (i >= n && set_too(name)) || find(s, name, i) != Some(digest),
+                            );
+                        }
+                    }
+                }
+                let mut update: Digests = Vec::with_capacity(digests.len());
+                update.extend_from_slice(&digests[..n]); // a write names each field once
+                for &(name, digest) in &digests[n..] {
+                    set(&mut update, name, digest); // a deletion after the set wins
+                }
+                entry.pending = Some(update);
+                let key = self
+                    .entries
+                    .get_key_value(w.key.as_str())
+                    .map(|(k, _)| k.clone());
+                self.touched.extend(key);
+            }
         }
-        let kept = keep_field
-            .iter()
-            .chain(&keep_absent)
-            .filter(|&&k| k)
-            .count();
-        let dropped = keep_field.len() + keep_absent.len() - kept;
-        if dropped == 0 {
-            return Some(w);
-        }
+        let kept = keep.iter().filter(|&&k| k).count();
+        let dropped = keep.len() - kept;
         self.left_out += dropped;
-        if kept == 0 {
-            return None;
-        }
-        let fields: Vec<(Name, String)> = w
-            .fields
-            .into_iter()
-            .zip(keep_field)
-            .filter_map(|(f, k)| k.then_some(f))
-            .collect();
-        let absent: Vec<Name> = w
-            .absent
-            .into_iter()
-            .zip(keep_absent)
-            .filter_map(|(a, k)| k.then_some(a))
-            .collect();
-        Some(HashWrite {
-            key: w.key,
-            family: w.family,
-            fields,
-            absent,
-        })
+        let out = if dropped == 0 {
+            Some(w)
+        } else if kept == 0 {
+            None
+        } else {
+            let mut flags = keep[..n].iter();
+            w.fields.retain(|_| flags.next() == Some(&true));
+            let mut flags = keep[n..].iter();
+            w.absent.retain(|_| flags.next() == Some(&true));
+            Some(w)
+        };
+        self.digests = digests;
+        self.keep = keep;
+        out
     }
 
     /// Redis holds the drain's writes now: know what they left.
     pub fn commit(&mut self) {
-        self.pending_index.clear();
-        let mut pending = std::mem::take(&mut self.pending);
-        pending.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (key, update) in pending {
-            self.seq += 1;
-            let seq = self.seq;
-            self.order.push_back((seq, key.clone()));
-            // Replaces: what the last write did not mention is forgotten.
-            self.known.insert(
-                key,
-                Known {
-                    seq,
-                    fields: update.into_boxed_slice(),
-                },
-            );
-        }
-        while self.known.len() > self.max_keys {
-            let Some((seq, key)) = self.order.pop_front() else {
-                break;
+        self.commits += 1;
+        for key in std::mem::take(&mut self.touched) {
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
             };
-            if self.known.get(&key).is_some_and(|k| k.seq == seq) {
-                self.known.remove(&key);
+            if entry.fields.is_none() {
+                self.known += 1;
             }
+            // Replaces: what the last write did not mention is forgotten.
+            entry.fields = entry.pending.take().map(Vec::into_boxed_slice);
+            entry.seq = self.commits;
         }
-        if self.order.len() > 2 * self.known.len() + 1024 {
-            let known = &self.known;
-            self.order
-                .retain(|(seq, key)| known.get(key).is_some_and(|k| k.seq == *seq));
+        if self.known > self.max_keys {
+            self.evict();
         }
+    }
+
+    /// Forget the least recently written keys (by commit, then key) down to 7/8 of max_keys.
+    fn evict(&mut self) {
+        let keep = self.max_keys - self.max_keys / 8;
+        let mut by_age: Vec<(u64, Arc<str>)> = self
+            .entries
+            .iter()
+            .map(|(k, e)| (e.seq, k.clone()))
+            .collect();
+        let excess = by_age.len() - keep;
+        by_age.select_nth_unstable(excess - 1);
+        for (_, key) in &by_age[..excess] {
+            self.entries.remove(key);
+        }
+        self.known = self.entries.len();
     }
 
     /// The drain may or may not have landed: know nothing about the keys it touched.
     pub fn forget(&mut self) {
-        self.pending_index.clear();
-        for (key, _) in std::mem::take(&mut self.pending) {
-            self.known.remove(&key);
+        for key in std::mem::take(&mut self.touched) {
+            if let Some(entry) = self.entries.remove(&key) {
+                if entry.fields.is_some() {
+                    self.known -= 1;
+                }
+            }
         }
     }
 
     /// Forget everything (the state in Redis may have changed behind this owner's back).
     pub fn clear(&mut self) {
-        self.pending.clear();
-        self.pending_index.clear();
-        self.known.clear();
-        self.order.clear();
+        self.touched.clear();
+        self.entries.clear();
+        self.known = 0;
     }
 
     /// Heap bytes held (an estimate: the memory figure's breakdown).
     pub fn heap_bytes(&self) -> usize {
-        let per_key = std::mem::size_of::<(Arc<str>, Known)>() + 8 + 40; // + the table, the queue
-        self.known
-            .iter()
-            .map(|(k, v)| per_key + k.len() + 16 + v.fields.len() * 16)
-            .sum()
+        let per_key = std::mem::size_of::<(Arc<str>, Entry)>() + 8 + 16; // + the table, the Arc
+        self.entries
+            .values()
+            .map(|e| per_key + e.fields.as_ref().map_or(0, |f| f.len() * 16))
+            .sum::<usize>()
+            + self.entries.keys().map(|k| k.len()).sum::<usize>()
     }
 }
 
@@ -419,13 +426,14 @@ mod tests {
         flush(&mut f, vec![w("c")]); // b goes
         assert_eq!(f.len(), 2);
         assert_eq!(flush(&mut f, vec![w("a"), w("b"), w("c")]), vec![w("b")]);
-        for _ in 0..3000 {
-            flush(&mut f, vec![w("a")]);
-        }
-        assert!(
-            f.order.len() <= 2 * f.len() + 1024,
-            "the recency queue is compacted"
-        );
+        let mut f = WriteFilter::new(8); // past 8 keys, down to 7: the oldest commit's in key order
+        flush(&mut f, ["h", "g", "f", "e"].map(w).to_vec());
+        flush(&mut f, ["d", "c", "b", "a", "i"].map(w).to_vec());
+        assert_eq!(f.len(), 7);
+        let all: Vec<HashWrite> = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            .map(w)
+            .to_vec();
+        assert_eq!(flush(&mut f, all), vec![w("e"), w("f")]);
     }
 
     #[test]

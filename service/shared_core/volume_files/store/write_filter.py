@@ -24,10 +24,11 @@ What the plan's writes leave becomes known only on `commit(plan)`, once Redis co
 kept aborting) is just dropped: the next is computed from the older knowledge. A plan whose
 outcome is unknown (the connection failed: it may have landed) must be passed to
 `forget(plan)`, which makes its keys unknown, so the next flush writes them in full whatever
-landed. A new owner (a new filter) knows nothing and writes everything once. At most `max_keys`
-hash keys are remembered, the least recently written forgotten first (the keys of one drain
-count as written in key order, so the cores, which drain their symbols in different orders,
-forget the same ones); a forgotten key is written in full once again.
+landed. A new owner (a new filter) knows nothing and writes everything once. Past `max_keys`
+hash keys, the least recently written are forgotten down to 7/8 of `max_keys` (in one go, so
+the native filter evicts in one pass now and then rather than a key per commit; the keys of
+one drain count as written in key order, so the cores, which drain their symbols in different
+orders, forget the same ones); a forgotten key is written in full once again.
 
 The digest is Python's `hash()` of the value: SipHash-1-3, 64 bits, keyed at random per process
 (tick data cannot craft a collision), never -1, which stands for ABSENT. A collision (2^-64 per
@@ -143,8 +144,8 @@ class WriteFilter:
             known.pop(key, None)  # re-inserted last: the most recently written
             # replaces: what the last write did not mention is forgotten
             known[key] = (names, array("q", update.values()))
-        excess = len(known) - self.max_keys
-        if excess > 0:
+        if len(known) > self.max_keys:
+            excess = len(known) - (self.max_keys - self.max_keys // 8)
             for key in list(itertools.islice(known, excess)):
                 del known[key]
 
