@@ -9,15 +9,14 @@
 //! known). Past `max_keys` keys, the least recently written are forgotten (by commit, then in
 //! key order, since the cores drain in different orders) down to 7/8 of `max_keys`.
 //!
-//! Keys are compared exactly; field names and values by a keyed 64-bit digest (std's
-//! SipHash-1-3, keyed at random per filter, so tick data cannot craft a collision): a
-//! collision (2^-64 a comparison) would keep a stale value until the field changes again.
-//! One map entry a key: its text, its last commit, 16 bytes a field.
+//! Keys, field names and values are compared by a keyed 64-bit digest (std's SipHash-1-3,
+//! keyed at random per filter, so tick data cannot craft a collision): a collision (2^-64 a
+//! comparison) would keep a stale value until the field changes again. A key's text is kept
+//! for the eviction order only. Per key: a slot, an index bucket, 16 bytes a field.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use crate::codec::{HashWrite, Name};
 
@@ -27,9 +26,32 @@ const ABSENT: u64 = 0;
 /// (field name digest, value digest or ABSENT).
 type Digests = Vec<(u64, u64)>;
 
+/// The index is keyed by keyed digests already: used as they are.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct Entry {
-    /// The commit that last wrote the key (0: none yet, only this drain's write).
+    /// The key's digest (its place in the index); its text orders evictions only.
+    digest: u64,
+    key: Box<str>,
+    /// The commit that last wrote the key.
     seq: u64,
     /// What the last committed write left; None while unknown.
     fields: Option<Box<[(u64, u64)]>>,
@@ -41,12 +63,16 @@ struct Entry {
 pub struct WriteFilter {
     max_keys: usize,
     hasher: RandomState,
-    entries: HashMap<Arc<str>, Entry>,
-    /// Keys with an entry whose `fields` are known.
+    /// Key digest -> slot. The hot path touches the index, the slot and its digests, never
+    /// the key's text: a drain's writes miss the cache a few times each, not once per pointer.
+    index: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+    slots: Vec<Entry>,
+    free: Vec<u32>,
+    /// Keys whose `fields` are known.
     known: usize,
     commits: u64,
-    /// The keys the drain not yet committed wrote.
-    touched: Vec<Arc<str>>,
+    /// The slots the drain not yet committed wrote.
+    touched: Vec<u32>,
     /// Fields (set or deleted) this drain left out so far.
     left_out: usize,
     /// Digests of the static field names (`Name::Borrowed`), by address.
@@ -79,7 +105,9 @@ impl WriteFilter {
         WriteFilter {
             max_keys,
             hasher: RandomState::new(),
-            entries: HashMap::new(),
+            index: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
             known: 0,
             commits: 0,
             touched: Vec::new(),
@@ -125,6 +153,40 @@ impl WriteFilter {
         }
     }
 
+    /// The slot of `key`, made (unknown) when it has none.
+    fn slot(&mut self, key: &str) -> u32 {
+        let digest = self.hasher.hash_one(key);
+        if let Some(&slot) = self.index.get(&digest) {
+            return slot;
+        }
+        let entry = Entry {
+            digest,
+            key: key.into(),
+            ..Entry::default()
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.slots.push(entry);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(digest, slot);
+        slot
+    }
+
+    fn release(&mut self, slot: u32) {
+        let entry = std::mem::take(&mut self.slots[slot as usize]);
+        self.index.remove(&entry.digest);
+        if entry.fields.is_some() {
+            self.known -= 1;
+        }
+        self.free.push(slot);
+    }
+
     /// Start a drain. A drain still waiting for its commit may or may not have landed: its
     /// keys are forgotten first, so this one writes them in full.
     pub fn begin(&mut self) {
@@ -152,13 +214,8 @@ impl WriteFilter {
         }
         let n = w.fields.len();
         let set_too = |name: u64| digests[..n].iter().any(|d| d.0 == name);
-        let entry = match self.entries.get_mut(w.key.as_str()) {
-            Some(entry) => entry,
-            None => {
-                let key: Arc<str> = Arc::from(w.key.as_str());
-                self.entries.entry(key).or_default()
-            }
-        };
+        let slot = self.slot(&w.key);
+        let entry = &mut self.slots[slot as usize];
         let stored = entry.fields.as_deref();
         match &mut entry.pending {
             Some(update) => {
@@ -189,11 +246,7 @@ impl WriteFilter {
                     set(&mut update, name, digest); // a deletion after the set wins
                 }
                 entry.pending = Some(update);
-                let key = self
-                    .entries
-                    .get_key_value(w.key.as_str())
-                    .map(|(k, _)| k.clone());
-                self.touched.extend(key);
+                self.touched.push(slot);
             }
         }
         let kept = keep.iter().filter(|&&k| k).count();
@@ -218,10 +271,8 @@ impl WriteFilter {
     /// Redis holds the drain's writes now: know what they left.
     pub fn commit(&mut self) {
         self.commits += 1;
-        for key in std::mem::take(&mut self.touched) {
-            let Some(entry) = self.entries.get_mut(&key) else {
-                continue;
-            };
+        for slot in std::mem::take(&mut self.touched) {
+            let entry = &mut self.slots[slot as usize];
             if entry.fields.is_none() {
                 self.known += 1;
             }
@@ -237,45 +288,44 @@ impl WriteFilter {
     /// Forget the least recently written keys (by commit, then key) down to 7/8 of max_keys.
     fn evict(&mut self) {
         let keep = self.max_keys - self.max_keys / 8;
-        let mut by_age: Vec<(u64, Arc<str>)> = self
-            .entries
+        let mut by_age: Vec<(u64, &str, u32)> = self
+            .slots
             .iter()
-            .map(|(k, e)| (e.seq, k.clone()))
+            .enumerate()
+            .filter(|(_, e)| e.fields.is_some())
+            .map(|(slot, e)| (e.seq, &*e.key, slot as u32))
             .collect();
         let excess = by_age.len() - keep;
         by_age.select_nth_unstable(excess - 1);
-        for (_, key) in &by_age[..excess] {
-            self.entries.remove(key);
+        let evicted: Vec<u32> = by_age[..excess].iter().map(|&(_, _, slot)| slot).collect();
+        for slot in evicted {
+            self.release(slot);
         }
-        self.known = self.entries.len();
     }
 
     /// The drain may or may not have landed: know nothing about the keys it touched.
     pub fn forget(&mut self) {
-        for key in std::mem::take(&mut self.touched) {
-            if let Some(entry) = self.entries.remove(&key) {
-                if entry.fields.is_some() {
-                    self.known -= 1;
-                }
-            }
+        for slot in std::mem::take(&mut self.touched) {
+            self.release(slot);
         }
     }
 
     /// Forget everything (the state in Redis may have changed behind this owner's back).
     pub fn clear(&mut self) {
         self.touched.clear();
-        self.entries.clear();
+        self.index.clear();
+        self.slots.clear();
+        self.free.clear();
         self.known = 0;
     }
 
     /// Heap bytes held (an estimate: the memory figure's breakdown).
     pub fn heap_bytes(&self) -> usize {
-        let per_key = std::mem::size_of::<(Arc<str>, Entry)>() + 8 + 16; // + the table, the Arc
-        self.entries
-            .values()
-            .map(|e| per_key + e.fields.as_ref().map_or(0, |f| f.len() * 16))
-            .sum::<usize>()
-            + self.entries.keys().map(|k| k.len()).sum::<usize>()
+        let per_slot = std::mem::size_of::<Entry>() + 16 + 4; // + the index's bucket
+        self.slots
+            .iter()
+            .map(|e| per_slot + e.key.len() + e.fields.as_ref().map_or(0, |f| f.len() * 16))
+            .sum()
     }
 }
 
