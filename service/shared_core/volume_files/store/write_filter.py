@@ -33,7 +33,9 @@ orders, forget the same ones); a forgotten key is written in full once again.
 The digest is Python's `hash()` of the value: SipHash-1-3, 64 bits, keyed at random per process
 (tick data cannot craft a collision), never -1, which stands for ABSENT. A collision (2^-64 per
 comparison) would keep a stale value until the field changes again. In Rust: any keyed 64-bit
-hash of the UTF-8 bytes (std's SipHash-1-3 RandomState), with its own ABSENT marker.
+hash of the UTF-8 bytes (std's SipHash-1-3 RandomState), with its own ABSENT marker; the Rust
+filter also finds keys and field names by such digests (the same 2^-64 odds), so a drain's
+lookups never chase a key's text.
 
 It rests on the owner being the only writer of its symbols' hashes while it holds the lease,
 which is the service's rule. Something else that writes them (a `baselines import` of the open
