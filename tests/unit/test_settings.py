@@ -60,7 +60,7 @@ def test_defaults_load_from_the_shipped_config() -> None:
         metrics_host="127.0.0.1",
         metrics_port=9108,
         dual_write=True,
-        write_filter_keys=80_000,
+        write_filter_keys=40_000,
         gc_gen0_threshold=50_000,
         curve="default",
         lookback_sessions=20,

@@ -44,7 +44,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     dual_write: bool = True
-    write_filter_keys: int = 80_000  # hash keys a worker remembers writing; 0: write in full
+    write_filter_keys: int = 40_000  # hash keys a worker remembers writing; 0: write in full
     gc_gen0_threshold: int = 50_000
     core: str = "auto"  # the tick core: auto (native where built), native or python
     curve: str = "default"
