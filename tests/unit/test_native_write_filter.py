@@ -73,10 +73,10 @@ def test_one_drains_keys_are_remembered_in_key_order() -> None:
     key order, so two cores draining their symbols in different orders forget the same keys."""
     python, native = WriteFilter(max_keys=2), _native.WriteFilter(2)
     w = {k: HashWrite(k, "state", {"v": "1"}) for k in "abc"}
-    for drain in ([w["c"], w["a"], w["b"]],):  # 3 keys, 2 remembered: a goes (b, c are last)
-        python.commit(python.filter(drain))
-        native.filter(to_native(drain))
-        native.commit()
+    drain = [w["c"], w["a"], w["b"]]  # 3 keys, 2 remembered: a goes (b, c are last)
+    python.commit(python.filter(drain))
+    native.filter(to_native(drain))
+    native.commit()
     again = [w["a"], w["b"], w["c"]]
     assert native.filter(to_native(again)) == to_native(python.filter(again).writes)
     assert python.filter(again).writes == [w["a"]]

@@ -32,6 +32,7 @@ use crate::counts::Counts;
 use crate::history::DailyTotals;
 use crate::profile::{Profile, TickSpec, MAX_QUOTIENT};
 use crate::session::{self, Session, SessionTick};
+use crate::write_filter::WriteFilter;
 
 /// What kind of instrument (`InstrumentKind`); only futures and options are adjusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -432,6 +433,27 @@ impl Engine {
         self.dirty = dirty;
         self.dirty.clear();
         self.dirty.shrink_to(1024);
+    }
+
+    /// `drain_into` through the write filter, when there is one: a new drain begins and only
+    /// what Redis does not hold yet reaches `sink`.
+    pub fn drain_filtered(
+        &mut self,
+        dual_write: bool,
+        filter: Option<&mut WriteFilter>,
+        sink: &mut dyn FnMut(HashWrite),
+    ) {
+        match filter {
+            None => self.drain_into(dual_write, sink),
+            Some(f) => {
+                f.begin();
+                self.drain_into(dual_write, &mut |w| {
+                    if let Some(w) = f.filter(w) {
+                        sink(w);
+                    }
+                });
+            }
+        }
     }
 
     /// The current snapshot's writes of one symbol, without touching what is due.

@@ -195,20 +195,12 @@ impl NativeEngine {
         &mut self,
         py: Python<'py>,
         dual_write: bool,
-        mut filter: Option<&mut WriteFilter>,
+        filter: Option<&mut WriteFilter>,
     ) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
         let families = &self.families;
         let mut failed: Option<PyErr> = None;
-        if let Some(f) = filter.as_mut() {
-            f.begin();
-        }
-        self.engine.drain_into(dual_write, &mut |w| {
-            let w = match filter.as_mut() {
-                Some(f) => f.filter(w),
-                None => Some(w),
-            };
-            let Some(w) = w else { return };
+        self.engine.drain_filtered(dual_write, filter, &mut |w| {
             if failed.is_none() {
                 if let Err(e) = write_to_py(py, families, &w).and_then(|t| out.append(t)) {
                     failed = Some(e);

@@ -410,22 +410,13 @@ impl PartitionCore {
         let mut families = [0usize; Family::ALL.len()];
         let engine = &mut self.engine.engine;
         let dual_write = self.dual_write;
-        let filter = &mut self.filter;
+        let filter = self.filter.as_mut();
         // Pure Rust from here to the payload: without the GIL, so a worker that drains in a
         // thread (the service does) keeps parsing and applying other partitions meanwhile.
         py.detach(|| {
-            if let Some(f) = filter.as_mut() {
-                f.begin();
-            }
-            engine.drain_into(dual_write, &mut |w| {
-                let kept = match filter.as_mut() {
-                    Some(f) => f.filter(w),
-                    None => Some(w),
-                };
-                if let Some(w) = kept {
-                    families[w.family.index()] += 1;
-                    encoded.hash_write(&w.key, &w.fields, &w.absent);
-                }
+            engine.drain_filtered(dual_write, filter, &mut |w| {
+                families[w.family.index()] += 1;
+                encoded.hash_write(&w.key, &w.fields, &w.absent);
             })
         });
         self.drain_bytes = encoded.bytes.len().min(MAX_DRAIN_RESERVE);

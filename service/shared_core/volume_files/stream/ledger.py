@@ -48,6 +48,7 @@ class SealedFlush:
     previous_checkpoint: str  # the stored checkpoint it expects (the fence)
     families: dict[str, int]
     symbols: int
+    left_out: int = 0  # fields the write filter left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class Flushed:
 
     families: dict[str, int]
     symbols: int
+    left_out: int = 0
 
 
 class PartitionLedger:
@@ -73,6 +75,7 @@ class PartitionLedger:
         self._forwards: list[Forward] = []
         self._families: dict[str, int] = {}
         self._symbols = 0
+        self._left_out = 0
 
     def restore(self, stored: bytes | str | None) -> None:
         """Start from the checkpoint Redis holds (None or empty: the stream's beginning)."""
@@ -150,13 +153,14 @@ class PartitionLedger:
         self._forwards.extend(forwards)
 
     def add_writes(self, encoded: EncodedWrites, families: Mapping[str, int],
-                   symbols: int) -> None:
+                   symbols: int, left_out: int = 0) -> None:
         """Add a drain's encoded writes, with their counts, to the flush being built."""
         if encoded.commands:
             self._encoded.append(encoded)
         for family, count in families.items():
             self._families[family] = self._families.get(family, 0) + count
         self._symbols += symbols
+        self._left_out += left_out
 
     def seal(self) -> SealedFlush | None:
         """The flush to send: the one in flight if any, else what was built (None: nothing)."""
@@ -165,7 +169,8 @@ class PartitionLedger:
         if not (self.batch or self._encoded or self._forwards):
             return None
         sealed = SealedFlush(self.batch, EncodedWrites.join(self._encoded), self._forwards,
-                             self.stored_checkpoint, self._families, self._symbols)
+                             self.stored_checkpoint, self._families, self._symbols,
+                             self._left_out)
         self.in_flight = sealed
         self.batch = FlushBatch()
         self.unflushed = 0
@@ -173,6 +178,7 @@ class PartitionLedger:
         self._forwards = []
         self._families = {}
         self._symbols = 0
+        self._left_out = 0
         return sealed
 
     def flushed(self) -> Flushed:
@@ -183,4 +189,4 @@ class PartitionLedger:
         self.in_flight = None
         if sealed.batch.checkpoint:
             self.stored_checkpoint = sealed.batch.checkpoint
-        return Flushed(sealed.families, sealed.symbols)
+        return Flushed(sealed.families, sealed.symbols, sealed.left_out)

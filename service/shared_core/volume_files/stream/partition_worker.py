@@ -142,7 +142,6 @@ class PartitionWorker:
         self._rerouted = metrics.ticks.labels("rerouted")
         self._rerouted_here = metrics.rerouted.labels(str(config.partition))
         self._plan: TransactionPlan | None = None  # of the ledger's flush in flight
-        self._left_out = 0  # by the write filter, in the flush in flight
 
     @property
     def batch(self) -> FlushBatch:
@@ -371,8 +370,7 @@ class PartitionWorker:
             drained = await asyncio.get_running_loop().run_in_executor(_drain_thread(), core.drain)
         else:
             drained = core.drain()
-        ledger.add_writes(drained.encoded, drained.families, drained.symbols)
-        self._left_out = drained.left_out
+        ledger.add_writes(drained.encoded, drained.families, drained.symbols, drained.left_out)
         sealed = ledger.seal()
         if sealed is None:
             self._drained(drained_at)
@@ -388,9 +386,9 @@ class PartitionWorker:
         self.metrics.flush_duration.observe(time.perf_counter() - started)
         self._plan = None
         self.core.commit_drain()  # Redis holds the drain's writes: the write filter learns them
-        if self._left_out:
-            self.metrics.fields_left_out.inc(self._left_out)
         done = self.ledger.flushed()
+        if done.left_out:
+            self.metrics.fields_left_out.inc(done.left_out)
         self.metrics.flush_symbols.observe(done.symbols)
         for family, count in done.families.items():
             self.metrics.key_writes.labels(family).inc(count)
