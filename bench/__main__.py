@@ -250,6 +250,7 @@ class Bench:
             profile = Path(self.args.profile) / f"{self.name('engine', core)}.txt"
         run = service.run_engine(server, DB_ENGINE, workers=1, total=total,
                                  log_dir=self.log_dir, profile=profile,
+                                 profile_native=self.args.profile_native,
                                  histories=self.histories, extra=core_env(core),
                                  steady=again, label=core or "")
         cold = self._pass_figure(self.name("engine", core), run.cold, run.checks, "cold")
@@ -396,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-rate", type=float, default=0.0,
                         help="publish rate for the latency figure (default: half the engine's)")
     parser.add_argument("--profile", default="", help="directory: py-spy the engine run into it")
+    parser.add_argument("--profile-native", action="store_true",
+                        help="with --profile: the Rust and C frames too (py-spy --native)")
     parser.add_argument("--json", default="", help="also append the JSON lines to this file")
     parser.add_argument("--log-dir", default="", help="worker logs (default: a temp dir)")
     parser.add_argument("--gc-gen0", type=int, default=None,

@@ -137,14 +137,16 @@ def stop_workers(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 30.0
             proc.wait()
 
 
-def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy (when installed) sampling the worker, idle time included, collapsed stacks."""
+def start_profiler(pid: int, out: Path, *, native: bool = False) -> subprocess.Popen[bytes] | None:
+    """py-spy (when installed) sampling the worker, idle time included, collapsed stacks;
+    `native` adds the Rust and C frames (at a higher rate: they are short)."""
     binary = Path(sys.executable).parent / "py-spy"
     if not binary.exists():
         print("py-spy not found next to the interpreter; pip install py-spy", file=sys.stderr)
         return None
+    flags = ["--rate", "1000", "--native"] if native else ["--rate", "200"]
     return subprocess.Popen(
-        [str(binary), "record", "--pid", str(pid), "--rate", "200", "--idle", "--format", "raw",
+        [str(binary), "record", "--pid", str(pid), *flags, "--idle", "--format", "raw",
          "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -295,6 +297,7 @@ def run_engine(
     timeout: float = 600.0,
     histories: Mapping[str, Mapping[str, str]] | None = None,
     profile: Path | None = None,
+    profile_native: bool = False,
     extra: dict[str, str] | None = None,
     steady: Sequence[dict[str, str]] | None = None,
     label: str = "",
@@ -319,7 +322,7 @@ def run_engine(
     try:
         wait_owned(client, worker_ids(workers), procs)
         if profile is not None:
-            profiler = start_profiler(procs[0].pid, profile)
+            profiler = start_profiler(procs[0].pid, profile, native=profile_native)
             time.sleep(0.5)  # let py-spy attach before the clock starts
         commands_before = command_seconds(client)
         cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)

@@ -53,7 +53,7 @@ def test_defaults_load_from_the_shipped_config() -> None:
         read_count=500,
         block_ms=1000,
         flush_interval_ms=250,
-        flush_max_entries=5000,
+        flush_max_entries=20000,
         max_deliveries=5,
         lease_ttl_ms=5000,
         renew_interval_ms=1000,

@@ -37,7 +37,7 @@ class Settings:
     read_count: int = 500
     block_ms: int = 1000
     flush_interval_ms: int = 250
-    flush_max_entries: int = 5000
+    flush_max_entries: int = 20000
     max_deliveries: int = 5
     lease_ttl_ms: int = 5000
     renew_interval_ms: int = 1000
