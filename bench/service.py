@@ -31,7 +31,7 @@ from .dev import RedisServer
 from .workloads import (
     PARTITIONS,
     STREAM,
-    backlog,
+    backlogs,
     copy_streams,
     drop_db,
     publish,
@@ -250,6 +250,8 @@ class Pass:
     worker_cpu_s: float
     redis_cpu_s: float
     redis_command_s: dict[str, float]
+    # Seconds until each partition's backlog was zero: the last ones alone set the tail.
+    partitions_done_s: tuple[float, ...] = ()
 
     @property
     def ticks_per_s(self) -> float:
@@ -264,7 +266,8 @@ class Pass:
         return {"ticks": self.ticks, "seconds": round(self.seconds, 3), "workers": self.workers,
                 "worker_cpu_s": round(self.worker_cpu_s, 2),
                 "redis_cpu_s": round(self.redis_cpu_s, 2), **self.split.detail(),
-                "redis_command_s": self.redis_command_s}
+                "redis_command_s": self.redis_command_s,
+                "partitions_done_s": [round(s, 3) for s in self.partitions_done_s]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,16 +278,23 @@ class EngineRun:
 
 
 def _drain(client: redis.Redis, group: str, procs: Sequence[subprocess.Popen[bytes]],
-           started: float, total: int, timeout: float, log_dir: Path) -> float:
-    """Seconds from `started` until the group's backlog is zero."""
+           started: float, total: int, timeout: float,
+           log_dir: Path) -> tuple[float, tuple[float, ...]]:
+    """Seconds from `started` until the group's backlog is zero, and until each partition's
+    was (in partition order)."""
     deadline = started + timeout
-    while backlog(client, group) > 0:
+    done: dict[int, float] = {}
+    while True:
+        left = backlogs(client, group)
+        now = time.perf_counter() - started
+        done.update((p, now) for p, n in enumerate(left) if n == 0 and p not in done)
+        if not any(left):
+            return now, tuple(done[p] for p in range(len(left)))
         if time.perf_counter() > deadline:
             raise RuntimeError(f"engine did not drain {total} entries within {timeout}s")
         if any(proc.poll() is not None for proc in procs):
             raise RuntimeError(f"a worker exited early; logs in {log_dir}")
         time.sleep(POLL_S)
-    return time.perf_counter() - started
 
 
 def run_engine(
@@ -332,11 +342,11 @@ def run_engine(
             pipe.xgroup_setid(key, group, "0", entries_read=0)
         started = time.perf_counter()
         pipe.execute()
-        seconds = _drain(client, group, procs, started, total, timeout, log_dir)
+        seconds, done = _drain(client, group, procs, started, total, timeout, log_dir)
         cold = Pass(total, seconds, workers,
                     sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
                     redis_cpu_s(client) - redis_before,
-                    command_delta(commands_before, command_seconds(client)))
+                    command_delta(commands_before, command_seconds(client)), done)
         stop_profiler(profiler)
         profiler = None
         if steady:
@@ -347,11 +357,12 @@ def run_engine(
             redis_before = redis_cpu_s(client)
             started = time.perf_counter()
             release(client, group, marks)
-            seconds = _drain(client, group, procs, started, len(steady), timeout, log_dir)
+            seconds, done = _drain(client, group, procs, started, len(steady), timeout,
+                                   log_dir)
             second = Pass(len(steady), seconds, workers,
                           sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
                           redis_cpu_s(client) - redis_before,
-                          command_delta(commands_before, command_seconds(client)))
+                          command_delta(commands_before, command_seconds(client)), done)
         checks = {
             "sessions_written": sum(1 for _ in client.scan_iter(match="vol:session:*",
                                                                 count=5000)),

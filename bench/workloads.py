@@ -178,19 +178,26 @@ def drop_db(server: RedisServer, db: int) -> None:
 
 def backlog(client: redis.Redis, group: str) -> int:
     """Entries of every partition not yet delivered to `group` plus those not yet acked."""
+    return sum(backlogs(client, group))
+
+
+def backlogs(client: redis.Redis, group: str) -> list[int]:
+    """`backlog` per partition, in partition order."""
     pipe = client.pipeline(transaction=False)
     for key in stream_keys():
         pipe.xinfo_groups(key)
-    total = 0
+    out = []
     for key, groups in zip(stream_keys(), pipe.execute(), strict=True):
+        left = 0
         for g in groups:
             if text(g["name"]) != group:
                 continue
             lag = g.get("lag")
             if lag is None:  # Redis cannot tell (should not happen here): count from the ids
                 lag = _undelivered(client, key, g["last-delivered-id"])
-            total += int(g["pending"]) + int(lag)
-    return total
+            left += int(g["pending"]) + int(lag)
+        out.append(left)
+    return out
 
 
 def _undelivered(client: redis.Redis, key: str, last: bytes | str) -> int:
