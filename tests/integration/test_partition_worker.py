@@ -33,10 +33,11 @@ STREAM = keys.stream_key(ss.STREAM, 0)
 
 
 def _config(consumer: str = "c1", max_deliveries: int = 5,
-            partitions: int = 1, write_filter_keys: int = 0) -> PartitionConfig:
+            partitions: int = 1, write_filter_keys: int = 0,
+            flush_interval_ms: int = 50) -> PartitionConfig:
     return PartitionConfig(
         stream=ss.STREAM, partition=0, group=ss.GROUP, consumer=consumer, read_count=100,
-        block_ms=50, flush_interval_ms=50, flush_max_entries=1000,
+        block_ms=50, flush_interval_ms=flush_interval_ms, flush_max_entries=1000,
         max_deliveries=max_deliveries, dual_write=True, partitions=partitions, core=ss.core(),
         write_filter_keys=write_filter_keys,
     )
@@ -267,6 +268,34 @@ async def test_a_backlog_read_ahead_and_flushed_behind_lands_as_a_clean_run(
     newest: Any = redis_client.xrevrange(STREAM, count=1)
     checkpoint = redis_client.hget(keys.checkpoint_key(ss.STREAM, 0), keys.CHECKPOINT_LAST_ID)
     assert checkpoint == newest[0][0]
+
+
+async def test_the_end_of_a_backlog_is_flushed_at_once_and_live_reads_wait_for_the_grid(
+    aclient: aredis.Redis, redis_client: redis.Redis,
+) -> None:
+    """With a drain only once a minute: a backlog of several full reads is visible as soon as
+    the worker catches up, while ticks arriving afterwards (short reads) wait for the grid."""
+    for tick in _ticks(450):
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    worker, _, _ = await _worker(aclient, flush_interval_ms=60_000)
+    task = asyncio.ensure_future(worker.run())
+    try:
+        await _eventually(lambda: not (redis_client.xpending(STREAM, ss.GROUP)["pending"]
+                                       or _lag(redis_client)))
+        state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+        assert int(state[b"tick_count"]) == 450
+        for tick in _ticks(460)[450:]:
+            redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+        await _eventually(lambda: not _lag(redis_client))  # read, not flushed
+        await asyncio.sleep(0.3)
+        assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 10
+        state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+        assert int(state[b"tick_count"]) == 450
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+    state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+    assert int(state[b"tick_count"]) == 460  # the final flush on stop
 
 
 async def test_a_flush_fenced_behind_the_loop_ends_the_partition(

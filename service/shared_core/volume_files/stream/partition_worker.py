@@ -136,6 +136,8 @@ class PartitionWorker:
         self._phase = drain_phase(config.partition, config.partitions, self._interval)
         self._drain_due = next_drain(time.monotonic(), self._interval, self._phase)
         self._catching_up = False  # the last read was a full batch: a backlog is waiting
+        self._full_reads = 0  # full reads in a row: how long the backlog under way has been
+        self._backlog_done = False  # a backlog just ended: flush now (_note_read)
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
         self._duplicates = metrics.ticks.labels("duplicate")
         self._dead_lettered = metrics.ticks.labels("dead_lettered")
@@ -184,7 +186,7 @@ class PartitionWorker:
                     break
                 else:
                     entries = await self._read_new()
-                self._catching_up = len(entries) >= self.cfg.read_count
+                self._note_read(len(entries))
                 if self._catching_up and not self.stopping.is_set():
                     ahead = asyncio.ensure_future(self._read_new())
                 if entries:
@@ -210,19 +212,34 @@ class PartitionWorker:
         return await retrying(op, metrics=self.metrics, log=self.log)
 
     def _block_ms(self) -> int:
-        """Wait for new entries until the next drain is due (indefinitely up to block_ms);
+        """Wait for new entries until the next drain is due (up to block_ms, so a long
+        interval never outwaits the socket's timeout or a stop);
         while a flush is being written (its end sets the next drain), one interval at most."""
         if self.ledger.unflushed == 0:
             return self.cfg.block_ms
         if self._drain_due == math.inf:
             return max(1, min(self.cfg.block_ms, self.cfg.flush_interval_ms))
-        return max(1, int((self._drain_due - time.monotonic()) * 1000))
+        return max(1, min(self.cfg.block_ms, int((self._drain_due - time.monotonic()) * 1000)))
+
+    def _note_read(self, count: int) -> None:
+        """Track the backlog. A short read after at least two full ones ends a backlog: its
+        ticks are flushed at once instead of at the next drain (up to an interval later), as
+        the flush is large already and every tick in it has waited. Live reads are never
+        full, so the grid alone paces their flushes."""
+        self._catching_up = count >= self.cfg.read_count
+        if self._catching_up:
+            self._full_reads += 1
+            return
+        if self._full_reads >= 2:
+            self._backlog_done = True
+        self._full_reads = 0
 
     def _flush_due(self) -> bool:
         unflushed = self.ledger.unflushed
         if unflushed == 0:
             return False
-        return unflushed >= self.cfg.flush_max_entries or time.monotonic() >= self._drain_due
+        return (self._backlog_done or unflushed >= self.cfg.flush_max_entries
+                or time.monotonic() >= self._drain_due)
 
     # -- recovering and reading -----------------------------------------------------------------
 
@@ -364,6 +381,7 @@ class PartitionWorker:
         go on reading and applying."""
         if self._plan is not None:
             return True
+        self._backlog_done = False
         ledger = self.ledger
         core = self.core
         if core.drains_without_gil:
