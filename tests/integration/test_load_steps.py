@@ -9,6 +9,7 @@ reference; the random states below mix both, with and without learned curves.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -99,8 +100,10 @@ def states(draw: st.DrawFn) -> dict[str, dict[str, str]]:
     return out
 
 
-def _load(core: TickBatchCore, url: str, first: dict[str, int], days: int) -> str | None:
-    """Run the core's load steps against Redis; the error's type, if it raised."""
+def _load(core: TickBatchCore, url: str, first: dict[str, int], days: int,
+          *, raw: bool = True) -> str | None:
+    """Run the core's load steps against Redis; the error's type, if it raised. Without
+    `raw`, every reply reaches the core as hiredis's objects."""
     async def drive() -> None:
         client = aredis.from_url(url, db=1)
         try:
@@ -108,7 +111,9 @@ def _load(core: TickBatchCore, url: str, first: dict[str, int], days: int) -> st
             try:
                 request = next(steps)
                 while True:
-                    replies: list[Any] = await exchange(client, request)
+                    if not raw:
+                        request = dataclasses.replace(request, raw=False)
+                    replies: Any = await exchange(client, request)
                     request = steps.send(replies)
             except StopIteration:
                 return
@@ -155,18 +160,24 @@ def test_both_cores_load_the_same_state_alike(
     cfg = config(learned)
     python = PythonBatchCore(cfg, dual_write=True)
     native = NativeBatchCore(cfg, dual_write=True)
+    objects = NativeBatchCore(cfg, dual_write=True)  # the replies as objects, not bytes
     entries = list(_entries(0))
     first = python.stage(entries)
     assert native.stage(entries) == first
+    assert objects.stage(entries) == first
     outcome = _load(python, url, first, days)
     assert _load(native, url, first, days) == outcome
+    assert _load(objects, url, first, days, raw=False) == outcome
     if outcome is not None:
         return  # the reference raised (a missing session field): both refuse alike
-    assert len(python) == len(native) == len(first)
+    assert len(python) == len(native) == len(objects) == len(first)
     out_p, out_n = python.apply_staged(), native.apply_staged()
     assert (out_p.applied, [r.error for r in out_p.rejects]) == (
         out_n.applied, [r.error for r in out_n.rejects])
-    same_writes(python.drain_writes().writes, native.drain_writes().writes)
+    objects.apply_staged()
+    writes = native.drain_writes().writes
+    same_writes(python.drain_writes().writes, writes)
+    same_writes(objects.drain_writes().writes, writes)
     # And they go on alike: another batch on the loaded symbols.
     run_batch(python, native, list(_entries(100)), {})  # nothing new to load
     same_writes(python.drain_writes().writes, native.drain_writes().writes)

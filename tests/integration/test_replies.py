@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import redis.asyncio as aredis
@@ -18,6 +19,8 @@ from shared_core.volume_files.store.codec import decode_hash
 from shared_core.volume_files.store.replies import (
     connection,
     exchange,
+    raise_errors,
+    read_raw,
     read_replies,
     stream_entries,
 )
@@ -211,3 +214,108 @@ async def test_a_push_message_between_replies_is_not_taken_for_one(redis_url: st
     finally:
         await client.aclose()
         await other.aclose()
+
+
+def _raw(commands: Sequence[Sequence[str]]) -> Commands:
+    return dataclasses.replace(Commands.of(commands), raw=True)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_raw_replies_across_socket_reads_are_the_bytes_of_the_objects(
+    redis_url: str, protocol: int,
+) -> None:
+    """The native core reads a load's replies as bytes: the same replies hiredis makes into
+    objects, over many 64 KiB reads, in either protocol."""
+    if replies._RAW is None:
+        pytest.skip("the native extension is not built")
+    client = aredis.from_url(redis_url, db=1, protocol=protocol)
+    try:
+        names = await _seed(client, 2_000, 12)
+        commands = [("HGETALL", n) for n in [*names, "missing"]] + [("GET", "missing")]
+        raw = raise_errors(await exchange(client, _raw(commands)))
+        assert isinstance(raw, replies._RAW)
+        assert len(raw) == len(commands)
+        assert raw.objects() == await exchange(client, Commands.of(commands))
+        assert await client.ping() is True  # nothing left behind on the connection
+    finally:
+        await client.aclose()
+
+
+async def test_a_raw_error_reply_is_raised_and_the_connection_stays_clean(
+    client: aredis.Redis,
+) -> None:
+    if replies._RAW is None:
+        pytest.skip("the native extension is not built")
+    await client.set("s", "x")
+    raw = await exchange(client, _raw([("GET", "s"), ("HGETALL", "s"), ("INCR", "s")]))
+    assert raw.objects()[0] == b"x"
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        raise_errors(raw)
+    assert await client.get("s") == b"x"
+
+
+async def test_a_push_between_raw_replies_is_not_taken_for_one(redis_url: str) -> None:
+    if replies._RAW is None:
+        pytest.skip("the native extension is not built")
+    client = aredis.from_url(redis_url, db=1, protocol=3)
+    other = aredis.from_url(redis_url, db=1)
+    try:
+        await other.set("tracked", "1")
+        async with connection(client) as conn:
+            await conn.send_packed_command(Commands.of(
+                [("CLIENT", "TRACKING", "ON"), ("GET", "tracked")]).payload)
+            assert (await read_raw(conn, 2)).objects() == [b"OK", b"1"]
+            await other.set("tracked", "2")  # invalidates: a push is now on its way
+            await asyncio.sleep(0.05)
+            await conn.send_packed_command(Commands.of(
+                [("PING",), ("ECHO", "last")]).payload)
+            assert (await read_raw(conn, 2)).objects() == [b"PONG", b"last"]
+            await conn.send_packed_command(Commands.of([("CLIENT", "TRACKING", "OFF")]).payload)
+            assert await read_replies(conn, 1) == [b"OK"]
+    finally:
+        await client.aclose()
+        await other.aclose()
+
+
+async def test_raw_reads_fall_back_to_objects_with_the_pure_python_parser(
+    redis_url: str,
+) -> None:
+    plain = aredis.from_url(redis_url, db=1, protocol=2, parser_class=_AsyncRESP2Parser)
+    try:
+        await plain.hset("h", mapping={"a": "1"})
+        got = await exchange(plain, _raw([("HGETALL", "h")]))
+        assert isinstance(got, list)
+        assert decode_hash(got[0]) == {"a": "1"}
+    finally:
+        await plain.aclose()
+
+
+async def _raw_blocked(client: aredis.Redis, used: list[AbstractConnection]) -> None:
+    async with connection(client) as conn:
+        used.append(conn)
+        await conn.send_packed_command(encode_command(["BLPOP", "nothing", "5"]))
+        await read_raw(conn, 1)
+
+
+async def test_a_server_that_goes_away_mid_raw_read_raises_connection_error(
+    redis_url: str,
+) -> None:
+    if replies._RAW is None:
+        pytest.skip("the native extension is not built")
+    client = aredis.from_url(redis_url, db=1)
+    admin = aredis.from_url(redis_url, db=1)
+    try:
+        await client.ping()
+        async def kill_soon() -> None:
+            await asyncio.sleep(0.1)
+            await admin.client_kill_filter(_type="normal", skipme=True)
+        killer = asyncio.ensure_future(kill_soon())
+        used: list[AbstractConnection] = []
+        with pytest.raises(RedisConnectionError):
+            await _raw_blocked(client, used)
+        await killer
+        assert used[0].is_connected is False
+        assert await client.ping() is True
+    finally:
+        await client.aclose()
+        await admin.aclose()

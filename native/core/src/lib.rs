@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exact;
 pub mod history;
 pub mod profile;
+pub mod reply;
 pub mod resp;
 pub mod restore;
 pub mod scan;

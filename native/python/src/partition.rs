@@ -16,12 +16,14 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use volume_core::clock::iso_date;
 use volume_core::codec::Family;
 use volume_core::engine::{EngineError, History, InstrumentInfo, Kind, TickIn};
+use volume_core::reply::Frame;
 use volume_core::resp::Encoded;
-use volume_core::restore::{self, HistoryPlan, SecondPhase};
+use volume_core::restore::{self, HistoryPlan, Pairs, SecondPhase};
 use volume_core::ticks::{self, Parsed, Tick};
 use volume_core::write_filter::WriteFilter;
 
 use crate::engine::{to_py_err, NativeEngine, PySource, SessionTuple};
+use crate::replies::RawReplies;
 
 /// What `stage` made of one entry, until `apply_staged`.
 enum Staged {
@@ -256,9 +258,11 @@ impl PartitionCore {
     fn read_histories<'py>(
         &mut self,
         py: Python<'py>,
-        replies: &Bound<'py, PyList>,
+        replies: &Bound<'py, PyAny>,
         minute_history_days: usize,
     ) -> PyResult<(Bound<'py, PyBytes>, usize, Vec<String>)> {
+        let source = ReplySource::of(replies)?;
+        let replies = source.pairs()?;
         if replies.len() != self.loading.len() {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "{} history replies for {} symbols",
@@ -270,11 +274,10 @@ impl PartitionCore {
         let mut out = Encoded::default();
         let mut deferred = Vec::new();
         let mut kept = Vec::with_capacity(self.loading.len());
-        for (mut load, reply) in std::mem::take(&mut self.loading).into_iter().zip(replies) {
-            let held = reply_pairs(&reply)?;
-            let plan = held
+        for (mut load, pairs) in std::mem::take(&mut self.loading).into_iter().zip(replies) {
+            let plan = pairs
                 .as_ref()
-                .and_then(|h| restore::read_history(&as_pairs(h), minute_history_days));
+                .and_then(|p| restore::read_history(p, minute_history_days));
             let Some(plan) = plan else {
                 deferred.push(load.symbol);
                 continue;
@@ -303,9 +306,11 @@ impl PartitionCore {
     fn finish_loads(
         &mut self,
         py: Python<'_>,
-        replies: &Bound<'_, PyList>,
+        replies: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<String>> {
         let loading = std::mem::take(&mut self.loading);
+        let source = ReplySource::of(replies)?;
+        let replies = source.pairs()?;
         let expected: usize = loading
             .iter()
             .map(|l| l.plan.as_ref().map_or(0, HistoryPlan::replies))
@@ -325,9 +330,8 @@ impl PartitionCore {
                 continue;
             };
             let count = plan.replies();
-            let held = (at..at + count)
-                .map(|i| reply_pairs(&replies.get_item(i)?))
-                .collect::<PyResult<Option<Vec<_>>>>()?;
+            let held: Option<Vec<&Pairs<'_>>> =
+                replies[at..at + count].iter().map(Option::as_deref).collect();
             at += count;
             let Some(history) = held.and_then(|held| restore_held(plan, &held)) else {
                 deferred.push(load.symbol);
@@ -490,24 +494,53 @@ type HeldPairs<'py> = Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>;
 /// `restore::restore` over one symbol's phase-two replies, held in `HistoryPlan::replies`
 /// order (the latest day's session, minutes and profile when there is one, then the recent
 /// days' minutes); `None` to defer it.
-fn restore_held(plan: HistoryPlan, held: &[HeldPairs<'_>]) -> Option<History> {
-    let pairs: Vec<Vec<(&[u8], &[u8])>> = held.iter().map(|h| as_pairs(h)).collect();
-    let empty: Vec<(&[u8], &[u8])> = Vec::new();
+fn restore_held(plan: HistoryPlan, held: &[&Pairs<'_>]) -> Option<History> {
+    let empty: &Pairs<'_> = &[];
     let (session, minutes, profile, recent) = if plan.latest.is_some() {
-        (&pairs[0], &pairs[1], &pairs[2], &pairs[3..])
+        (held[0], held[1], held[2], &held[3..])
     } else {
-        (&empty, &empty, &empty, &pairs[..])
+        (empty, empty, empty, held)
     };
-    let recent: Vec<&[(&[u8], &[u8])]> = recent.iter().map(Vec::as_slice).collect();
     restore::restore(
         plan,
         &SecondPhase {
             session,
             minutes,
             profile,
-            recent: &recent,
+            recent,
         },
     )
+}
+
+/// A load's replies: the raw bytes (`RawReplies`), or redis-py's objects (a list), held.
+enum ReplySource<'py> {
+    Raw(PyRef<'py, RawReplies>),
+    Objects(Vec<Option<HeldPairs<'py>>>),
+}
+
+impl<'py> ReplySource<'py> {
+    fn of(replies: &Bound<'py, PyAny>) -> PyResult<ReplySource<'py>> {
+        if let Ok(raw) = replies.cast::<RawReplies>() {
+            return Ok(ReplySource::Raw(raw.borrow()));
+        }
+        let list = replies.cast::<PyList>()?;
+        list.iter()
+            .map(|r| reply_pairs(&r))
+            .collect::<PyResult<_>>()
+            .map(ReplySource::Objects)
+    }
+
+    /// Each HGETALL reply's (field, value) pairs, or None to defer it.
+    #[allow(clippy::type_complexity)]
+    fn pairs(&self) -> PyResult<Vec<Option<Vec<(&[u8], &[u8])>>>> {
+        match self {
+            ReplySource::Raw(raw) => Ok(raw.frames()?.iter().map(Frame::hash_pairs).collect()),
+            ReplySource::Objects(held) => Ok(held
+                .iter()
+                .map(|h| h.as_ref().map(|h| as_pairs(h)))
+                .collect()),
+        }
+    }
 }
 
 /// Fill `out` with a hash's or stream entry's (field, value) byte strings, held: a dict

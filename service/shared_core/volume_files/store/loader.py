@@ -17,8 +17,9 @@ from .resp import Commands
 from .wire import Command
 
 # A first-sight load as a sans-I/O exchange: it yields the commands to send, is sent their
-# replies (error replies already raised), and returns when the symbols are loaded.
-LoadSteps = Generator[Commands, list[Any], None]
+# replies (error replies already raised: a list, or `_native.RawReplies` for raw commands
+# where the connection allows), and returns when the symbols are loaded.
+LoadSteps = Generator[Commands, Any, None]
 
 
 class SymbolLoad:

@@ -24,7 +24,7 @@ from typing import Any
 import redis.asyncio as aredis
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .resp import Commands
@@ -54,6 +54,16 @@ def _push_type() -> Any:
     return getattr(hiredis, "PushNotification", None)
 
 
+def _raw_replies() -> Any:
+    """The native core's `RawReplies` (replies kept as bytes), or None without the extension."""
+    try:
+        from .. import _native
+    except ImportError:
+        return None
+    return getattr(_native, "RawReplies", None)
+
+
+_RAW = _raw_replies()
 _PUSH = _push_type()
 # Replies that are not a command's answer: a lost connection, or an out-of-band push.
 _NOT_AN_ANSWER: tuple[type, ...] = (RedisConnectionError,) + ((_PUSH,) if _PUSH else ())
@@ -90,9 +100,38 @@ async def read_replies(conn: AsyncConnection, count: int) -> list[Any]:
     return out
 
 
-def raise_errors(replies: list[Any]) -> list[Any]:
+async def read_raw(conn: AsyncConnection, count: int) -> Any:
+    """The next `count` replies as one `_native.RawReplies`: the bytes as they came, for the
+    native core to read without a Python object per field (RESP2 or RESP3; out-of-band pushes
+    skipped: the service's connections never ask for any). Only where nothing is buffered
+    ahead of them (hiredis's parser, its reader empty); else the objects, as `read_replies`
+    gives them."""
+    parser: Any = getattr(conn, "_parser", None)
+    reader: Any = getattr(parser, "_reader", None)
+    stream: Any = getattr(conn, "_reader", None)
+    if (_RAW is None or _PARSER is None or not isinstance(parser, _PARSER) or reader is None
+            or stream is None or reader.has_data()):
+        return await read_replies(conn, count)
+    raw = _RAW(count)
+    try:
+        while not raw.feed(await stream.read(_READ_SIZE) or _closed()):
+            pass
+    except ValueError as exc:  # not RESP, or bytes past the replies: as redis-py says it
+        raise InvalidResponse(f"unreadable reply: {exc}") from None
+    return raw
+
+
+def _closed() -> bytes:
+    raise RedisConnectionError("Connection closed by server.")
+
+
+def raise_errors(replies: Any) -> Any:
     """The replies, once none is an error reply; else the first one raised (what
-    `pipeline.execute` does by default)."""
+    `pipeline.execute` does by default). Raw replies (`read_raw`) raise their first error."""
+    if _RAW is not None and isinstance(replies, _RAW):
+        if replies.error is not None:
+            raise ResponseError(replies.error)
+        return replies
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
@@ -141,11 +180,14 @@ async def connection(client: aredis.Redis) -> AsyncIterator[AsyncConnection]:
         await pool.release(conn)
 
 
-async def exchange(client: aredis.Redis, commands: Commands) -> list[Any]:
+async def exchange(client: aredis.Redis, commands: Commands) -> Any:
     """Send `commands` and return their replies (a pipeline without transaction, read in
-    one pass). Error replies come back as exception objects, in place."""
+    one pass): a list with error replies as exception objects in place, or, for raw
+    commands where the connection allows it, `read_raw`'s bytes."""
     if not commands.count:
         return []
     async with connection(client) as conn:
         await conn.send_packed_command(commands.payload)
+        if commands.raw:
+            return await read_raw(conn, commands.count)
         return await read_replies(conn, commands.count)

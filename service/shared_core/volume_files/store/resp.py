@@ -56,10 +56,12 @@ def encode_command(args: Sequence[bytes | str]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Commands:
-    """Commands encoded as one RESP payload, and how many there are (replies to read)."""
+    """Commands encoded as one RESP payload, and how many there are (replies to read).
+    `raw`: the reader takes the replies as bytes (`replies.exchange` says when it can)."""
 
     payload: bytes
     count: int
+    raw: bool = False
 
     @classmethod
     def of(cls, commands: Sequence[Sequence[bytes | str]]) -> Commands:

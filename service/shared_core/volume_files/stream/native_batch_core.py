@@ -84,9 +84,10 @@ class NativeBatchCore:
 
     def load_steps(self, first_ts_ms: dict[str, int], minute_history_days: int) -> LoadSteps:
         """The loader's two round trips with every hash read natively: the instruments are
-        resolved here, the Rust core plans the reads, decodes the replies and adopts the
-        symbols. What it cannot read as this service's own text it defers to the reference
-        (`loader.reference_steps`), which reads those symbols again and decides."""
+        resolved here, the Rust core plans the reads, reads the replies (their bytes, where
+        the connection gives them raw) and adopts the symbols. What it cannot read as this
+        service's own text it defers to the reference (`loader.reference_steps`), which reads
+        those symbols again and decides."""
         registry, calendar = self.config.registry, self.config.calendar
         facts = []
         for symbol, ts_ms in first_ts_ms.items():
@@ -95,9 +96,10 @@ class NativeBatchCore:
             facts.append((symbol, instrument.kind.value, instrument.tick_size, instrument.strike,
                           instrument.expiry is not None, instrument.is_fno))
         core = self._core
-        replies = yield Commands(*core.plan_loads(facts))
+        # Raw: the replies reach the Rust core as the bytes Redis sent (store/replies.read_raw).
+        replies = yield Commands(*core.plan_loads(facts), raw=True)
         payload, count, deferred = core.read_histories(replies, minute_history_days)
-        replies = (yield Commands(payload, count)) if count else []
+        replies = (yield Commands(payload, count, raw=True)) if count else []
         try:
             deferred += core.finish_loads(replies)
         finally:
