@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +34,8 @@ from shared_core.volume_files.stream.batch_core import (
     BatchOutcome,
     PythonBatchCore,
     StreamEntry,
+    entry_ids,
+    with_fields,
 )
 from shared_core.volume_files.stream.partitions import partition_for
 
@@ -41,7 +44,8 @@ if not cores.native_available():
         raise AssertionError("VOLUME_REQUIRE_NATIVE=1 but the native core is not built")
     pytest.skip("the native core (_native.PartitionCore) is not built", allow_module_level=True)
 
-from shared_core.volume_files.stream.native_batch_core import NativeBatchCore
+from shared_core.volume_files import _native
+from shared_core.volume_files.stream.native_batch_core import NativeBatchCore, RawBatch
 
 BASE = load_core_config(load_settings(env={}))
 TOKENS = {256265: "NIFTY 50", 260105: "NIFTY BANK", 738561: "RELIANCE", 11111: "SBIN"}
@@ -330,3 +334,102 @@ def test_the_symbol_count_is_read_while_a_drain_runs_in_a_thread() -> None:
     worker.join()
     assert counts
     assert set(counts) == {len(symbols)}
+
+
+# -- entries read raw --------------------------------------------------------------------------
+
+
+def _bulk(b: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(b), b)
+
+
+def xreadgroup_reply(entries: Sequence[tuple[str, list[bytes] | None]], protocol: int) -> bytes:
+    """What Redis sends for an XREADGROUP of one stream (fields None: trimmed while pending)."""
+    if not entries:
+        return b"*-1\r\n" if protocol == 2 else b"_\r\n"
+    head = b"*1\r\n*2\r\n" if protocol == 2 else b"%1\r\n"
+    out = [head, _bulk(b"vol:s:0"), b"*%d\r\n" % len(entries)]
+    for entry_id, fields in entries:
+        out += [b"*2\r\n", _bulk(entry_id.encode())]
+        if fields is None:
+            out.append(b"*-1\r\n" if protocol == 2 else b"_\r\n")
+        else:
+            out += [b"*%d\r\n" % len(fields), *map(_bulk, fields)]
+    return b"".join(out)
+
+
+def raw_batch(core: NativeBatchCore, reply: bytes, cut: int) -> RawBatch:
+    """The core's entries of `reply`, fed to RawReplies in two reads cut at `cut`."""
+    raw = _native.RawReplies(1)
+    assert not raw.feed(reply[:cut]) or cut >= len(reply)
+    assert raw.feed(reply[cut:])
+    batch = core.entries(raw)
+    assert isinstance(batch, RawBatch)
+    return batch
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=batches(), protocol=st.sampled_from([2, 3]), from_id=st.booleans(),
+       routed=st.sampled_from([(0, 1), (1, 3)]), trim=st.lists(st.booleans(), max_size=30),
+       cut=st.integers(1, 400))
+def test_entries_read_raw_stage_and_apply_as_their_objects(
+    batches: list[list[dict[bytes, bytes]]], protocol: int, from_id: bool,
+    routed: tuple[int, int], trim: list[bool], cut: int,
+) -> None:
+    """The native core staging a read's bytes (RawBatch) and the same core staging the objects
+    hiredis would have made: the same new symbols, dead letters (with the same fields),
+    forwards and writes; entries trimmed while pending are left out alike."""
+    cfg = config()
+    kw: dict[str, Any] = {"dual_write": True, "timestamp_from_entry_id": from_id,
+                          "partition": routed[0], "partitions": routed[1]}
+    objects, raw = NativeBatchCore(cfg, **kw), NativeBatchCore(cfg, **kw)
+    ids = _ids(0)
+    trims = iter(trim)
+    for batch in batches:
+        read = [(next(ids), None if next(trims, False) else [x for kv in f.items() for x in kv])
+                for f in batch]
+        listed = [StreamEntry(i, f or ()) for i, f in read]
+        entries = raw_batch(raw, xreadgroup_reply(read, protocol), cut)
+        assert list(entries) == listed
+        assert entry_ids(entries) == [i for i, _ in read]
+        staged_o, staged_r = with_fields(listed), with_fields(entries)
+        first = objects.stage(staged_o)
+        assert raw.stage(staged_r) == first
+        for symbol, ts in first.items():
+            objects.load(symbol, SymbolHistory(), ts)
+            raw.load(symbol, SymbolHistory(), ts)
+        out_o, out_r = objects.apply_staged(), raw.apply_staged()
+        assert (out_o.applied, out_o.last_ts_ms) == (out_r.applied, out_r.last_ts_ms)
+        assert out_o.rejects == out_r.rejects
+        assert out_o.forwards == out_r.forwards
+        same_writes(objects.drain_writes().writes, raw.drain_writes().writes)
+
+
+def test_a_raw_batch_is_a_sequence_of_its_entries() -> None:
+    read = [("1-0", [b"symbol", b"SBIN", b"price", b"1"]), ("1-1", None), ("2-0", [])]
+    batch = raw_batch(NativeBatchCore(config(), dual_write=True),
+                      xreadgroup_reply(read, 3), 10)
+    expected = [StreamEntry("1-0", [b"symbol", b"SBIN", b"price", b"1"]),
+                StreamEntry("1-1", ()), StreamEntry("2-0", [])]
+    assert len(batch) == 3
+    assert batch[-1] == expected[-1]
+    assert batch[0:2] == expected[:2]
+    assert list(batch) == expected
+    assert batch.ids() == ["1-0", "1-1", "2-0"]
+    assert batch.trimmed()
+    with pytest.raises(IndexError):
+        batch[3]
+    empty = NativeBatchCore(config(), dual_write=True).entries(_raw_of(b"*-1\r\n"))
+    assert len(empty) == 0
+
+
+def _raw_of(reply: bytes) -> _native.RawReplies:
+    raw = _native.RawReplies(1)
+    assert raw.feed(reply)
+    return raw
+
+
+def test_a_reply_that_is_not_a_read_is_refused() -> None:
+    core = NativeBatchCore(config(), dual_write=True)
+    with pytest.raises(ValueError, match="not one stream"):
+        core.entries(_raw_of(b":1\r\n"))

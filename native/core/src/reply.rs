@@ -125,7 +125,10 @@ fn read(
             };
             Ok(Some((frame, at)))
         }
-        other => Err(format!("RESP type {:?} is not read here", char::from(other))),
+        other => Err(format!(
+            "RESP type {:?} is not read here",
+            char::from(other)
+        )),
     }
 }
 
@@ -147,6 +150,71 @@ impl<'a> Frame<'a> {
             })
             .collect()
     }
+}
+
+/// Where a slice of `buf` starts and ends in it.
+fn span(buf: &[u8], part: &[u8]) -> Span {
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    (start, start + part.len())
+}
+
+/// A slice of a buffer: where it starts and ends.
+pub type Span = (usize, usize);
+
+/// One stream entry of an XREAD/XREADGROUP reply, as spans of its buffer: the id, and the
+/// (field, value) pairs (`None`: the entry was trimmed while pending, its fields nil).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrySpans {
+    pub id: Span,
+    pub fields: Option<Vec<(Span, Span)>>,
+}
+
+/// The entries of an XREAD/XREADGROUP reply for one stream (a RESP2 `[[stream, entries]]`, a
+/// RESP3 `{stream: entries}`, nil when none), as spans of `buf`; an error for anything else.
+/// A field list of an odd length or not bulk strings is an error too: Redis never sends one.
+pub fn stream_entries(buf: &[u8], frame: &Frame<'_>) -> Result<Vec<EntrySpans>, String> {
+    let entries = match frame {
+        Frame::Array(None) | Frame::Bulk(None) => return Ok(Vec::new()),
+        Frame::Array(Some(streams)) => match streams.as_slice() {
+            [Frame::Array(Some(pair))] if pair.len() == 2 => &pair[1],
+            _ => return Err("not one stream's entries".to_string()),
+        },
+        Frame::Map(items) if items.len() == 2 => &items[1],
+        _ => return Err("not one stream's entries".to_string()),
+    };
+    let Frame::Array(Some(entries)) = entries else {
+        return Err("the stream's entries are not an array".to_string());
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let (id, fields) = match entry {
+            Frame::Array(Some(e)) if e.len() == 2 => (&e[0], &e[1]),
+            _ => return Err("an entry is not [id, fields]".to_string()),
+        };
+        let Frame::Bulk(Some(id)) = id else {
+            return Err("an entry id is not a string".to_string());
+        };
+        let fields = match fields {
+            Frame::Array(None) | Frame::Bulk(None) => None,
+            Frame::Array(Some(items)) if items.len() % 2 == 0 => Some(
+                items
+                    .chunks(2)
+                    .map(|kv| match kv {
+                        [Frame::Bulk(Some(k)), Frame::Bulk(Some(v))] => {
+                            Ok((span(buf, k), span(buf, v)))
+                        }
+                        _ => Err("an entry's field is not a string".to_string()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            _ => return Err("an entry's fields are not pairs".to_string()),
+        };
+        out.push(EntrySpans {
+            id: span(buf, id),
+            fields,
+        });
+    }
+    Ok(out)
 }
 
 /// Replies arriving in pieces, until `want` of them are complete.
@@ -298,7 +366,10 @@ mod tests {
             ]
         );
         let (map, _) = parse(b"%1\r\n$1\r\nk\r\n$1\r\nv\r\n", 0).unwrap().unwrap();
-        assert_eq!(map.hash_pairs(), Some(vec![(b"k".as_slice(), b"v".as_slice())]));
+        assert_eq!(
+            map.hash_pairs(),
+            Some(vec![(b"k".as_slice(), b"v".as_slice())])
+        );
     }
 
     #[test]
@@ -307,7 +378,10 @@ mod tests {
         assert!(r
             .feed(b">2\r\n$10\r\ninvalidate\r\n*0\r\n+OK\r\n>1\r\n+p\r\n:5\r\n")
             .unwrap());
-        assert_eq!(r.frames().unwrap(), vec![Frame::Simple(b"OK"), Frame::Int(5)]);
+        assert_eq!(
+            r.frames().unwrap(),
+            vec![Frame::Simple(b"OK"), Frame::Int(5)]
+        );
         let mut trailing = Replies::new(1);
         assert!(trailing.feed(b"+OK\r\n>1\r\n+p\r\n").unwrap());
         assert_eq!(trailing.frames().unwrap(), vec![Frame::Simple(b"OK")]);
@@ -337,6 +411,45 @@ mod tests {
         let (ints, _) = parse(b"*2\r\n:1\r\n:2\r\n", 0).unwrap().unwrap();
         assert_eq!(ints.hash_pairs(), None);
         assert_eq!(Frame::Array(Some(vec![])).hash_pairs(), Some(vec![]));
+    }
+
+    type Entry = (String, Option<Vec<(String, String)>>);
+
+    fn entries_of(buf: &[u8]) -> Result<Vec<Entry>, String> {
+        let (frame, _) = parse(buf, 0).unwrap().unwrap();
+        let text = |(a, b): (usize, usize)| String::from_utf8(buf[a..b].to_vec()).unwrap();
+        Ok(stream_entries(buf, &frame)?
+            .into_iter()
+            .map(|e| {
+                let fields = e
+                    .fields
+                    .map(|f| f.into_iter().map(|(k, v)| (text(k), text(v))).collect());
+                (text(e.id), fields)
+            })
+            .collect())
+    }
+
+    #[test]
+    fn stream_entries_in_both_protocols() {
+        let resp2 = b"*1\r\n*2\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n\
+                      *2\r\n$3\r\n2-0\r\n*-1\r\n";
+        let resp3 = b"%1\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n\
+                      *2\r\n$3\r\n2-0\r\n_\r\n";
+        let expected = vec![
+            (
+                "1-0".to_string(),
+                Some(vec![("a".to_string(), "1".to_string())]),
+            ),
+            ("2-0".to_string(), None),
+        ];
+        assert_eq!(entries_of(resp2).unwrap(), expected);
+        assert_eq!(entries_of(resp3).unwrap(), expected);
+        assert_eq!(entries_of(b"*-1\r\n").unwrap(), vec![]);
+        assert_eq!(entries_of(b"_\r\n").unwrap(), vec![]);
+        assert!(entries_of(b":1\r\n").is_err());
+        assert!(
+            entries_of(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$1\r\n1\r\n*1\r\n$1\r\na\r\n").is_err()
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use volume_core::ticks::{self, Parsed, Tick};
 use volume_core::write_filter::WriteFilter;
 
 use crate::engine::{to_py_err, NativeEngine, PySource, SessionTuple};
-use crate::replies::RawReplies;
+use crate::replies::{RawEntries, RawReplies};
 
 /// What `stage` made of one entry, until `apply_staged`.
 enum Staged {
@@ -136,7 +136,8 @@ impl PartitionCore {
         entries: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let first = PyDict::new(py);
-        let fallback = self.fallback.bind(py);
+        let fallback = self.fallback.clone_ref(py);
+        let fallback = fallback.bind(py);
         let mut held: Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> = Vec::with_capacity(16);
         for item in entries.try_iter()? {
             let item = item?;
@@ -163,14 +164,40 @@ impl PartitionCore {
                 Parsed::Invalid { reason, error } => Staged::Invalid(reason.to_owned(), error),
                 Parsed::Defer => python_parse(fallback, &fields, &entry_id)?,
             };
-            if let Staged::Tick(tick) = &staged {
-                if self.engine.engine.needs_load(&tick.symbol)
-                    && !first.contains(tick.symbol.as_str())?
-                {
-                    first.set_item(tick.symbol.as_str(), tick.ts_ms)?;
+            self.keep(staged, &first)?;
+        }
+        Ok(first)
+    }
+
+    /// `stage` for entries kept as the reply's bytes (`RawEntries`): no Python object is made
+    /// per entry, but for one the native parser defers to Python. Entries trimmed while
+    /// pending (no fields) are skipped, as the ledger leaves them out of a list.
+    fn stage_raw<'py>(
+        &mut self,
+        py: Python<'py>,
+        entries: PyRef<'py, RawEntries>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let first = PyDict::new(py);
+        let fallback = self.fallback.clone_ref(py);
+        let fallback = fallback.bind(py);
+        for i in 0..entries.len() {
+            let Some(pairs) = entries.pairs(i) else {
+                continue;
+            };
+            let at = if self.timestamp_from_entry_id {
+                entry_ms(entries.id(i))
+            } else {
+                None
+            };
+            let staged = match ticks::parse_entry_with(&pairs, &self.tokens, at) {
+                Parsed::Tick(tick) => Staged::Tick(tick),
+                Parsed::Invalid { reason, error } => Staged::Invalid(reason.to_owned(), error),
+                Parsed::Defer => {
+                    let id = PyString::new(py, entries.id(i)).into_any();
+                    python_parse(fallback, &entries.fields_object(py, i)?, &id)?
                 }
-            }
-            self.staged.push(staged);
+            };
+            self.keep(staged, &first)?;
         }
         Ok(first)
     }
@@ -330,8 +357,10 @@ impl PartitionCore {
                 continue;
             };
             let count = plan.replies();
-            let held: Option<Vec<&Pairs<'_>>> =
-                replies[at..at + count].iter().map(Option::as_deref).collect();
+            let held: Option<Vec<&Pairs<'_>>> = replies[at..at + count]
+                .iter()
+                .map(Option::as_deref)
+                .collect();
             at += count;
             let Some(history) = held.and_then(|held| restore_held(plan, &held)) else {
                 deferred.push(load.symbol);
@@ -616,6 +645,22 @@ fn python_parse(
         oi,
         underlying_price,
     }))
+}
+
+impl PartitionCore {
+    /// Keep a staged entry; a tick of a symbol not held yet is reported in `first` (its first
+    /// valid tick's timestamp) for the caller to load.
+    fn keep(&mut self, staged: Staged, first: &Bound<'_, PyDict>) -> PyResult<()> {
+        if let Staged::Tick(tick) = &staged {
+            if self.engine.engine.needs_load(&tick.symbol)
+                && !first.contains(tick.symbol.as_str())?
+            {
+                first.set_item(tick.symbol.as_str(), tick.ts_ms)?;
+            }
+        }
+        self.staged.push(staged);
+        Ok(())
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

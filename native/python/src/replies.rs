@@ -5,7 +5,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use volume_core::reply::{Frame, Replies};
+use volume_core::reply::{stream_entries, EntrySpans, Frame, Replies};
 
 /// The next `count` replies on a connection, as bytes: fed by the shell until complete.
 #[pyclass(module = "shared_core.volume_files._native")]
@@ -84,6 +84,110 @@ fn to_object<'py>(py: Python<'py>, frame: &Frame<'_>) -> PyResult<Bound<'py, PyA
     })
 }
 
+/// The entries of one XREADGROUP reply, kept as its bytes: each entry's id and fields are
+/// made into Python objects only when asked for (`ids`, `entry`); the native core stages
+/// them from the bytes (`PartitionCore.stage_raw`).
+#[pyclass(module = "shared_core.volume_files._native")]
+pub struct RawEntries {
+    buf: Vec<u8>,
+    entries: Vec<EntrySpans>,
+}
+
+type Pair<'a> = (&'a [u8], &'a [u8]);
+
+impl RawEntries {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Entry `i`'s id (checked to be text when read).
+    pub fn id(&self, i: usize) -> &str {
+        let (a, b) = self.entries[i].id;
+        std::str::from_utf8(&self.buf[a..b]).unwrap_or_default()
+    }
+
+    /// Entry `i`'s (field, value) pairs; None when it was trimmed while pending.
+    pub fn pairs(&self, i: usize) -> Option<Vec<Pair<'_>>> {
+        let buf = &self.buf;
+        self.entries[i].fields.as_ref().map(|fields| {
+            fields
+                .iter()
+                .map(|&((ka, kb), (va, vb))| (&buf[ka..kb], &buf[va..vb]))
+                .collect()
+        })
+    }
+
+    /// Entry `i`'s fields as redis-py gives them: a flat list of bytes, () when trimmed.
+    pub fn fields_object<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.pairs(i) {
+            None => pyo3::types::PyTuple::empty(py).into_any(),
+            Some(pairs) => {
+                let list = PyList::empty(py);
+                for (k, v) in pairs {
+                    list.append(PyBytes::new(py, k))?;
+                    list.append(PyBytes::new(py, v))?;
+                }
+                list.into_any()
+            }
+        })
+    }
+
+    fn index(&self, i: isize) -> PyResult<usize> {
+        let n = self.entries.len() as isize;
+        let at = if i < 0 { i + n } else { i };
+        if (0..n).contains(&at) {
+            Ok(at as usize)
+        } else {
+            Err(pyo3::exceptions::PyIndexError::new_err(
+                "entry index out of range",
+            ))
+        }
+    }
+}
+
+#[pymethods]
+impl RawEntries {
+    /// The entries of `raw`, one XREAD/XREADGROUP reply (whose bytes it takes over).
+    #[new]
+    fn new(mut raw: PyRefMut<'_, RawReplies>) -> PyResult<Self> {
+        let entries = {
+            let frames = raw.frames()?;
+            let [frame] = frames.as_slice() else {
+                return Err(PyValueError::new_err("not one reply"));
+            };
+            stream_entries(&raw.inner.buf, frame).map_err(PyValueError::new_err)?
+        };
+        let buf = std::mem::take(&mut raw.inner.buf);
+        for e in &entries {
+            if std::str::from_utf8(&buf[e.id.0..e.id.1]).is_err() {
+                return Err(PyValueError::new_err("an entry id is not text"));
+            }
+        }
+        Ok(RawEntries { buf, entries })
+    }
+
+    fn __len__(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Every entry's id, in order.
+    fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, (0..self.entries.len()).map(|i| self.id(i)))
+    }
+
+    /// Whether any entry was trimmed while pending (its fields nil).
+    fn trimmed(&self) -> bool {
+        self.entries.iter().any(|e| e.fields.is_none())
+    }
+
+    /// Entry `i` as (id, fields): fields a flat list of bytes, () when trimmed.
+    fn entry<'py>(&self, py: Python<'py>, i: isize) -> PyResult<(String, Bound<'py, PyAny>)> {
+        let i = self.index(i)?;
+        Ok((self.id(i).to_owned(), self.fields_object(py, i)?))
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<RawReplies>()
+    m.add_class::<RawReplies>()?;
+    m.add_class::<RawEntries>()
 }

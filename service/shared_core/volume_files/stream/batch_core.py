@@ -12,9 +12,10 @@ flush, so two owners never hold state for one symbol.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .. import cores
 from ..engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
@@ -22,6 +23,7 @@ from ..session_tracker import StaleSessionError
 from ..store import keys
 from ..store.codec import HashWrite, snapshot_writes
 from ..store.loader import LoadSteps, reference_steps
+from ..store.replies import stream_entries
 from ..store.resp import EncodedWrites, encode_hash_writes
 from ..store.wire import Fields, field_map
 from ..store.write_filter import FilterPlan, WriteFilter
@@ -36,6 +38,41 @@ class StreamEntry(NamedTuple):
 
     entry_id: str
     fields: RawFields
+
+
+class EntryBatch(Sequence[StreamEntry], ABC):
+    """A read's entries held some other way than as a list (the native core keeps them as
+    the reply's bytes): the ledger asks it for the ids, not for an object per entry."""
+
+    @abstractmethod
+    def ids(self) -> list[str]:
+        """Every entry's id, in order."""
+
+    @abstractmethod
+    def trimmed(self) -> bool:
+        """Whether an entry has no fields (trimmed away while pending)."""
+
+
+def entry_ids(entries: Sequence[StreamEntry]) -> list[str]:
+    """The entries' ids, in order."""
+    if isinstance(entries, EntryBatch):
+        return entries.ids()
+    return [e.entry_id for e in entries]
+
+
+def with_fields(entries: Sequence[StreamEntry]) -> Sequence[StreamEntry]:
+    """The entries that have fields (the others were trimmed away while pending)."""
+    if isinstance(entries, EntryBatch) and not entries.trimmed():
+        return entries
+    return [e for e in entries if e.fields]
+
+
+def read_entries(replies: Sequence[Any]) -> list[StreamEntry]:
+    """The entries of one XREADGROUP's replies as objects (`replies.stream_entries`)."""
+    (reply,) = replies
+    make = StreamEntry._make  # per entry, _make and an inline decode: a third of the cost
+    return [make((i.decode() if type(i) is bytes else i, f or ()))
+            for i, f in stream_entries(reply)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +154,12 @@ class TickBatchCore(Protocol):
     # drain() does its work without the GIL: the worker runs it in a thread, beside the
     # other partitions' reads and batches.
     drains_without_gil: bool
+    # The worker reads entries raw (`Commands.raw`) for `entries` to keep them as bytes.
+    reads_raw: bool
+
+    def entries(self, replies: Any) -> Sequence[StreamEntry]:
+        """The entries of an XREADGROUP's replies (as `store.replies.exchange` gave them)."""
+        ...
 
     def __len__(self) -> int:
         """Symbols held in memory (the symbols_in_memory gauge)."""
@@ -158,6 +201,7 @@ class PythonBatchCore:
     """TickBatchCore on the Python parser, engine core and codec (the reference)."""
 
     drains_without_gil = False
+    reads_raw = False
 
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
@@ -175,6 +219,9 @@ class PythonBatchCore:
 
     def __len__(self) -> int:
         return len(self.engine)
+
+    def entries(self, replies: Any) -> Sequence[StreamEntry]:
+        return read_entries(replies)
 
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
         first: dict[str, int] = {}

@@ -23,7 +23,7 @@ from ..store.resp import EncodedWrites
 from ..store.scripts import FlushBatch, dead_letter_fields
 from ..store.wire import field_pairs, text
 from ..ticks import MAX_DELIVERIES
-from .batch_core import Forward, Reject, StreamEntry
+from .batch_core import Forward, Reject, StreamEntry, entry_ids, with_fields
 from .partitions import parse_entry_id
 
 EntryId = tuple[int, int]
@@ -96,14 +96,14 @@ class PartitionLedger:
         batch = self.batch
         if deliveries or parse_entry_id(entries[0].entry_id) <= self.checkpoint:
             return self._admit_checked(entries, deliveries or {})
-        batch.acks.extend([e.entry_id for e in entries])
-        last_id = entries[-1].entry_id
+        ids = entry_ids(entries)
+        batch.acks.extend(ids)
+        last_id = ids[-1]
         self.checkpoint = parse_entry_id(last_id)
         batch.checkpoint = last_id
-        self.unflushed += len(entries)
+        self.unflushed += len(ids)
         # Trimmed away while pending (empty fields): acked and checkpointed, nothing to apply.
-        staged = [e for e in entries if e.fields]
-        return Admitted(staged, 0, [])
+        return Admitted(with_fields(entries), 0, [])
 
     def _admit_checked(
         self, entries: Sequence[StreamEntry], deliveries: Mapping[str, int]

@@ -11,7 +11,7 @@ writes byte for byte and the same dead letters (tests/unit/test_native_batch_cor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 from .. import _native
 from ..engine_core import CoreConfig, SymbolHistory
@@ -21,16 +21,53 @@ from ..store.loader import LoadSteps, reference_steps
 from ..store.resp import Commands, EncodedWrites
 from ..store.wire import field_map
 from ..ticks import STALE_SESSION, TickError, parse_entry
-from .batch_core import BatchOutcome, Drained, DrainedWrites, Forward, Reject, StreamEntry
+from .batch_core import (
+    BatchOutcome,
+    Drained,
+    DrainedWrites,
+    EntryBatch,
+    Forward,
+    Reject,
+    StreamEntry,
+    read_entries,
+)
 from .partitions import parse_entry_id, reroute
 
 ParsedTuple = tuple[str, float, int, int | None, int | None, int | None, float | None]
+
+
+class RawBatch(EntryBatch):
+    """A read's entries as the reply's bytes (`_native.RawEntries`): the core stages them
+    from the bytes; an entry becomes a `StreamEntry` only when asked for (a dead letter, a
+    forward, a recovery's checked admission)."""
+
+    def __init__(self, native: _native.RawEntries) -> None:
+        self.native = native
+
+    def __len__(self) -> int:
+        return len(self.native)
+
+    @overload
+    def __getitem__(self, index: int) -> StreamEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[StreamEntry]: ...
+    def __getitem__(self, index: int | slice) -> StreamEntry | list[StreamEntry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return StreamEntry._make(self.native.entry(index))
+
+    def ids(self) -> list[str]:
+        return self.native.ids()
+
+    def trimmed(self) -> bool:
+        return self.native.trimmed()
 
 
 class NativeBatchCore:
     """The partition's symbols and tick step in Rust (`_native.PartitionCore`)."""
 
     drains_without_gil = True  # the snapshots and their encoding run detached from Python
+    reads_raw = True  # entries stay the reply's bytes (RawBatch) where the connection allows
 
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
@@ -59,13 +96,21 @@ class NativeBatchCore:
         this at any time)."""
         return self._held
 
+    def entries(self, replies: Any) -> Sequence[StreamEntry]:
+        if isinstance(replies, _native.RawReplies):
+            return RawBatch(_native.RawEntries(replies))
+        return read_entries(replies)
+
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
         tokens = self.config.registry.tokens
         if tokens is not self._tokens:  # a new import swaps the mapping
             self._core.set_tokens(dict(tokens))
             self._tokens = tokens
         self._staged = entries
-        first = self._core.stage(entries)
+        if isinstance(entries, RawBatch):
+            first = self._core.stage_raw(entries.native)
+        else:
+            first = self._core.stage(entries)
         # Only a symbol not held yet can be foreign: the held ones were all ours.
         for symbol in list(first):
             owner = reroute(symbol, self.partition, self.partitions)

@@ -20,6 +20,7 @@ batches apply, and every reply is read in one pass (`store/replies.py`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import math
 import time
@@ -36,7 +37,7 @@ from ..cores import PYTHON
 from ..engine_core import CoreConfig
 from ..metrics import ServiceMetrics
 from ..store import keys
-from ..store.replies import exchange, raise_errors, stream_entries
+from ..store.replies import exchange, raise_errors
 from ..store.resp import Commands
 from ..store.scripts import FlushBatch
 from ..store.transaction import FencedError, TransactionPlan, plan_flush, write_flush
@@ -173,7 +174,7 @@ class PartitionWorker:
         """
         await self._retrying(self._load_checkpoint)
         await self._retrying(self._recover)
-        ahead: asyncio.Task[list[StreamEntry]] | None = None
+        ahead: asyncio.Task[Sequence[StreamEntry]] | None = None
         writing: asyncio.Task[None] | None = None
         try:
             while True:
@@ -204,7 +205,7 @@ class PartitionWorker:
                     task.cancel()
         await self._retrying(self.flush)
 
-    def _read_new(self) -> Awaitable[list[StreamEntry]]:
+    def _read_new(self) -> Awaitable[Sequence[StreamEntry]]:
         return self._retrying(functools.partial(self._read, ">", self._block_ms()))
 
     async def _retrying(self, op: Callable[[], Awaitable[_T]]) -> _T:
@@ -249,22 +250,20 @@ class PartitionWorker:
         )
         self.ledger.restore(raw)
 
-    async def _read(self, start: str, block: int | None) -> list[StreamEntry]:
-        """XREADGROUP, its reply read raw (`store.replies`): each entry's fields stay the
-        flat list Redis sent, which the core reads as it is (no dict per entry)."""
+    async def _read(self, start: str, block: int | None) -> Sequence[StreamEntry]:
+        """XREADGROUP, its reply read in one pass (`store.replies`) and made entries by the
+        core: the native one keeps them as the reply's bytes, the Python one as the flat
+        field lists Redis sent (no dict per entry)."""
         cfg = self.cfg
         command = ["XREADGROUP", "GROUP", cfg.group, cfg.consumer, "COUNT", str(cfg.read_count)]
         if block is not None:
             command += ["BLOCK", str(block)]
         command += ["STREAMS", self.stream, start]
-        (reply,) = raise_errors(await exchange(self.client, Commands.of([command])))
-        raw = stream_entries(reply)
-        if not raw:
-            return []
-        self.metrics.read_batch.observe(len(raw))
-        # Per entry: _make and an inline decode cost a third of the constructor and text().
-        make = StreamEntry._make
-        return [make((i.decode() if type(i) is bytes else i, f or ())) for i, f in raw]
+        read = dataclasses.replace(Commands.of([command]), raw=self.core.reads_raw)
+        entries = self.core.entries(raise_errors(await exchange(self.client, read)))
+        if entries:
+            self.metrics.read_batch.observe(len(entries))
+        return entries
 
     async def _recover(self) -> None:
         """Take over every pending entry of the group, then replay this consumer's backlog."""
