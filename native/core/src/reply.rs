@@ -295,9 +295,8 @@ impl Replies {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_resp2_type() {
-        let buf = b"+OK\r\n-ERR no\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*-1\r\n*2\r\n$1\r\na\r\n:1\r\n";
+    /// Every reply in `buf`, which must hold nothing else.
+    fn all_frames(buf: &[u8]) -> Vec<Frame<'_>> {
         let mut at = 0;
         let mut frames = Vec::new();
         while let Some((f, next)) = parse(buf, at).unwrap() {
@@ -305,8 +304,14 @@ mod tests {
             at = next;
         }
         assert_eq!(at, buf.len());
+        frames
+    }
+
+    #[test]
+    fn every_resp2_type() {
+        let buf = b"+OK\r\n-ERR no\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*-1\r\n*2\r\n$1\r\na\r\n:1\r\n";
         assert_eq!(
-            frames,
+            all_frames(buf),
             vec![
                 Frame::Simple(b"OK"),
                 Frame::Error(b"ERR no"),
@@ -341,15 +346,8 @@ mod tests {
     fn resp3_types() {
         let buf = b"%2\r\n$1\r\na\r\n:1\r\n+b\r\n_\r\n~1\r\n#t\r\n,1.5\r\n(12\r\n\
                     =7\r\ntxt:abc\r\n!3\r\nERR\r\n>2\r\n+x\r\n+y\r\n";
-        let mut at = 0;
-        let mut frames = Vec::new();
-        while let Some((f, next)) = parse(buf, at).unwrap() {
-            frames.push(f);
-            at = next;
-        }
-        assert_eq!(at, buf.len());
         assert_eq!(
-            frames,
+            all_frames(buf),
             vec![
                 Frame::Map(vec![
                     Frame::Bulk(Some(b"a")),
