@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aredis
 from redis._parsers import _AsyncRESP2Parser
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import BusyLoadingError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared_core.volume_files.store import replies
@@ -25,6 +25,7 @@ from shared_core.volume_files.store.replies import (
     stream_entries,
 )
 from shared_core.volume_files.store.resp import Commands, encode_command
+from shared_core.volume_files.stream.retry import RETRYABLE
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -309,3 +310,18 @@ async def test_a_server_that_goes_away_mid_raw_read_raises_connection_error(
     finally:
         await client.aclose()
         await admin.aclose()
+
+
+async def test_a_raw_error_reply_raises_the_class_redis_py_would(client: aredis.Redis) -> None:
+    """redis-py maps an error's code to its class (LOADING: BusyLoadingError, a connection
+    error the worker retries in place; NOSCRIPT: NoScriptError): a raw read raises the same."""
+    if replies._RAW is None:
+        pytest.skip("the native extension is not built")
+    command = [("EVALSHA", "0" * 40, "0")]
+    with pytest.raises(NoScriptError):
+        raise_errors(await exchange(client, Commands.of(command)))
+    with pytest.raises(NoScriptError):
+        raise_errors(await exchange(client, _raw(command)))
+    loading = replies._ERROR("LOADING Redis is loading the dataset in memory")
+    assert isinstance(loading, BusyLoadingError)
+    assert isinstance(loading, RETRYABLE)

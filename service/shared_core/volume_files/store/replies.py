@@ -64,6 +64,20 @@ def _raw_replies() -> Any:
 
 
 _RAW = _raw_replies()
+
+
+def _error_parser() -> Any:
+    """redis-py's error-reply parser (text -> its exception: LOADING a BusyLoadingError, which
+    is a connection error to retry, READONLY a ReadOnlyError...), the one its hiredis reader
+    uses; else plain ResponseError."""
+    try:
+        from redis._parsers.base import BaseParser
+    except ImportError:  # pragma: no cover - a redis-py without that module
+        return ResponseError
+    return BaseParser.parse_error
+
+
+_ERROR = _error_parser()
 _PUSH = _push_type()
 # Replies that are not a command's answer: a lost connection, or an out-of-band push.
 _NOT_AN_ANSWER: tuple[type, ...] = (RedisConnectionError,) + ((_PUSH,) if _PUSH else ())
@@ -130,7 +144,7 @@ def raise_errors(replies: Any) -> Any:
     `pipeline.execute` does by default). Raw replies (`read_raw`) raise their first error."""
     if _RAW is not None and isinstance(replies, _RAW):
         if replies.error is not None:
-            raise ResponseError(replies.error)
+            raise _ERROR(replies.error)  # the class redis-py would have raised
         return replies
     for reply in replies:
         if isinstance(reply, Exception):
