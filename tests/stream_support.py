@@ -85,7 +85,10 @@ def backlog(client: redis.Redis) -> int:
         if not groups:
             total += 1
         for g in groups:
-            total += int(g["pending"]) + int(g.get("lag") or 0)
+            lag = g.get("lag")
+            if lag is None:  # Redis cannot tell (after a restart, say): count what is left
+                lag = len(client.xrange(stream, min=f"({text(g['last-delivered-id'])}", max="+"))
+            total += int(g["pending"]) + int(lag)
     return total
 
 
