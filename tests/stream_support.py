@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -87,7 +88,8 @@ def backlog(client: redis.Redis) -> int:
         for g in groups:
             lag = g.get("lag")
             if lag is None:  # Redis cannot tell (after a restart, say): count what is left
-                lag = len(client.xrange(stream, min=f"({text(g['last-delivered-id'])}", max="+"))
+                left: Any = client.xrange(stream, min=f"({text(g['last-delivered-id'])}", max="+")
+                lag = len(left)
             total += int(g["pending"]) + int(lag)
     return total
 
