@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.ab import medians as ab_medians
 from bench.analysis import (
     CpuSplit,
     command_delta,
@@ -198,3 +199,14 @@ def test_lease_losses_counts_the_groups_own_worker_logs(tmp_path: Path) -> None:
     assert lease_losses(tmp_path, "engine-1w") == 3
     assert lease_losses(tmp_path, "engine-2w") == 4
     assert lease_losses(tmp_path, "latency") == 0
+
+
+def test_ab_medians_per_figure_and_the_cpu_over_the_ceilings() -> None:
+    def run(ceiling_cpu: float, steady: float, steady_cpu: float) -> dict[str, dict[str, Any]]:
+        return {"ceiling": {"ticks_per_s": 1.0, "worker_cpu_us_per_tick": ceiling_cpu},
+                "engine_steady": {"ticks_per_s": steady, "worker_cpu_us_per_tick": steady_cpu}}
+
+    out = ab_medians([run(2.0, 10.0, 4.0), run(4.0, 30.0, 4.0), run(1.0, 20.0, 3.0)])
+    assert out[("engine_steady", "ticks_per_s")] == 20.0
+    assert out[("engine_steady", "worker cpu / ceiling's")] == 2.0  # of 2.0, 1.0, 3.0
+    assert ("engine", "ticks_per_s") not in out  # not in these runs
