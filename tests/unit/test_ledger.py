@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from shared_core.volume_files.store.resp import EncodedWrites
-from shared_core.volume_files.stream.batch_core import Forward, Reject, StreamEntry
+from shared_core.volume_files.stream.batch_core import (
+    EntryBatch,
+    Forward,
+    Reject,
+    StreamEntry,
+)
 from shared_core.volume_files.stream.ledger import PartitionLedger
 
 FIELDS = {b"symbol": b"SBIN", b"price": b"600", b"timestamp": b"1765254600000"}
@@ -167,3 +174,41 @@ def test_forwards_go_with_the_flush_that_acks_them_in_entry_order() -> None:
     nxt = ledger.seal()
     assert nxt is not None
     assert nxt.forwards == []
+
+
+class _Batch(EntryBatch):
+    """Entries held elsewhere (as the native core's RawBatch): counts the ones made."""
+
+    def __init__(self, entries: list[StreamEntry]) -> None:
+        self.entries = entries
+        self.made = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @overload
+    def __getitem__(self, index: int) -> StreamEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[StreamEntry]: ...
+    def __getitem__(self, index: int | slice) -> StreamEntry | list[StreamEntry]:
+        self.made += 1
+        return self.entries[index]
+
+    def ids(self) -> list[str]:
+        return [e.entry_id for e in self.entries]
+
+    def trimmed(self) -> bool:
+        return any(not e.fields for e in self.entries)
+
+
+def test_a_batch_held_elsewhere_is_admitted_by_its_ids_and_staged_as_it_is() -> None:
+    ledger = _ledger()
+    batch = _Batch(_entries("1-0", "1-1", "2-0"))
+    admitted = ledger.admit(batch)
+    assert admitted.entries is batch  # staged whole: the core reads it as it is
+    assert batch.made == 1  # the first entry, for the duplicate check; no object per entry
+    assert ledger.batch.acks == ["1-0", "1-1", "2-0"]
+    assert ledger.batch.checkpoint == "2-0"
+    trimmed = _Batch([*_entries("3-0"), StreamEntry("3-1", ()), *_entries("4-0")])
+    assert [e.entry_id for e in ledger.admit(trimmed).entries] == ["3-0", "4-0"]
+    assert ledger.batch.acks[-3:] == ["3-0", "3-1", "4-0"]
