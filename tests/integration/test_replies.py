@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as aredis
@@ -230,10 +229,6 @@ async def test_a_push_message_between_replies_is_not_taken_for_one(
         await other.aclose()
 
 
-def _raw(commands: Sequence[Sequence[str]]) -> Commands:
-    return dataclasses.replace(Commands.of(commands), raw=True)
-
-
 @pytest.mark.parametrize("protocol", [2, 3])
 async def test_raw_replies_across_socket_reads_are_the_bytes_of_the_objects(
     redis_url: str, protocol: int,
@@ -246,7 +241,7 @@ async def test_raw_replies_across_socket_reads_are_the_bytes_of_the_objects(
     try:
         names = await _seed(client, 2_000, 12)
         commands = [("HGETALL", n) for n in [*names, "missing"]] + [("GET", "missing")]
-        raw = raise_errors(await exchange(client, _raw(commands)))
+        raw = raise_errors(await exchange(client, Commands.of(commands, raw=True)))
         assert isinstance(raw, replies._RAW)
         assert len(raw) == len(commands)
         assert raw.objects() == await exchange(client, Commands.of(commands))
@@ -261,7 +256,8 @@ async def test_a_raw_error_reply_is_raised_and_the_connection_stays_clean(
     if replies._RAW is None:
         pytest.skip("the native extension is not built")
     await client.set("s", "x")
-    raw = await exchange(client, _raw([("GET", "s"), ("HGETALL", "s"), ("INCR", "s")]))
+    commands = Commands.of([("GET", "s"), ("HGETALL", "s"), ("INCR", "s")], raw=True)
+    raw = await exchange(client, commands)
     assert raw.objects()[0] == b"x"
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         raise_errors(raw)
@@ -274,7 +270,7 @@ async def test_raw_reads_fall_back_to_objects_with_the_pure_python_parser(
     plain = aredis.from_url(redis_url, db=1, protocol=2, parser_class=_AsyncRESP2Parser)
     try:
         await plain.hset("h", mapping={"a": "1"})
-        got = await exchange(plain, _raw([("HGETALL", "h")]))
+        got = await exchange(plain, Commands.of([("HGETALL", "h")], raw=True))
         assert isinstance(got, list)
         assert decode_hash(got[0]) == {"a": "1"}
     finally:
@@ -321,7 +317,7 @@ async def test_a_raw_error_reply_raises_the_class_redis_py_would(client: aredis.
     with pytest.raises(NoScriptError):
         raise_errors(await exchange(client, Commands.of(command)))
     with pytest.raises(NoScriptError):
-        raise_errors(await exchange(client, _raw(command)))
+        raise_errors(await exchange(client, Commands.of(command, raw=True)))
     loading = replies._ERROR("LOADING Redis is loading the dataset in memory")
     assert isinstance(loading, BusyLoadingError)
     assert isinstance(loading, RETRYABLE)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import overload
-
 from shared_core.volume_files.store.resp import EncodedWrites
 from shared_core.volume_files.stream.batch_core import (
     EntryBatch,
@@ -186,11 +184,7 @@ class _Batch(EntryBatch):
     def __len__(self) -> int:
         return len(self.entries)
 
-    @overload
-    def __getitem__(self, index: int) -> StreamEntry: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[StreamEntry]: ...
-    def __getitem__(self, index: int | slice) -> StreamEntry | list[StreamEntry]:
+    def entry(self, index: int) -> StreamEntry:
         self.made += 1
         return self.entries[index]
 

@@ -171,7 +171,8 @@ pub struct EntrySpans {
 
 /// The entries of an XREAD/XREADGROUP reply for one stream (a RESP2 `[[stream, entries]]`, a
 /// RESP3 `{stream: entries}`, nil when none), as spans of `buf`; an error for anything else.
-/// A field list of an odd length or not bulk strings is an error too: Redis never sends one.
+/// An id that is not text, or a field list of an odd length or not bulk strings, is an error
+/// too: Redis never sends one.
 pub fn stream_entries(buf: &[u8], frame: &Frame<'_>) -> Result<Vec<EntrySpans>, String> {
     let entries = match frame {
         Frame::Array(None) | Frame::Bulk(None) => return Ok(Vec::new()),
@@ -191,8 +192,11 @@ pub fn stream_entries(buf: &[u8], frame: &Frame<'_>) -> Result<Vec<EntrySpans>, 
             Frame::Array(Some(e)) if e.len() == 2 => (&e[0], &e[1]),
             _ => return Err("an entry is not [id, fields]".to_string()),
         };
-        let Frame::Bulk(Some(id)) = id else {
-            return Err("an entry id is not a string".to_string());
+        let Some(id) = (match id {
+            Frame::Bulk(Some(id)) => std::str::from_utf8(id).ok(),
+            _ => None,
+        }) else {
+            return Err("an entry id is not text".to_string());
         };
         let fields = match fields {
             Frame::Array(None) | Frame::Bulk(None) => None,
@@ -210,7 +214,7 @@ pub fn stream_entries(buf: &[u8], frame: &Frame<'_>) -> Result<Vec<EntrySpans>, 
             _ => return Err("an entry's fields are not pairs".to_string()),
         };
         out.push(EntrySpans {
-            id: span(buf, id),
+            id: span(buf, id.as_bytes()),
             fields,
         });
     }
@@ -270,6 +274,11 @@ impl Replies {
             ));
         }
         Ok(true)
+    }
+
+    /// How many replies are expected.
+    pub fn want(&self) -> usize {
+        self.want
     }
 
     pub fn complete(&self) -> bool {
@@ -445,6 +454,7 @@ mod tests {
         assert_eq!(entries_of(b"*-1\r\n").unwrap(), vec![]);
         assert_eq!(entries_of(b"_\r\n").unwrap(), vec![]);
         assert!(entries_of(b":1\r\n").is_err());
+        assert!(entries_of(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$1\r\n\xff\r\n*0\r\n").is_err());
         assert!(
             entries_of(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$1\r\n1\r\n*1\r\n$1\r\na\r\n").is_err()
         );

@@ -159,12 +159,11 @@ impl PartitionCore {
             } else {
                 Parsed::Defer
             };
-            let staged = match parsed {
-                Parsed::Tick(tick) => Staged::Tick(tick),
-                Parsed::Invalid { reason, error } => Staged::Invalid(reason.to_owned(), error),
-                Parsed::Defer => python_parse(fallback, &fields, &entry_id)?,
-            };
-            self.keep(staged, &first)?;
+            self.keep(
+                parsed,
+                || python_parse(fallback, &fields, &entry_id),
+                &first,
+            )?;
         }
         Ok(first)
     }
@@ -189,15 +188,12 @@ impl PartitionCore {
             } else {
                 None
             };
-            let staged = match ticks::parse_entry_with(&pairs, &self.tokens, at) {
-                Parsed::Tick(tick) => Staged::Tick(tick),
-                Parsed::Invalid { reason, error } => Staged::Invalid(reason.to_owned(), error),
-                Parsed::Defer => {
-                    let id = PyString::new(py, entries.id(i)).into_any();
-                    python_parse(fallback, &entries.fields_object(py, i)?, &id)?
-                }
+            let parsed = ticks::parse_entry_with(&pairs, &self.tokens, at);
+            let defer = || {
+                let id = PyString::new(py, entries.id(i)).into_any();
+                python_parse(fallback, &entries.fields_object(py, i)?, &id)
             };
-            self.keep(staged, &first)?;
+            self.keep(parsed, defer, &first)?;
         }
         Ok(first)
     }
@@ -648,9 +644,20 @@ fn python_parse(
 }
 
 impl PartitionCore {
-    /// Keep a staged entry; a tick of a symbol not held yet is reported in `first` (its first
-    /// valid tick's timestamp) for the caller to load.
-    fn keep(&mut self, staged: Staged, first: &Bound<'_, PyDict>) -> PyResult<()> {
+    /// Keep what the native parser made of an entry (`defer`: the Python parser's reading,
+    /// for an entry it defers); a tick of a symbol not held yet is reported in `first` (its
+    /// first valid tick's timestamp) for the caller to load.
+    fn keep(
+        &mut self,
+        parsed: Parsed,
+        defer: impl FnOnce() -> PyResult<Staged>,
+        first: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let staged = match parsed {
+            Parsed::Tick(tick) => Staged::Tick(tick),
+            Parsed::Invalid { reason, error } => Staged::Invalid(reason.to_owned(), error),
+            Parsed::Defer => defer()?,
+        };
         if let Staged::Tick(tick) = &staged {
             if self.engine.engine.needs_load(&tick.symbol)
                 && !first.contains(tick.symbol.as_str())?

@@ -11,7 +11,6 @@ use volume_core::reply::{stream_entries, EntrySpans, Frame, Replies};
 #[pyclass(module = "shared_core.volume_files._native")]
 pub struct RawReplies {
     pub inner: Replies,
-    count: usize,
 }
 
 impl RawReplies {
@@ -30,7 +29,6 @@ impl RawReplies {
     fn new(count: usize) -> Self {
         RawReplies {
             inner: Replies::new(count),
-            count,
         }
     }
 
@@ -47,7 +45,7 @@ impl RawReplies {
     }
 
     fn __len__(&self) -> usize {
-        self.count
+        self.inner.want()
     }
 
     /// The replies as hiredis gives them with decoding off (bytes, int, None, lists, dicts),
@@ -100,7 +98,7 @@ impl RawEntries {
         self.entries.len()
     }
 
-    /// Entry `i`'s id (checked to be text when read).
+    /// Entry `i`'s id (`stream_entries` checked it is text).
     pub fn id(&self, i: usize) -> &str {
         let (a, b) = self.entries[i].id;
         std::str::from_utf8(&self.buf[a..b]).unwrap_or_default()
@@ -158,11 +156,6 @@ impl RawEntries {
             stream_entries(&raw.inner.buf, frame).map_err(PyValueError::new_err)?
         };
         let buf = std::mem::take(&mut raw.inner.buf);
-        for e in &entries {
-            if std::str::from_utf8(&buf[e.id.0..e.id.1]).is_err() {
-                return Err(PyValueError::new_err("an entry id is not text"));
-            }
-        }
         Ok(RawEntries { buf, entries })
     }
 

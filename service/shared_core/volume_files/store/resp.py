@@ -64,8 +64,8 @@ class Commands:
     raw: bool = False
 
     @classmethod
-    def of(cls, commands: Sequence[Sequence[bytes | str]]) -> Commands:
-        return cls(b"".join([encode_command(c) for c in commands]), len(commands))
+    def of(cls, commands: Sequence[Sequence[bytes | str]], *, raw: bool = False) -> Commands:
+        return cls(b"".join([encode_command(c) for c in commands]), len(commands), raw)
 
 
 def encode_text_command(args: Sequence[str]) -> bytes:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, overload
 
 from .. import cores
 from ..engine_core import CoreConfig, SymbolHistory, VolumeEngineCore
@@ -42,7 +42,21 @@ class StreamEntry(NamedTuple):
 
 class EntryBatch(Sequence[StreamEntry], ABC):
     """A read's entries held some other way than as a list (the native core keeps them as
-    the reply's bytes): the ledger asks it for the ids, not for an object per entry."""
+    the reply's bytes): the ledger asks it for the ids, not for an object per entry, and an
+    entry is made only when one is asked for (`entry`)."""
+
+    @abstractmethod
+    def entry(self, index: int) -> StreamEntry:
+        """Entry `index` (negative from the end); IndexError past either end."""
+
+    @overload
+    def __getitem__(self, index: int) -> StreamEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[StreamEntry]: ...
+    def __getitem__(self, index: int | slice) -> StreamEntry | list[StreamEntry]:
+        if isinstance(index, slice):
+            return [self.entry(i) for i in range(*index.indices(len(self)))]
+        return self.entry(index)
 
     @abstractmethod
     def ids(self) -> list[str]:

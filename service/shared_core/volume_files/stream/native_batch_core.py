@@ -11,7 +11,7 @@ writes byte for byte and the same dead letters (tests/unit/test_native_batch_cor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, overload
+from typing import Any
 
 from .. import _native
 from ..engine_core import CoreConfig, SymbolHistory
@@ -47,13 +47,7 @@ class RawBatch(EntryBatch):
     def __len__(self) -> int:
         return len(self.native)
 
-    @overload
-    def __getitem__(self, index: int) -> StreamEntry: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[StreamEntry]: ...
-    def __getitem__(self, index: int | slice) -> StreamEntry | list[StreamEntry]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def entry(self, index: int) -> StreamEntry:
         return StreamEntry._make(self.native.entry(index))
 
     def ids(self) -> list[str]:

@@ -20,7 +20,6 @@ batches apply, and every reply is read in one pass (`store/replies.py`).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import math
 import time
@@ -136,7 +135,6 @@ class PartitionWorker:
         self._interval = config.flush_interval_ms / 1000
         self._phase = drain_phase(config.partition, config.partitions, self._interval)
         self._drain_due = next_drain(time.monotonic(), self._interval, self._phase)
-        self._catching_up = False  # the last read was a full batch: a backlog is waiting
         self._full_reads = 0  # full reads in a row: how long the backlog under way has been
         self._backlog_done = False  # a backlog just ended: flush now (_note_read)
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
@@ -227,13 +225,17 @@ class PartitionWorker:
         ticks are flushed at once instead of at the next drain (up to an interval later), as
         the flush is large already and every tick in it has waited. Live reads are never
         full, so the grid alone paces their flushes."""
-        self._catching_up = count >= self.cfg.read_count
-        if self._catching_up:
+        if count >= self.cfg.read_count:
             self._full_reads += 1
             return
         if self._full_reads >= 2:
             self._backlog_done = True
         self._full_reads = 0
+
+    @property
+    def _catching_up(self) -> bool:
+        """The last read was a full batch: a backlog is waiting."""
+        return self._full_reads > 0
 
     def _flush_due(self) -> bool:
         unflushed = self.ledger.unflushed
@@ -259,7 +261,7 @@ class PartitionWorker:
         if block is not None:
             command += ["BLOCK", str(block)]
         command += ["STREAMS", self.stream, start]
-        read = dataclasses.replace(Commands.of([command]), raw=self.core.reads_raw)
+        read = Commands.of([command], raw=self.core.reads_raw)
         entries = self.core.entries(raise_errors(await exchange(self.client, read)))
         if entries:
             self.metrics.read_batch.observe(len(entries))
