@@ -1,10 +1,11 @@
 """Two versions of the service on the same machine, run alternately: the medians side by side.
 
-`python -m bench.ab COMMIT [--runs 3] [--only ceiling,engine] [--full]` checks COMMIT out in a
-temporary worktree, builds its native extension there (cargo, release), then runs
-`python -m bench --core native` for it and for the working tree in turn, `--runs` times each,
-and prints each figure's median for both. The benchmark code is this tree's in every run (the
-older version's service is what is swapped in, on PYTHONPATH), so both are measured alike.
+`python -m bench.ab COMMIT [--runs 3] [--only ceiling,engine] [--full] [--latency-rate R]`
+checks COMMIT out in a temporary worktree, builds its native extension there (cargo,
+release), then runs `python -m bench --core native` for it and for the working tree in turn,
+`--runs` times each, and prints each figure's median for both. The benchmark code is this
+tree's in every run (the older version's service is what is swapped in, on PYTHONPATH), so
+both are measured alike.
 
 Why alternately and by medians: this machine's speed moves by a third from minute to minute
 (bench README, session 15), more than most changes move a figure, so one run of each, or two
@@ -34,7 +35,7 @@ COLUMNS = (
     ("engine", "ticks_per_s"), ("engine", "worker_cpu_us_per_tick"),
     ("engine", "redis_cpu_us_per_tick"), ("engine_steady", "ticks_per_s"),
     ("engine_steady", "worker_cpu_us_per_tick"), ("engine_steady", "redis_cpu_us_per_tick"),
-    ("latency", "p99_ms"),
+    ("latency", "p50_ms"), ("latency", "p99_ms"), ("latency", "ticks_per_s"),
 )
 
 
@@ -87,8 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs of each version")
     parser.add_argument("--only", default="ceiling,engine", help="figures, as bench --only")
     parser.add_argument("--full", action="store_true", help="the full workload, not --quick")
+    parser.add_argument("--latency-rate", type=float, default=0.0,
+                        help="the latency figure's rate, the same for both (bench's option)")
     args = parser.parse_args(argv)
     bench_args = ["--core", "native", "--only", args.only, *([] if args.full else ["--quick"])]
+    if args.latency_rate:
+        bench_args += ["--latency-rate", str(args.latency_rate)]
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp:
         tree = build_tree(args.commit, Path(tmp))
         try:

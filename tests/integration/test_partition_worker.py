@@ -15,7 +15,7 @@ from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.metrics import ServiceMetrics
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.store import keys, transaction
-from shared_core.volume_files.store.transaction import TransactionPlan, WriteResult
+from shared_core.volume_files.store.transaction import TransactionPlan, Watched, WriteResult
 from shared_core.volume_files.stream import partition_worker
 from shared_core.volume_files.stream.leases import LeaseClient
 from shared_core.volume_files.stream.partition_worker import (
@@ -125,6 +125,46 @@ async def test_a_worker_that_lost_its_lease_cannot_write(
     assert not redis_client.exists(keys.checkpoint_key(ss.STREAM, 0))
 
 
+async def test_a_lease_taken_while_the_flush_drains_writes_nothing(
+    aclient: aredis.Redis, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background flush sends its check as the drain starts: a takeover after that check
+    saw this worker's lease (while the drain runs) still fences the write."""
+    for tick in _ticks(5):
+        redis_client.xadd(STREAM, tick)  # type: ignore[arg-type]
+    worker, _, token = await _worker(aclient)
+    await worker._load_checkpoint()
+    await worker._process(await worker._read(">", 10))
+    checked: list[bytes | None] = []
+    original_watch = transaction.watch
+
+    async def watch_then_taken(client: aredis.Redis, check: bytes) -> Watched:
+        watched = await original_watch(client, check)
+        checked.append(watched.lease)
+        redis_client.set(keys.lease_key(ss.STREAM, 0), "c2:other")
+        return watched
+
+    monkeypatch.setattr(partition_worker, "watch", watch_then_taken)
+    writing = await worker._start_flush()
+    assert writing is not None
+    with pytest.raises(LeaseLostError):
+        await writing
+    assert checked == [token.encode()]
+    assert not redis_client.exists(keys.session_key("SBIN", "2025-12-09"))
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 5
+    assert len(aclient.connection_pool._in_use_connections) == 0
+
+
+async def test_a_flush_with_nothing_to_write_gives_its_check_back(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    worker, _, _ = await _worker(aclient)
+    await worker._load_checkpoint()
+    assert await worker._start_flush() is None
+    assert worker._watching is None
+    assert len(aclient.connection_pool._in_use_connections) == 0
+
+
 async def test_a_retried_flush_writes_nothing_twice(
     aclient: aredis.Redis, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,9 +175,10 @@ async def test_a_retried_flush_writes_nothing_twice(
     await worker._process(await worker._read(">", 10))
     sent: list[TransactionPlan] = []
 
-    async def reply_lost(client: aredis.Redis, plan: TransactionPlan) -> WriteResult:
+    async def reply_lost(client: aredis.Redis, plan: TransactionPlan,
+                         watched: Watched | None = None) -> WriteResult:
         sent.append(plan)
-        result = await transaction.write_flush(client, plan)
+        result = await transaction.write_flush(client, plan, watched=watched)
         if len(sent) == 1:  # it landed, but the worker never hears so
             raise redis.exceptions.ConnectionError("connection lost reading the EXEC reply")
         return result
@@ -219,9 +260,10 @@ async def test_a_forwarded_tick_lands_once_in_its_owners_stream_after_a_crash_an
     second, _, _ = await _worker(aclient, "c2", partitions=2)
     calls: list[TransactionPlan] = []
 
-    async def reply_lost(client: aredis.Redis, plan: TransactionPlan) -> WriteResult:
+    async def reply_lost(client: aredis.Redis, plan: TransactionPlan,
+                         watched: Watched | None = None) -> WriteResult:
         calls.append(plan)
-        result = await transaction.write_flush(client, plan)
+        result = await transaction.write_flush(client, plan, watched=watched)
         if len(calls) == 1:
             raise redis.exceptions.ConnectionError("connection lost reading the EXEC reply")
         return result

@@ -28,7 +28,10 @@ from shared_core.volume_files.store.transaction import (
     Forwarded,
     Outcome,
     TransactionPlan,
+    check_command,
     plan_flush,
+    unwatch,
+    watch,
     write_flush,
     write_flush_sync,
 )
@@ -274,6 +277,75 @@ async def test_lease_taken_between_watch_and_exec_writes_nothing(
     with pytest.raises(FencedError, match="lease lost"):
         await write_flush(aclient, plan(batch_for(ids, small_writes())))
     assert end_state(redis_client) == {**before, "lease": "w2:2"}
+
+
+async def test_a_check_sent_during_the_drain_stands_for_the_first(
+    aclient: aredis.Redis, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_client.set(LEASE, TOKEN)
+    ids = pending_entries(redis_client, 3)
+    watched = await watch(aclient, check_command(LEASE, CHECKPOINT))
+    assert (watched.lease, watched.stored) == (TOKEN.encode(), None)
+    original: SendPacked = AbstractConnection.send_packed_command
+    sent: list[bytes] = []
+
+    async def send(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(command[0] if isinstance(command, list) else command)
+        await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
+    result = await write_flush(aclient, plan(batch_for(ids, small_writes())), watched=watched)
+    assert (result.outcome, result.attempts, result.acked) == (Outcome.APPLIED, 1, 3)
+    assert [c[:13] for c in sent] == [b"*1\r\n$5\r\nMULTI"]  # no second check
+    assert end_state(redis_client)["hashes"][CHECKPOINT] == {"last_id": ids[-1]}
+    assert len(aclient.connection_pool._available_connections) == 1
+
+
+async def test_a_lease_taken_after_the_early_check_writes_nothing(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    """The WATCH was sent before the drain: a takeover any time after it aborts the EXEC, and
+    the check run again finds the lease gone."""
+    redis_client.set(LEASE, TOKEN)
+    ids = pending_entries(redis_client, 3)
+    before = end_state(redis_client)
+    watched = await watch(aclient, check_command(LEASE, CHECKPOINT))
+    redis_client.set(LEASE, "w2:2")  # while this worker drains
+    with pytest.raises(FencedError, match="lease lost"):
+        await write_flush(aclient, plan(batch_for(ids, small_writes())), watched=watched)
+    assert end_state(redis_client) == {**before, "lease": "w2:2"}
+    assert len(aclient.connection_pool._available_connections) == 1
+
+
+async def test_an_early_check_seeing_another_owner_is_fenced(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    redis_client.set(LEASE, "w2:2")
+    ids = pending_entries(redis_client, 3)
+    before = end_state(redis_client)
+    watched = await watch(aclient, check_command(LEASE, CHECKPOINT))
+    with pytest.raises(FencedError, match="lease lost"):
+        await write_flush(aclient, plan(batch_for(ids, small_writes())), watched=watched)
+    assert end_state(redis_client) == before
+
+
+async def test_an_unused_check_gives_its_connection_back_unwatched(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    redis_client.set(LEASE, TOKEN)
+    await unwatch(aclient, await watch(aclient, check_command(LEASE, CHECKPOINT)))
+    pool = aclient.connection_pool
+    assert len(pool._available_connections) == 1
+    redis_client.set(LEASE, "w2:2")  # would abort a transaction still watching it
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        await conn.send_packed_command(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$5\r\n"
+                                       b"probe\r\n$1\r\n1\r\n*1\r\n$4\r\nEXEC\r\n")
+        replies = [await conn.read_response() for _ in range(3)]
+    finally:
+        await pool.release(conn)
+    assert replies[-1] == [b"OK"]  # EXEC ran: nothing was watched any more
+    assert redis_client.get("probe") == b"1"
 
 
 async def test_endless_contention_gives_up_writing_nothing(

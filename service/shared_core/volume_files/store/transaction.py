@@ -23,8 +23,9 @@ Why not fewer round trips: `MULTI; EVALSHA fence; HSET ...; EXEC` is not safe, b
 error inside a transaction fails that one command and EXEC still runs every other queued
 command, so a fenced worker would write; a fence-only script followed by plain HSETs checks the
 lease at one moment and writes at another. WATCH is the only native way to make the check and
-the writes one atomic step. The price is one extra round trip (tens of microseconds on a LAN)
-per flush of 250 ms; bench/README.md has the measured Redis and worker time of each option.
+the writes one atomic step. The price is one extra round trip per flush, sent while the flush is
+drained (below), so it rarely delays it; bench/README.md has the measured Redis and worker
+time of each option.
 
 One difference from the script, where the contract is already broken: a command that fails
 while EXEC runs (WRONGTYPE, when something else stored a non-hash at one of our keys) does not
@@ -32,6 +33,11 @@ stop the others, so the checkpoint and the acks land beside the failed write and
 raises the error; the script stops at that command instead (earlier writes and dead letters
 stay, no checkpoint, and every retry adds the dead letters again). Neither rolls back. A full
 Redis (maxmemory, noeviction) refuses the commands as they are queued, so EXEC writes nothing.
+
+The check need not wait for the flush: it names only the partition's two keys, so the worker
+sends it (`watch`) while the flush is still being drained, and `write_flush(watched=...)` takes
+up from what it saw. A WATCH sent earlier fences at least as much (EXEC still aborts on any
+change since); the first round trip just leaves the flush's critical path.
 
 The bytes go through a connection taken from the client's pool with `send_packed_command`
 (nothing is re-encoded) and exactly the expected replies are read: WATCH, GET, HGET (and UNWATCH),
@@ -143,6 +149,15 @@ def _chunked(head: Sequence[str], items: Sequence[str]) -> list[bytes]:
             for i in range(0, len(items), HSET_CHUNK)]
 
 
+def check_command(lease: str, checkpoint_key: str) -> bytes:
+    """WATCH both keys, then read them: the first round trip of every flush of a partition."""
+    return b"".join((
+        encode_command(["WATCH", lease, checkpoint_key]),
+        encode_command(["GET", lease]),
+        encode_command(["HGET", checkpoint_key, keys.CHECKPOINT_LAST_ID]),
+    ))
+
+
 def plan_flush(
     batch: FlushBatch,
     *,
@@ -168,11 +183,7 @@ def plan_flush(
         encoded = encode_hash_writes(batch.writes)
     elif batch.writes:
         raise ValueError("pass the hash writes either encoded or in batch.writes, not both")
-    check = b"".join((
-        encode_command(["WATCH", lease, checkpoint_key]),
-        encode_command(["GET", lease]),
-        encode_command(["HGET", checkpoint_key, keys.CHECKPOINT_LAST_ID]),
-    ))
+    check = check_command(lease, checkpoint_key)
     tail: list[bytes] = []
     cap = str(dead_letter_cap)
     for letter in batch.dead_letters:
@@ -210,13 +221,23 @@ async def _read(conn: AsyncConnection) -> object:
     return await conn.read_response(disable_decoding=True, timeout=math.inf)
 
 
-async def _attempt(conn: AsyncConnection, plan: TransactionPlan) -> Outcome | FencedError | int:
-    """One check and, when it passes, one MULTI/EXEC: the acks, or _ABORTED (EXEC nil)."""
-    await conn.send_packed_command(plan.check)
+async def _check(conn: AsyncConnection, check: bytes) -> tuple[bytes | None, bytes | None]:
+    """Send the check; what GET lease and HGET checkpoint saw (WATCH's OK read past)."""
+    await conn.send_packed_command(check)
     await _read(conn)  # WATCH: OK
     lease = await _read(conn)
     stored = await _read(conn)
-    verdict = plan.decide(lease, stored)  # type: ignore[arg-type]
+    return lease, stored  # type: ignore[return-value]
+
+
+async def _attempt(
+    conn: AsyncConnection, plan: TransactionPlan,
+    seen: tuple[bytes | None, bytes | None] | None = None,
+) -> Outcome | FencedError | int:
+    """One check (unless `seen` is what a check sent earlier on this connection read) and,
+    when it passes, one MULTI/EXEC: the acks, or _ABORTED (EXEC nil)."""
+    lease, stored = seen if seen is not None else await _check(conn, plan.check)
+    verdict = plan.decide(lease, stored)
     if verdict is not None:
         await conn.send_packed_command(_UNWATCH)
         await _read(conn)
@@ -228,23 +249,73 @@ async def _attempt(conn: AsyncConnection, plan: TransactionPlan) -> Outcome | Fe
     return _ABORTED if replies is None else plan.acked(replies)
 
 
+@dataclass(slots=True)
+class Watched:
+    """A pooled connection WATCHing a partition's lease and checkpoint, and what it read:
+    a flush's first round trip, made while the flush was still being drained (`watch`).
+    Hand it to `write_flush` or to `unwatch`, exactly once: either returns the connection."""
+
+    conn: AsyncConnection
+    lease: bytes | None
+    stored: bytes | None
+
+
+async def watch(client: aredis.Redis, check: bytes) -> Watched:
+    """Send `check` (`check_command`) on a connection of the pool and read what it saw."""
+    pool = client.connection_pool
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        try:
+            async with asyncio.timeout(conn.socket_timeout):
+                lease, stored = await _check(conn, check)
+        except TimeoutError:
+            raise RedisTimeoutError("timeout in the fenced flush's check") from None
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        await pool.release(conn)
+        raise
+    return Watched(conn, lease, stored)
+
+
+async def unwatch(client: aredis.Redis, watched: Watched) -> None:
+    """Give back a watching connection that will write nothing (the flush had nothing to)."""
+    conn = watched.conn
+    try:
+        async with asyncio.timeout(conn.socket_timeout):
+            await conn.send_packed_command(_UNWATCH)
+            await _read(conn)
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
+    finally:
+        await client.connection_pool.release(conn)
+
+
 async def write_flush(
-    client: aredis.Redis, plan: TransactionPlan, *, max_attempts: int = 5
+    client: aredis.Redis, plan: TransactionPlan, *, max_attempts: int = 5,
+    watched: Watched | None = None,
 ) -> WriteResult:
-    """Run the plan on a connection of the client's pool (see the module docstring).
+    """Run the plan on a connection of the client's pool (see the module docstring); with
+    `watched`, on its connection, its check standing for the first attempt's.
 
     Raises FencedError (nothing written), WatchError (EXEC aborted `max_attempts` times;
     nothing written), or the connection's error (the outcome is unknown: retry the same plan).
     """
     pool = client.connection_pool
-    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    if watched is not None:
+        conn = watched.conn
+        seen: tuple[bytes | None, bytes | None] | None = (watched.lease, watched.stored)
+    else:
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        seen = None
     try:
         for attempt in range(1, max_attempts + 1):
             try:
                 async with asyncio.timeout(conn.socket_timeout):
-                    result = await _attempt(conn, plan)
+                    result = await _attempt(conn, plan, seen)
             except TimeoutError:
                 raise RedisTimeoutError("timeout in the fenced flush") from None
+            seen = None
             if isinstance(result, FencedError):
                 raise result
             if isinstance(result, Outcome):

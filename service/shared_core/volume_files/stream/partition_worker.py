@@ -20,6 +20,7 @@ batches apply, and every reply is read in one pass (`store/replies.py`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 import time
@@ -39,7 +40,16 @@ from ..store import keys
 from ..store.replies import exchange, raise_errors
 from ..store.resp import Commands
 from ..store.scripts import FlushBatch
-from ..store.transaction import FencedError, TransactionPlan, plan_flush, write_flush
+from ..store.transaction import (
+    FencedError,
+    TransactionPlan,
+    Watched,
+    check_command,
+    plan_flush,
+    unwatch,
+    watch,
+    write_flush,
+)
 from ..store.wire import text
 from .batch_core import Reject, StreamEntry, TickBatchCore, build_batch_core
 from .ledger import PartitionLedger, SealedFlush
@@ -143,6 +153,10 @@ class PartitionWorker:
         self._rerouted = metrics.ticks.labels("rerouted")
         self._rerouted_here = metrics.rerouted.labels(str(config.partition))
         self._plan: TransactionPlan | None = None  # of the ledger's flush in flight
+        self._check = check_command(keys.lease_key(config.stream, config.partition),
+                                    keys.checkpoint_key(config.stream, config.partition))
+        # The next write's check, sent while its flush was drained (_start_flush).
+        self._watching: asyncio.Task[Watched] | None = None
 
     @property
     def batch(self) -> FlushBatch:
@@ -201,6 +215,10 @@ class PartitionWorker:
             for task in (ahead, writing):
                 if task is not None:
                     task.cancel()
+            if self._watching is not None:  # a write cancelled before it took its check
+                watching, self._watching = self._watching, None
+                with contextlib.suppress(Exception):
+                    await self._give_back(watching)
         await self._retrying(self.flush)
 
     def _read_new(self) -> Awaitable[Sequence[StreamEntry]]:
@@ -367,10 +385,26 @@ class PartitionWorker:
 
     async def _start_flush(self) -> asyncio.Task[None] | None:
         """flush() with the write in the background (run's loop); None when nothing to write.
-        The next drain is scheduled when the write ends, as flush() does."""
+        The next drain is scheduled when the write ends, as flush() does.
+
+        The write's first round trip (WATCH and the fence's reads) is sent as the drain
+        starts and its reply awaited only by the write, so it costs the flush nothing while
+        the drain outlasts it (transaction.py: an earlier WATCH fences as much)."""
         drained_at = time.monotonic()
-        if not await self._seal(drained_at):
+        watching = None
+        if self._plan is None:
+            watching = asyncio.ensure_future(watch(self.client, self._check))
+        try:
+            sealed = await self._seal(drained_at)
+        except BaseException:
+            if watching is not None:
+                await self._give_back(watching)
+            raise
+        if not sealed:
+            if watching is not None:
+                await self._give_back(watching)
             return None
+        self._watching = watching
         self._drain_due = math.inf
         return asyncio.ensure_future(
             self._retrying(functools.partial(self._write_sealed, drained_at)))
@@ -429,13 +463,23 @@ class PartitionWorker:
             previous_checkpoint=sealed.previous_checkpoint,
         )
 
+    async def _give_back(self, watching: asyncio.Task[Watched]) -> None:
+        """A check sent for a flush that will not be written: its connection goes back."""
+        try:
+            await unwatch(self.client, await watching)
+        except RETRYABLE as exc:  # the connection is dropped, not reused: nothing to undo
+            self.log.debug("unwatch_failed", error=str(exc))
+
     async def _write(self, plan: TransactionPlan) -> None:
         """Send the plan until it lands; FENCED ends the partition, a lost connection is the
-        caller's to retry. An EXEC that kept aborting wrote nothing: try again after a pause."""
+        caller's to retry. An EXEC that kept aborting wrote nothing: try again after a pause.
+        The check sent during the drain stands for the first attempt's; a retry checks anew."""
         delays = backoff()
         while True:
             try:
-                await write_flush(self.client, plan)
+                watching, self._watching = self._watching, None
+                watched = await watching if watching is not None else None
+                await write_flush(self.client, plan, watched=watched)
                 return
             except FencedError as exc:
                 self.metrics.flush_errors.labels("fenced").inc()
