@@ -62,8 +62,37 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// `date.isoformat()` of a day number: YYYY-MM-DD.
 pub fn iso_date(days: i64) -> String {
+    let mut out = String::with_capacity(10);
+    push_iso_date(&mut out, days);
+    out
+}
+
+/// `iso_date`, appended to `out` (a drain writes one per symbol: no formatter, no allocation).
+pub fn push_iso_date(out: &mut String, days: i64) {
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    if !(0..=9999).contains(&y) {
+        out.push_str(&format!("{y:04}-{m:02}-{d:02}"));
+        return;
+    }
+    push_padded(out, y as u64, 4);
+    out.push('-');
+    push_padded(out, u64::from(m), 2);
+    out.push('-');
+    push_padded(out, u64::from(d), 2);
+}
+
+/// `n` in decimal, zero-padded on the left to `width` digits (at most 20).
+pub fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    let mut n = n;
+    while n > 0 {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = at.min(buf.len() - width.clamp(1, 20));
+    out.push_str(std::str::from_utf8(&buf[start..]).expect("ASCII digits"));
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use crate::baseline::Baseline;
-use crate::clock::{iso_date, DAY_MS, IST_OFFSET_MS};
+use crate::clock::{iso_date, push_iso_date, push_padded, DAY_MS, IST_OFFSET_MS};
 use crate::exact::shortest;
 use crate::profile::ProfileSnap;
 use crate::session::Session;
@@ -208,7 +208,7 @@ impl Codec {
     /// (a closed session) can leave it out later.
     pub fn snapshot_writes(
         &self,
-        snap: &Snapshot<'_>,
+        snap: Snapshot<'_>,
         dual_write: bool,
     ) -> (Vec<HashWrite>, Option<usize>) {
         let s = snap.session;
@@ -240,13 +240,13 @@ impl Codec {
                 absent.push(Cow::Borrowed(SESSION_ORDER[i]));
             }
         }
+        let avg_text = snap.baseline.map(|b| fmt_float(b.avg_volume_20d, 3));
+        // The legacy hash mirrors session fields: its copies are taken before they move.
+        let legacy = dual_write.then(|| self.legacy_write(symbol, &day, &values, &avg_text));
         let session_fields: Vec<(Name, String)> = values
-            .iter()
+            .into_iter()
             .enumerate()
-            .filter_map(|(i, v)| {
-                v.as_ref()
-                    .map(|v| (Cow::Borrowed(SESSION_ORDER[i]), v.clone()))
-            })
+            .filter_map(|(i, v)| v.map(|v| (Cow::Borrowed(SESSION_ORDER[i]), v)))
             .collect();
         let mut writes = vec![HashWrite {
             key: self.keys.session.render(symbol, &day),
@@ -255,7 +255,6 @@ impl Codec {
             absent,
         }];
 
-        let mut avg_text: Option<String> = None;
         if snap.baseline_changed {
             let sessions = snap.baseline.map_or(0, |b| b.sessions);
             let mut fields: Vec<(Name, String)> = vec![
@@ -276,8 +275,7 @@ impl Codec {
                         Cow::Borrowed("baseline_1min"),
                         fmt_float(b.baseline_1min, 3),
                     ));
-                    let avg = fmt_float(b.avg_volume_20d, 3);
-                    avg_text = Some(avg.clone());
+                    let avg = avg_text.clone().expect("a baseline has its average");
                     fields.push((Cow::Borrowed(AVG_VOLUME), avg));
                 }
                 None => absent.extend([Cow::Borrowed("baseline_1min"), Cow::Borrowed(AVG_VOLUME)]),
@@ -288,11 +286,9 @@ impl Codec {
                 fields,
                 absent,
             });
-        } else if let Some(b) = snap.baseline {
-            avg_text = Some(fmt_float(b.avg_volume_20d, 3));
         }
 
-        if let Some(p) = &snap.profile {
+        if let Some(p) = snap.profile {
             let poc: Vec<(Name, String)> = vec![
                 (Cow::Borrowed("poc_price"), fmt_price(p.poc_price)),
                 (Cow::Borrowed("poc_volume"), fmt_int(p.poc_volume)),
@@ -312,7 +308,7 @@ impl Codec {
                 (Cow::Borrowed("total_volume"), fmt_int(p.total_volume)),
                 (
                     Cow::Borrowed("price_volume_distribution"),
-                    p.distribution_json.clone(),
+                    p.distribution_json,
                 ),
                 (
                     Cow::Borrowed("support_levels"),
@@ -338,27 +334,9 @@ impl Codec {
         }
 
         let mut legacy_at = None;
-        if dual_write {
-            let mut fields: Vec<(Name, String)> = Vec::with_capacity(self.legacy.len());
-            let mut missing: Vec<Name> = Vec::new();
-            for (old, source) in &self.legacy {
-                let value = match source {
-                    Source::AvgVolume => avg_text.as_ref(),
-                    Source::Session(i) => values[*i].as_ref(),
-                    Source::Missing => None,
-                };
-                match value {
-                    Some(v) => fields.push((Cow::Owned(old.clone()), v.clone())),
-                    None => missing.push(Cow::Owned(old.clone())),
-                }
-            }
+        if let Some(legacy) = legacy {
             legacy_at = Some(writes.len());
-            writes.push(HashWrite {
-                key: self.keys.legacy.render(symbol, &day),
-                family: Family::Legacy,
-                fields,
-                absent: missing,
-            });
+            writes.push(legacy);
         }
 
         writes.push(HashWrite {
@@ -380,6 +358,37 @@ impl Codec {
             });
         }
         (writes, legacy_at)
+    }
+}
+
+impl Codec {
+    /// The legacy indicator hash of one snapshot: session fields under their old names.
+    fn legacy_write(
+        &self,
+        symbol: &str,
+        day: &str,
+        values: &[Option<String>; 16],
+        avg_text: &Option<String>,
+    ) -> HashWrite {
+        let mut fields: Vec<(Name, String)> = Vec::with_capacity(self.legacy.len());
+        let mut missing: Vec<Name> = Vec::new();
+        for (old, source) in &self.legacy {
+            let value = match source {
+                Source::AvgVolume => avg_text.as_ref(),
+                Source::Session(i) => values[*i].as_ref(),
+                Source::Missing => None,
+            };
+            match value {
+                Some(v) => fields.push((Cow::Owned(old.clone()), v.clone())),
+                None => missing.push(Cow::Owned(old.clone())),
+            }
+        }
+        HashWrite {
+            key: self.keys.legacy.render(symbol, day),
+            family: Family::Legacy,
+            fields,
+            absent: missing,
+        }
     }
 }
 
@@ -463,6 +472,9 @@ fn strip(mut text: String) -> String {
 /// Plain decimal, rounded to `digits`, no exponent, no trailing zeros (`codec.fmt_float`).
 pub fn fmt_float(value: f64, digits: usize) -> String {
     if -1e9 < value && value < 1e9 && digits <= 6 {
+        if let Some(text) = fixed_away_from_ties(value, digits) {
+            return text;
+        }
         return strip(format!("{value:.digits$}"));
     }
     assert!(
@@ -473,6 +485,42 @@ pub fn fmt_float(value: f64, digits: usize) -> String {
         .parse()
         .expect("a formatted float parses");
     strip(format!("{rounded:.digits$}"))
+}
+
+/// `strip(format!("{value:.digits$}"))` without the formatter, for 1 <= digits <= 6 and
+/// |value * 10**digits| < 2**40, when value * 10**digits is not within 0.001 of a tie: the
+/// product's rounding error (at most 2**-13 there) then cannot move the correctly rounded
+/// integer, so it is `round()` of the product. None elsewhere (the formatter decides).
+fn fixed_away_from_ties(value: f64, digits: usize) -> Option<String> {
+    const SCALE: [f64; 7] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
+    if digits == 0 || digits > 6 {
+        return None;
+    }
+    let scaled = value * SCALE[digits];
+    if scaled.is_nan() || scaled.abs() >= (1u64 << 40) as f64 {
+        return None;
+    }
+    let r = scaled.round();
+    if (scaled - r).abs() > 0.499 {
+        return None;
+    }
+    let n = r.abs() as u64;
+    let pow = 10u64.pow(digits as u32);
+    let (int, mut frac, mut width) = (n / pow, n % pow, digits);
+    let mut out = String::with_capacity(16);
+    if r < 0.0 && n != 0 {
+        out.push('-');
+    }
+    push_padded(&mut out, int, 1);
+    if frac != 0 {
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        out.push('.');
+        push_padded(&mut out, frac, width);
+    }
+    Some(out)
 }
 
 /// Shortest repr that reads back the same float, in plain decimal form (`codec.fmt_price`).
@@ -529,14 +577,19 @@ pub fn fmt_timestamp(ts_ms: i64) -> String {
     let local = secs * 1000 + IST_OFFSET_MS;
     let day = local.div_euclid(DAY_MS);
     let in_day = local.rem_euclid(DAY_MS) / 1000;
-    format!(
-        "{}T{:02}:{:02}:{:02}.{:03}+05:30",
-        iso_date(day),
-        in_day / 3600,
-        in_day / 60 % 60,
-        in_day % 60,
-        ms
-    )
+    let mut out = String::with_capacity(29);
+    push_iso_date(&mut out, day);
+    out.push('T');
+    for (i, part) in [in_day / 3600, in_day / 60 % 60, in_day % 60].into_iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        push_padded(&mut out, part as u64, 2);
+    }
+    out.push('.');
+    push_padded(&mut out, ms as u64, 3);
+    out.push_str("+05:30");
+    out
 }
 
 /// A list of floats as orjson writes it: `[100.05,99.5]`.
@@ -640,6 +693,54 @@ mod tests {
             "2025-12-09T10:00:00.250+05:30"
         );
         assert_eq!(fmt_timestamp(0), "1970-01-01T05:30:00.000+05:30");
+    }
+
+    /// The formatter-free paths write what the formatter writes, wherever they answer.
+    #[test]
+    fn fixed_and_timestamps_without_the_formatter() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut answered = 0;
+        for i in 0..300_000u64 {
+            let r = next();
+            let digits = [3, 6, 1, 2, 4, 5][(i % 6) as usize];
+            let v = match i % 3 {
+                0 => (r % 2_000_000_000) as f64 / 1000.0 - 1e6,
+                1 => f64::from_bits(r) % 1e9,
+                _ => (r % 1_000_000) as f64 / (1 + (r >> 44) % 1000) as f64,
+            };
+            if !v.is_finite() {
+                continue;
+            }
+            if let Some(text) = fixed_away_from_ties(v, digits) {
+                answered += 1;
+                assert_eq!(text, strip(format!("{v:.digits$}")), "{v:e} {digits}");
+            }
+        }
+        assert!(answered > 200_000, "{answered}");
+        assert_eq!(fmt_float(0.125, 2), strip(format!("{:.2}", 0.125)));
+        assert_eq!(fmt_float(-0.0004, 3), "0");
+        assert_eq!(fmt_float(-1.5, 3), "-1.5");
+        assert_eq!(fmt_float(1234.0, 3), "1234");
+        for ts in [0i64, 1_765_254_600_250, 3_999_999_999_999, 86_399_999, 1_000] {
+            let secs = ts / 1000;
+            let local = secs * 1000 + IST_OFFSET_MS;
+            let in_day = local.rem_euclid(DAY_MS) / 1000;
+            let expected = format!(
+                "{}T{:02}:{:02}:{:02}.{:03}+05:30",
+                iso_date(local.div_euclid(DAY_MS)),
+                in_day / 3600,
+                in_day / 60 % 60,
+                in_day % 60,
+                ts % 1000
+            );
+            assert_eq!(fmt_timestamp(ts), expected);
+        }
     }
 
     #[test]

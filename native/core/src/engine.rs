@@ -422,7 +422,7 @@ impl Engine {
             if let Some(session) = &sym.session {
                 let snap = snapshot(&self.shared, sym, session);
                 let fno = snap.fno_adjustment;
-                for w in self.shared.codec.snapshot_writes(&snap, dual_write).0 {
+                for w in self.shared.codec.snapshot_writes(snap, dual_write).0 {
                     sink(w);
                 }
                 sym.drained_fno = Some(fno);
@@ -461,7 +461,7 @@ impl Engine {
         let sym = self.slots[*self.index.get(symbol)? as usize].as_ref()?;
         let session = sym.session.as_ref()?;
         let snap = snapshot(&self.shared, sym, session);
-        Some(self.shared.codec.snapshot_writes(&snap, dual_write).0)
+        Some(self.shared.codec.snapshot_writes(snap, dual_write).0)
     }
 
     /// Heap bytes of the per-symbol state (an estimate for the memory budget).
@@ -514,7 +514,7 @@ fn open_session(
     if let Some(closed) = closed {
         // The closed session's last changes are written before the new session's.
         let snap = snapshot(shared, sym, &closed);
-        sym.closed.push(shared.codec.snapshot_writes(&snap, true));
+        sym.closed.push(shared.codec.snapshot_writes(snap, true));
         sym.daily_totals.set(closed.day, closed.cumulative_volume);
         if shared.learned_curves && !closed.minute_volumes.is_empty() {
             let mut minutes = closed.minute_volumes;

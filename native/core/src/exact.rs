@@ -194,6 +194,42 @@ pub fn shortest(x: f64) -> (u64, i32) {
     if a == 0.0 {
         return (0, 0);
     }
+    if let Some(found) = few_decimals(a) {
+        return found;
+    }
+    shortest_by_text(a)
+}
+
+/// Prices mostly have a few decimals: the fewest k <= 6 such that round(a * 10**k) / 10**k
+/// reads back as a. Below 1e9, a * 10**k < 1e15 < 2**53, so m is exact, at most one integer
+/// m can read back for a given k (the float's spacing is below 10**-k), the product's rounding
+/// cannot move m to a neighbour, and `m / 10**k` is the correctly rounded value of the decimal
+/// m * 10**-k, the float that decimal reads as. The fewest decimals is the fewest digits, so m
+/// is repr's shortest (no ties at 15 digits or fewer: the slow path's tie never arises).
+fn few_decimals(a: f64) -> Option<(u64, i32)> {
+    if a.is_nan() || a >= 1e9 {
+        return None;
+    }
+    let mut scale = 1.0f64;
+    for k in 0..=6 {
+        let m = (a * scale).round();
+        if m / scale == a {
+            let (mut digits, mut exp) = (m as u64, -k);
+            if k == 0 {
+                while digits != 0 && digits.is_multiple_of(10) {
+                    digits /= 10;
+                    exp += 1;
+                }
+            }
+            return Some((digits, exp));
+        }
+        scale *= 10.0;
+    }
+    None
+}
+
+/// `shortest` through Rust's own shortest formatting: any finite a > 0.
+fn shortest_by_text(a: f64) -> (u64, i32) {
     let text = format!("{a:e}");
     let (mant, exp) = text.split_once('e').expect("{:e} has an exponent");
     let exp: i32 = exp.parse().expect("exponent");
@@ -255,5 +291,38 @@ mod shortest_tests {
         assert_eq!(shortest(0.1), (1, -1));
         // 2**-24 = ...0625: "...062" would read back as the float below
         assert_eq!(shortest(5.960464477539063e-08), (5960464477539063, -23));
+        assert_eq!(shortest(1200.0), (12, 2));
+        assert_eq!(shortest(0.05), (5, -2));
+    }
+
+    /// The few-decimals path agrees with the formatting one wherever it answers.
+    #[test]
+    fn few_decimals_is_the_text_path() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut answered = 0;
+        for i in 0..400_000u64 {
+            let r = next();
+            let a = match i % 4 {
+                // tick-grid prices and quantities, as the engine writes them
+                0 => (r % 100_000_000) as f64 * 0.05,
+                1 => (r % 1_000_000_000) as f64 / 10f64.powi((r >> 40) as i32 % 7),
+                2 => f64::from_bits(r >> 2), // any positive float
+                _ => (r % 1_000_000_000_000) as f64 / 1e6 + (r >> 50) as f64 * 1e-9,
+            };
+            if !a.is_finite() || a == 0.0 {
+                continue;
+            }
+            if let Some(found) = super::few_decimals(a) {
+                answered += 1;
+                assert_eq!(found, super::shortest_by_text(a), "{a:e}");
+            }
+        }
+        assert!(answered > 150_000, "{answered}");
     }
 }
