@@ -329,6 +329,7 @@ class Bench:
                           else capacity.name if capacity else "default"),
             "worker_cpu_share": round(result.worker_cpu_share, 2),
             "bench_cpu_share": round(result.bench_cpu_share, 2),
+            "redis_cpu_share": round(result.redis_cpu_share, 2),
             "p99_ms_by_partition": list(result.p99_ms_by_partition),
             "flush_interval_ms": flush_ms, "target_p99_ms": target_ms, "target_met": met,
             "lease_losses": losses,
@@ -338,7 +339,8 @@ class Bench:
                               f"p99 <= {flush_ms} + {P99_MARGIN_MS} = {target_ms} ms at half "
                               f"capacity: {'met' if met else 'MISSED'}; worker at "
                               f"{100 * result.worker_cpu_share:.0f}% of a core, publisher "
-                              f"{100 * result.bench_cpu_share:.0f}%{_losses(detail)}"), core)
+                              f"{100 * result.bench_cpu_share:.0f}%, redis "
+                              f"{100 * result.redis_cpu_share:.0f}%{_losses(detail)}"), core)
 
     def scaling(self, server: RedisServer, total: int, core: str | None) -> None:
         engine = self.by_name.get(self.name("engine", core))

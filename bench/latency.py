@@ -1,10 +1,11 @@
 """Publish-to-visible latency at a fixed publish rate (half the engine's measured capacity).
 
-A publisher XADDs ticks at the target rate in 5 ms batches and notes, per entry id, when it
-sent it. The XADDs are encoded before the clock starts and their replies read in one pass
-(`store.replies`), as are the poller's reads, so the bench process, which shares the machine
-with the worker and Redis, costs a few microseconds a tick and holds the rate
-(`bench_cpu_share` says what it took).
+A publisher XADDs ticks at the target rate in 5 ms batches and notes, per partition and batch,
+the entry ids it got back and when it sent them. The XADDs are encoded before the clock starts
+and their replies read in one pass (`store.replies`), as are the poller's reads, and an entry
+id is parsed only where a flush ended inside a batch, so the bench process, which shares the
+machine's two cores with the worker and Redis, costs about a microsecond a tick and holds the
+rate (`bench_cpu_share` says what it took).
 A poller reads the partitions' checkpoints (`vol:checkpoint:{stream}:{p}`) every 2 ms: the
 flush writes the checkpoint in the same transaction as the state it reflects, so the moment a
 checkpoint reaches an entry's id, that tick's effect is visible to every reader. Latency =
@@ -17,6 +18,7 @@ clock starts (so no measured tick waits for its symbol to be loaded from Redis),
 from __future__ import annotations
 
 import asyncio
+import bisect
 import statistics
 import time
 from collections import deque
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 import redis.asyncio as aredis
 
 from shared_core.volume_files.store import keys
@@ -34,7 +37,14 @@ from shared_core.volume_files.stream.partitions import parse_entry_id, partition
 from shared_core.volume_files.stream.producer import publish_sync
 
 from .dev import RedisServer
-from .service import process_cpu_s, start_workers, stop_workers, wait_owned, worker_ids
+from .service import (
+    process_cpu_s,
+    redis_cpu_s,
+    start_workers,
+    stop_workers,
+    wait_owned,
+    worker_ids,
+)
 from .workloads import PARTITIONS, STREAM, backlog, drop_db, seed_history
 
 BATCH_S = 0.005
@@ -51,6 +61,7 @@ class Latency:
     mean_ms: float
     worker_cpu_share: float  # of one core, during the timed phase
     bench_cpu_share: float  # the publisher and poller's process, of one core
+    redis_cpu_share: float  # the server, of one core: with the others, what the 2 cores hold
     p99_ms_by_partition: tuple[float, ...]  # which partitions make the tail
 
 
@@ -62,11 +73,12 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
 
 
 async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, duration: float,
-                   warmup_s: float, worker_pid: int) -> Latency:
+                   warmup_s: float, worker_pid: int, info_client: redis.Redis) -> Latency:
     publisher = aredis.from_url(url)
     poller = aredis.from_url(url)
     routes = [keys.stream_key(STREAM, partition_for(e["symbol"], PARTITIONS)) for e in entries]
-    inflight: list[deque[tuple[tuple[int, int], float]]] = [deque() for _ in range(PARTITIONS)]
+    # Per partition, the batches not yet visible: their entry ids (ascending) and send time.
+    inflight: list[deque[tuple[list[bytes], float]]] = [deque() for _ in range(PARTITIONS)]
     part_of = {keys.stream_key(STREAM, p): p for p in range(PARTITIONS)}
     by_partition: list[list[float]] = [[] for _ in range(PARTITIONS)]
     n_total = min(len(entries), int(rate * duration))
@@ -87,8 +99,12 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
                     sent = time.perf_counter()
                     await conn.send_packed_command(b"".join(encoded[published:due]))
                     ids = await read_replies(conn, due - published)
-                for i, entry_id in zip(range(published, due), ids, strict=True):
-                    inflight[parts[i]].append((parse_entry_id(entry_id), sent))
+                batch: list[list[bytes]] = [[] for _ in range(PARTITIONS)]
+                for p, entry_id in zip(parts[published:due], ids, strict=True):
+                    batch[p].append(entry_id)
+                for p, got in enumerate(batch):
+                    if got:
+                        inflight[p].append((got, sent))
                 published = due
             await asyncio.sleep(BATCH_S)
         done_publishing.set()
@@ -105,10 +121,20 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
                     continue
                 checkpoint = parse_entry_id(raw)
                 queue = inflight[p]
-                while queue and queue[0][0] <= checkpoint:
-                    _, sent = queue.popleft()
-                    if sent >= measure_from:
-                        by_partition[p].append(now - sent)
+                while queue:
+                    ids, sent = queue[0]
+                    whole = parse_entry_id(ids[-1]) <= checkpoint
+                    if whole:
+                        queue.popleft()
+                        seen = len(ids)
+                    else:  # the checkpoint is inside this batch (or before it)
+                        seen = bisect.bisect_right(ids, checkpoint, key=parse_entry_id)
+                        if seen:
+                            queue[0] = (ids[seen:], sent)
+                    if seen and sent >= measure_from:
+                        by_partition[p].extend([now - sent] * seen)
+                    if not whole:
+                        break
             if done_publishing.is_set() and not any(inflight):
                 return
             await asyncio.sleep(POLL_S)
@@ -116,12 +142,14 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     started = time.perf_counter()
     cpu_before = process_cpu_s(worker_pid)
     own_before = time.process_time()
+    redis_before = redis_cpu_s(info_client)
     try:
         poll_task = asyncio.create_task(poll())
         await publish()
         elapsed = time.perf_counter() - started
         cpu_share = (process_cpu_s(worker_pid) - cpu_before) / elapsed
         own_share = (time.process_time() - own_before) / elapsed
+        redis_share = (redis_cpu_s(info_client) - redis_before) / elapsed
         await asyncio.wait_for(poll_task, 60)
     finally:
         await publisher.aclose()
@@ -136,6 +164,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         mean_ms=statistics.fmean(ms) if ms else float("nan"),
         worker_cpu_share=cpu_share,
         bench_cpu_share=own_share,
+        redis_cpu_share=redis_share,
         p99_ms_by_partition=tuple(
             round(_quantile(sorted(v * 1000 for v in part), 0.99), 1) for part in by_partition
         ),
@@ -178,7 +207,7 @@ def measure(
                 raise RuntimeError("the latency worker did not consume the warm-up ticks")
             time.sleep(0.05)
         url = f"redis://127.0.0.1:{server.port}/{db}"
-        return asyncio.run(_measure(url, timed, rate, duration, warmup_s, procs[0].pid))
+        return asyncio.run(_measure(url, timed, rate, duration, warmup_s, procs[0].pid, client))
     finally:
         stop_workers(procs)
         client.close()
