@@ -330,6 +330,7 @@ class Bench:
             "worker_cpu_share": round(result.worker_cpu_share, 2),
             "bench_cpu_share": round(result.bench_cpu_share, 2),
             "redis_cpu_share": round(result.redis_cpu_share, 2),
+            "redis_command_s": result.redis_command_s,
             "p99_ms_by_partition": list(result.p99_ms_by_partition),
             "flush_interval_ms": flush_ms, "target_p99_ms": target_ms, "target_met": met,
             "lease_losses": losses,

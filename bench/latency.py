@@ -36,8 +36,10 @@ from shared_core.volume_files.store.resp import Commands, encode_command
 from shared_core.volume_files.stream.partitions import parse_entry_id, partition_for
 from shared_core.volume_files.stream.producer import publish_sync
 
+from .analysis import command_delta
 from .dev import RedisServer
 from .service import (
+    command_seconds,
     process_cpu_s,
     redis_cpu_s,
     start_workers,
@@ -62,6 +64,7 @@ class Latency:
     worker_cpu_share: float  # of one core, during the timed phase
     bench_cpu_share: float  # the publisher and poller's process, of one core
     redis_cpu_share: float  # the server, of one core: with the others, what the 2 cores hold
+    redis_command_s: dict[str, float]  # the server's seconds per command over the timed phase
     p99_ms_by_partition: tuple[float, ...]  # which partitions make the tail
 
 
@@ -143,6 +146,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     cpu_before = process_cpu_s(worker_pid)
     own_before = time.process_time()
     redis_before = redis_cpu_s(info_client)
+    commands_before = command_seconds(info_client)
     try:
         poll_task = asyncio.create_task(poll())
         await publish()
@@ -150,6 +154,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         cpu_share = (process_cpu_s(worker_pid) - cpu_before) / elapsed
         own_share = (time.process_time() - own_before) / elapsed
         redis_share = (redis_cpu_s(info_client) - redis_before) / elapsed
+        commands = command_delta(commands_before, command_seconds(info_client))
         await asyncio.wait_for(poll_task, 60)
     finally:
         await publisher.aclose()
@@ -165,6 +170,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         worker_cpu_share=cpu_share,
         bench_cpu_share=own_share,
         redis_cpu_share=redis_share,
+        redis_command_s=commands,
         p99_ms_by_partition=tuple(
             round(_quantile(sorted(v * 1000 for v in part), 0.99), 1) for part in by_partition
         ),
