@@ -420,14 +420,30 @@ impl DigitBuf {
 
     /// The digits of `n`, zero-padded on the left to at least `min_width` (<= 48).
     pub fn digits(&mut self, n: u128, min_width: usize) -> &str {
+        std::str::from_utf8(self.digit_bytes(n, min_width)).expect("ASCII digits")
+    }
+
+    /// `digits` as bytes, for byte buffers (RESP, JSON): no UTF-8 check per number. Two
+    /// digits a division below 2**64. A fresh buffer: the padding is its initial zeros.
+    pub fn digit_bytes(&mut self, n: u128, min_width: usize) -> &[u8] {
+        const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
         let buf = &mut self.0;
         let mut at = buf.len();
         match u64::try_from(n) {
             Ok(mut n) => {
-                while n > 0 {
+                while n >= 100 {
+                    let pair = (n % 100) as usize * 2;
+                    n /= 100;
+                    at -= 2;
+                    buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+                }
+                if n >= 10 {
+                    let pair = n as usize * 2;
+                    at -= 2;
+                    buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+                } else if n > 0 {
                     at -= 1;
-                    buf[at] = b'0' + (n % 10) as u8;
-                    n /= 10;
+                    buf[at] = b'0' + n as u8;
                 }
             }
             Err(_) => {
@@ -440,8 +456,17 @@ impl DigitBuf {
             }
         }
         let start = at.min(buf.len() - min_width.max(1));
-        std::str::from_utf8(&buf[start..]).expect("ASCII digits")
+        &buf[start..]
     }
+}
+
+/// `push_int` into a byte buffer.
+pub fn push_int_bytes(out: &mut Vec<u8>, value: i128) {
+    let mut buf = DigitBuf::new();
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(buf.digit_bytes(value.unsigned_abs(), 1));
 }
 
 impl Default for DigitBuf {
@@ -693,6 +718,25 @@ mod tests {
             "2025-12-09T10:00:00.250+05:30"
         );
         assert_eq!(fmt_timestamp(0), "1970-01-01T05:30:00.000+05:30");
+    }
+
+    #[test]
+    fn digits_two_at_a_time() {
+        let mut n: u128 = 0;
+        let mut cases = vec![0u128, 1, 9, 10, 99, 100, 101, 999, 1000, u64::MAX as u128];
+        cases.extend([u64::MAX as u128 + 1, u128::MAX]);
+        for _ in 0..2000 {
+            n = (n * 7 + 13) % 10u128.pow(24);
+            cases.push(n);
+        }
+        for n in cases {
+            for width in [1, 3, 6, 22] {
+                assert_eq!(DigitBuf::new().digits(n, width), format!("{n:0width$}"));
+            }
+        }
+        let mut out = Vec::new();
+        push_int_bytes(&mut out, -1205);
+        assert_eq!(out, b"-1205");
     }
 
     /// The formatter-free paths write what the formatter writes, wherever they answer.

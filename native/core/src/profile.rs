@@ -8,7 +8,7 @@
 //! float nearest `level * mantissa / 10**decimals` (one rounding, as Python's `int / int`) and
 //! as exact decimal strings with the tick's decimals (at least two).
 
-use crate::codec::{push_int, DigitBuf};
+use crate::codec::{push_int_bytes, DigitBuf};
 use crate::counts::Counts;
 use crate::exact::ratio_i128;
 use crate::scan::{scan, strength};
@@ -115,18 +115,25 @@ impl TickSpec {
 
     /// The level's price with the tick's decimals (at least 2), exact: 2411 -> "120.55".
     pub fn price_str(&self, level: i64, out: &mut String) {
+        let mut bytes = Vec::with_capacity(24);
+        self.push_price(level, &mut bytes);
+        out.push_str(std::str::from_utf8(&bytes).expect("ASCII digits"));
+    }
+
+    /// `price_str` into a byte buffer (the distribution JSON: one per level, every drain).
+    pub fn push_price(&self, level: i64, out: &mut Vec<u8>) {
         let d = self.str_decimals();
         let units = level as i128 * self.mantissa as i128 * 10i128.pow(d - self.decimals);
         // At least d + 1 digits, so there is one before the point; no String per level.
         let mut buf = DigitBuf::new();
-        let digits = buf.digits(units.unsigned_abs(), d as usize + 1);
+        let digits = buf.digit_bytes(units.unsigned_abs(), d as usize + 1);
         if units < 0 {
-            out.push('-');
+            out.push(b'-');
         }
         let (head, tail) = digits.split_at(digits.len() - d as usize);
-        out.push_str(head);
-        out.push('.');
-        out.push_str(tail);
+        out.extend_from_slice(head);
+        out.push(b'.');
+        out.extend_from_slice(tail);
     }
 }
 
@@ -217,18 +224,19 @@ impl Profile {
         let reference = last_price.map(|p| spec.level_of(p));
         let (num, den) = VALUE_AREA;
         let s = scan(&keys, &vals, self.total, num, den, reference, MAX_LEVELS);
-        let mut json = String::with_capacity(keys.len() * 20 + 2);
-        json.push('{');
+        let mut json: Vec<u8> = Vec::with_capacity(keys.len() * 16 + 2);
+        json.push(b'{');
         for (i, (&k, &v)) in keys.iter().zip(&vals).enumerate() {
             if i > 0 {
-                json.push(',');
+                json.push(b',');
             }
-            json.push('"');
-            spec.price_str(k, &mut json);
-            json.push_str("\":");
-            push_int(&mut json, v);
+            json.push(b'"');
+            spec.push_price(k, &mut json);
+            json.extend_from_slice(b"\":");
+            push_int_bytes(&mut json, v);
         }
-        json.push('}');
+        json.push(b'}');
+        let json = String::from_utf8(json).expect("ASCII JSON");
         Some(ProfileSnap {
             poc_price: spec.price_of(s.poc),
             poc_volume: s.peak,

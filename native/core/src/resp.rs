@@ -72,7 +72,7 @@ impl Encoded {
 /// command: through `write!` they were a tenth of a drain).
 fn push_usize(out: &mut Vec<u8>, n: usize) {
     let mut buf = DigitBuf::new();
-    out.extend_from_slice(buf.digits(n as u128, 1).as_bytes());
+    out.extend_from_slice(buf.digit_bytes(n as u128, 1));
 }
 
 #[cfg(test)]
