@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use crate::baseline::Baseline;
-use crate::clock::{iso_date, push_iso_date, push_padded, DAY_MS, IST_OFFSET_MS};
+use crate::clock::{push_iso_date, push_padded, DAY_MS, IST_OFFSET_MS};
 use crate::exact::shortest;
 use crate::profile::ProfileSnap;
 use crate::session::Session;
@@ -53,8 +53,93 @@ pub type Name = Cow<'static, str>;
 pub struct HashWrite {
     pub key: String,
     pub family: Family,
-    pub fields: Vec<(Name, String)>,
+    pub fields: Fields,
     pub absent: Vec<Name>,
+}
+
+/// A hash write's fields in order: the names, and every value in one buffer. A drain makes
+/// tens of thousands of values; a String each was a fifth of its time in malloc and free.
+#[derive(Clone, Debug, Default)]
+pub struct Fields {
+    text: String,
+    /// (name, start, end) of each value in `text`.
+    spans: Vec<(Name, u32, u32)>,
+}
+
+impl Fields {
+    pub fn with_capacity(fields: usize, bytes: usize) -> Fields {
+        Fields {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Fields from (name, value) pairs (bindings and tests).
+    pub fn from_pairs<N: Into<Name>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Fields {
+        let mut fields = Fields::default();
+        for (name, value) in pairs {
+            fields.push(name.into(), value.as_ref());
+        }
+        fields
+    }
+
+    pub fn push(&mut self, name: Name, value: &str) {
+        self.push_with(name, |out| out.push_str(value));
+    }
+
+    /// A field whose value `write` appends to the buffer.
+    pub fn push_with(&mut self, name: Name, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        self.spans
+            .push((name, start as u32, self.text.len() as u32));
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Bytes of all values.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The value of the i-th field.
+    pub fn value(&self, i: usize) -> &str {
+        let (_, start, end) = &self.spans[i];
+        &self.text[*start as usize..*end as usize]
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Name, &str)> + '_ {
+        self.spans
+            .iter()
+            .map(|(name, start, end)| (name, &self.text[*start as usize..*end as usize]))
+    }
+
+    /// Keep the fields whose flag is true (flags in field order; the buffer is kept as is).
+    pub fn retain_flags(&mut self, keep: &[bool]) {
+        let mut flags = keep.iter();
+        self.spans.retain(|_| flags.next() == Some(&true));
+    }
+
+    /// (name, value) pairs, owned (bindings and tests).
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -213,70 +298,72 @@ impl Codec {
     ) -> (Vec<HashWrite>, Option<usize>) {
         let s = snap.session;
         let symbol = snap.symbol;
-        let day = iso_date(s.day as i64);
-        let stamp = fmt_timestamp(s.last_ts_ms);
-        let cumulative = fmt_int(s.cumulative_volume);
-        // values[i]: the session field SESSION_ORDER[i], when set
-        let mut values: [Option<String>; 16] = Default::default();
-        values[0] = Some(symbol.to_string());
-        values[1] = Some(day.clone());
-        values[2] = Some(cumulative.clone());
-        values[3] = Some(fmt_float(snap.minutes_elapsed, 3));
-        values[4] = Some(fmt_price(s.last_price));
-        values[5] = Some(fmt_int(s.tick_count as i128));
-        values[6] = Some(fmt_float(snap.flow_rate_1m, 3));
-        values[7] = Some(fmt_float(snap.flow_rate_5m, 3));
-        values[8] = Some(stamp.clone());
-        values[9] = Some(fmt_int(s.last_ts_ms as i128));
-        values[10] = Some(fmt_int(s.last_minute as i128));
-        values[11] = Some(snap.instrument_type.to_string());
-        values[12] = snap.underlying_price.map(fmt_price);
-        values[13] = snap.rvol.map(|v| fmt_float(v, 6));
-        values[14] = snap.rvol_1m.map(|v| fmt_float(v, 6));
-        values[15] = snap.expected_volume.map(|v| fmt_float(v, 3));
-        let mut absent: Vec<Name> = Vec::new();
-        for i in 13..16 {
-            if values[i].is_none() {
-                absent.push(Cow::Borrowed(SESSION_ORDER[i]));
+        let mut day = String::with_capacity(10);
+        push_iso_date(&mut day, s.day as i64);
+        // The session hash, in SESSION_ORDER; at[i]: the position of field i when it is set.
+        let mut session = Fields::with_capacity(16, 192);
+        let mut at = [usize::MAX; 16];
+        {
+            let mut set = |i: usize, write: &dyn Fn(&mut String)| {
+                at[i] = session.len();
+                session.push_with(Cow::Borrowed(SESSION_ORDER[i]), write);
+            };
+            set(0, &|o| o.push_str(symbol));
+            set(1, &|o| o.push_str(&day));
+            set(2, &|o| push_int(o, s.cumulative_volume));
+            set(3, &|o| push_float(o, snap.minutes_elapsed, 3));
+            set(4, &|o| push_price(o, s.last_price));
+            set(5, &|o| push_int(o, s.tick_count as i128));
+            set(6, &|o| push_float(o, snap.flow_rate_1m, 3));
+            set(7, &|o| push_float(o, snap.flow_rate_5m, 3));
+            set(8, &|o| push_timestamp(o, s.last_ts_ms));
+            set(9, &|o| push_int(o, s.last_ts_ms as i128));
+            set(10, &|o| push_int(o, s.last_minute as i128));
+            set(11, &|o| o.push_str(snap.instrument_type));
+            if let Some(v) = snap.underlying_price {
+                set(12, &|o| push_price(o, v));
+            }
+            if let Some(v) = snap.rvol {
+                set(13, &|o| push_float(o, v, 6));
+            }
+            if let Some(v) = snap.rvol_1m {
+                set(14, &|o| push_float(o, v, 6));
+            }
+            if let Some(v) = snap.expected_volume {
+                set(15, &|o| push_float(o, v, 3));
             }
         }
-        let avg_text = snap.baseline.map(|b| fmt_float(b.avg_volume_20d, 3));
-        // The legacy hash mirrors session fields: its copies are taken before they move.
-        let legacy = dual_write.then(|| self.legacy_write(symbol, &day, &values, &avg_text));
-        let session_fields: Vec<(Name, String)> = values
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.map(|v| (Cow::Borrowed(SESSION_ORDER[i]), v)))
+        let absent: Vec<Name> = (13..16)
+            .filter(|&i| at[i] == usize::MAX)
+            .map(|i| Cow::Borrowed(SESSION_ORDER[i]))
             .collect();
+        let stamp = session.value(at[8]).to_string();
+        let cumulative = session.value(at[2]).to_string();
+        let avg_text = snap.baseline.map(|b| fmt_float(b.avg_volume_20d, 3));
+        let legacy = dual_write.then(|| self.legacy_write(symbol, &day, &session, &at, &avg_text));
         let mut writes = vec![HashWrite {
             key: self.keys.session.render(symbol, &day),
             family: Family::Unified,
-            fields: session_fields,
+            fields: session,
             absent,
         }];
 
         if snap.baseline_changed {
             let sessions = snap.baseline.map_or(0, |b| b.sessions);
-            let mut fields: Vec<(Name, String)> = vec![
-                (Cow::Borrowed("sessions"), fmt_int(sessions as i128)),
-                (
-                    Cow::Borrowed("fno_adjustment"),
-                    fmt_float(snap.fno_adjustment, 6),
-                ),
-                (
-                    Cow::Borrowed("is_fno"),
-                    if snap.is_fno { "1" } else { "0" }.to_string(),
-                ),
-            ];
+            let mut fields = Fields::with_capacity(5, 48);
+            fields.push_with(Cow::Borrowed("sessions"), |o| push_int(o, sessions as i128));
+            fields.push_with(Cow::Borrowed("fno_adjustment"), |o| {
+                push_float(o, snap.fno_adjustment, 6)
+            });
+            fields.push(Cow::Borrowed("is_fno"), if snap.is_fno { "1" } else { "0" });
             let mut absent: Vec<Name> = Vec::new();
             match snap.baseline {
                 Some(b) => {
-                    fields.push((
-                        Cow::Borrowed("baseline_1min"),
-                        fmt_float(b.baseline_1min, 3),
-                    ));
-                    let avg = avg_text.clone().expect("a baseline has its average");
-                    fields.push((Cow::Borrowed(AVG_VOLUME), avg));
+                    fields.push_with(Cow::Borrowed("baseline_1min"), |o| {
+                        push_float(o, b.baseline_1min, 3)
+                    });
+                    let avg = avg_text.as_deref().expect("a baseline has its average");
+                    fields.push(Cow::Borrowed(AVG_VOLUME), avg);
                 }
                 None => absent.extend([Cow::Borrowed("baseline_1min"), Cow::Borrowed(AVG_VOLUME)]),
             }
@@ -289,36 +376,37 @@ impl Codec {
         }
 
         if let Some(p) = snap.profile {
-            let poc: Vec<(Name, String)> = vec![
-                (Cow::Borrowed("poc_price"), fmt_price(p.poc_price)),
-                (Cow::Borrowed("poc_volume"), fmt_int(p.poc_volume)),
-                (
-                    Cow::Borrowed("value_area_high"),
-                    fmt_price(p.value_area_high),
-                ),
-                (Cow::Borrowed("value_area_low"), fmt_price(p.value_area_low)),
-                (
-                    Cow::Borrowed("profile_strength"),
-                    fmt_float(p.profile_strength, 6),
-                ),
-                (Cow::Borrowed("exchange_timestamp"), stamp.clone()),
-            ];
-            let mut full = poc.clone();
-            full.extend([
-                (Cow::Borrowed("total_volume"), fmt_int(p.total_volume)),
-                (
-                    Cow::Borrowed("price_volume_distribution"),
-                    p.distribution_json,
-                ),
-                (
-                    Cow::Borrowed("support_levels"),
-                    levels_json(&p.support_levels),
-                ),
-                (
-                    Cow::Borrowed("resistance_levels"),
-                    levels_json(&p.resistance_levels),
-                ),
-            ]);
+            let mut poc = Fields::with_capacity(6, 96);
+            poc.push_with(Cow::Borrowed("poc_price"), |o| push_price(o, p.poc_price));
+            poc.push_with(Cow::Borrowed("poc_volume"), |o| push_int(o, p.poc_volume));
+            poc.push_with(Cow::Borrowed("value_area_high"), |o| {
+                push_price(o, p.value_area_high)
+            });
+            poc.push_with(Cow::Borrowed("value_area_low"), |o| {
+                push_price(o, p.value_area_low)
+            });
+            poc.push_with(Cow::Borrowed("profile_strength"), |o| {
+                push_float(o, p.profile_strength, 6)
+            });
+            poc.push(Cow::Borrowed("exchange_timestamp"), &stamp);
+            let mut full =
+                Fields::with_capacity(10, poc.text_len() + p.distribution_json.len() + 64);
+            for (name, value) in poc.iter() {
+                full.push(name.clone(), value);
+            }
+            full.push_with(Cow::Borrowed("total_volume"), |o| {
+                push_int(o, p.total_volume)
+            });
+            full.push(
+                Cow::Borrowed("price_volume_distribution"),
+                &p.distribution_json,
+            );
+            full.push_with(Cow::Borrowed("support_levels"), |o| {
+                push_levels_json(o, &p.support_levels)
+            });
+            full.push_with(Cow::Borrowed("resistance_levels"), |o| {
+                push_levels_json(o, &p.resistance_levels)
+            });
             writes.push(HashWrite {
                 key: self.keys.poc.render(symbol, &day),
                 family: Family::Profile,
@@ -339,47 +427,48 @@ impl Codec {
             writes.push(legacy);
         }
 
+        let mut history = Fields::with_capacity(1, cumulative.len());
+        history.push(Cow::Owned(day.clone()), &cumulative);
         writes.push(HashWrite {
             key: self.keys.history.render(symbol, &day),
             family: Family::State,
-            fields: vec![(Cow::Owned(day.clone()), cumulative)],
+            fields: history,
             absent: Vec::new(),
         });
         if !snap.dirty_minutes.is_empty() {
+            let mut minutes = Fields::with_capacity(snap.dirty_minutes.len(), 0);
+            for &(m, v) in &snap.dirty_minutes {
+                minutes.push_with(Cow::Owned(fmt_int(m as i128)), |o| push_int(o, v));
+            }
             writes.push(HashWrite {
                 key: self.keys.minutes.render(symbol, &day),
                 family: Family::State,
-                fields: snap
-                    .dirty_minutes
-                    .iter()
-                    .map(|&(m, v)| (Cow::Owned(m.to_string()), fmt_int(v)))
-                    .collect(),
+                fields: minutes,
                 absent: Vec::new(),
             });
         }
         (writes, legacy_at)
     }
-}
 
-impl Codec {
     /// The legacy indicator hash of one snapshot: session fields under their old names.
     fn legacy_write(
         &self,
         symbol: &str,
         day: &str,
-        values: &[Option<String>; 16],
+        session: &Fields,
+        at: &[usize; 16],
         avg_text: &Option<String>,
     ) -> HashWrite {
-        let mut fields: Vec<(Name, String)> = Vec::with_capacity(self.legacy.len());
+        let mut fields = Fields::with_capacity(self.legacy.len(), 160);
         let mut missing: Vec<Name> = Vec::new();
         for (old, source) in &self.legacy {
             let value = match source {
-                Source::AvgVolume => avg_text.as_ref(),
-                Source::Session(i) => values[*i].as_ref(),
+                Source::AvgVolume => avg_text.as_deref(),
+                Source::Session(i) => (at[*i] != usize::MAX).then(|| session.value(at[*i])),
                 Source::Missing => None,
             };
             match value {
-                Some(v) => fields.push((Cow::Owned(old.clone()), v.clone())),
+                Some(v) => fields.push(Cow::Owned(old.clone()), v),
                 None => missing.push(Cow::Owned(old.clone())),
             }
         }
@@ -496,12 +585,23 @@ fn strip(mut text: String) -> String {
 
 /// Plain decimal, rounded to `digits`, no exponent, no trailing zeros (`codec.fmt_float`).
 pub fn fmt_float(value: f64, digits: usize) -> String {
+    let mut out = String::with_capacity(16);
+    push_float(&mut out, value, digits);
+    out
+}
+
+/// `fmt_float`, appended to `out`.
+pub fn push_float(out: &mut String, value: f64, digits: usize) {
     if -1e9 < value && value < 1e9 && digits <= 6 {
-        if let Some(text) = fixed_away_from_ties(value, digits) {
-            return text;
+        if !push_fixed_away_from_ties(out, value, digits) {
+            out.push_str(&strip(format!("{value:.digits$}")));
         }
-        return strip(format!("{value:.digits$}"));
+        return;
     }
+    out.push_str(&fmt_float_slow(value, digits));
+}
+
+fn fmt_float_slow(value: f64, digits: usize) -> String {
     assert!(
         value.is_finite(),
         "refusing to write non-finite number {value}"
@@ -516,54 +616,68 @@ pub fn fmt_float(value: f64, digits: usize) -> String {
 /// |value * 10**digits| < 2**40, when value * 10**digits is not within 0.001 of a tie: the
 /// product's rounding error (at most 2**-13 there) then cannot move the correctly rounded
 /// integer, so it is `round()` of the product. None elsewhere (the formatter decides).
+#[cfg(test)]
 fn fixed_away_from_ties(value: f64, digits: usize) -> Option<String> {
+    let mut out = String::with_capacity(16);
+    push_fixed_away_from_ties(&mut out, value, digits).then_some(out)
+}
+
+/// `fixed_away_from_ties` appended to `out`; false (nothing appended) where it has no answer.
+fn push_fixed_away_from_ties(out: &mut String, value: f64, digits: usize) -> bool {
     const SCALE: [f64; 7] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
     if digits == 0 || digits > 6 {
-        return None;
+        return false;
     }
     let scaled = value * SCALE[digits];
     if scaled.is_nan() || scaled.abs() >= (1u64 << 40) as f64 {
-        return None;
+        return false;
     }
     let r = scaled.round();
     if (scaled - r).abs() > 0.499 {
-        return None;
+        return false;
     }
     let n = r.abs() as u64;
     let pow = 10u64.pow(digits as u32);
     let (int, mut frac, mut width) = (n / pow, n % pow, digits);
-    let mut out = String::with_capacity(16);
     if r < 0.0 && n != 0 {
         out.push('-');
     }
-    push_padded(&mut out, int, 1);
+    push_padded(out, int, 1);
     if frac != 0 {
         while frac % 10 == 0 {
             frac /= 10;
             width -= 1;
         }
         out.push('.');
-        push_padded(&mut out, frac, width);
+        push_padded(out, frac, width);
     }
-    Some(out)
+    true
 }
 
 /// Shortest repr that reads back the same float, in plain decimal form (`codec.fmt_price`).
 pub fn fmt_price(value: f64) -> String {
+    let mut out = String::with_capacity(16);
+    push_price(&mut out, value);
+    out
+}
+
+/// `fmt_price`, appended to `out`.
+pub fn push_price(out: &mut String, value: f64) {
     assert!(
         value.is_finite(),
         "refusing to write non-finite price {value}"
     );
     let (digits, exp) = shortest(value);
-    let digits = digits.to_string();
-    let mut out = String::with_capacity(digits.len() + 8);
+    let mut buf = DigitBuf::new();
+    let digits = buf.digits(u128::from(digits), 1);
     if value.is_sign_negative() {
         out.push('-');
     }
+    let zeros = |out: &mut String, n: usize| out.extend(std::iter::repeat_n('0', n));
     if exp >= 0 {
-        out.push_str(&digits);
+        out.push_str(digits);
         if digits != "0" {
-            out.push_str(&"0".repeat(exp as usize));
+            zeros(out, exp as usize);
         }
     } else {
         let point = digits.len() as i64 + exp as i64;
@@ -573,15 +687,21 @@ pub fn fmt_price(value: f64) -> String {
             out.push_str(&digits[point as usize..]);
         } else {
             out.push_str("0.");
-            out.push_str(&"0".repeat((-point) as usize));
-            out.push_str(&digits);
+            zeros(out, (-point) as usize);
+            out.push_str(digits);
         }
     }
-    out
 }
 
 /// ISO 8601 in exchange time with its offset, millisecond precision (`codec.fmt_timestamp`).
 pub fn fmt_timestamp(ts_ms: i64) -> String {
+    let mut out = String::with_capacity(29);
+    push_timestamp(&mut out, ts_ms);
+    out
+}
+
+/// `fmt_timestamp`, appended to `out`.
+pub fn push_timestamp(out: &mut String, ts_ms: i64) {
     const EXACT_BELOW: i64 = 4_000_000_000_000;
     let (secs, ms) = if (0..EXACT_BELOW).contains(&ts_ms) {
         (ts_ms.div_euclid(1000), ts_ms.rem_euclid(1000))
@@ -602,24 +722,32 @@ pub fn fmt_timestamp(ts_ms: i64) -> String {
     let local = secs * 1000 + IST_OFFSET_MS;
     let day = local.div_euclid(DAY_MS);
     let in_day = local.rem_euclid(DAY_MS) / 1000;
-    let mut out = String::with_capacity(29);
-    push_iso_date(&mut out, day);
+    push_iso_date(out, day);
     out.push('T');
-    for (i, part) in [in_day / 3600, in_day / 60 % 60, in_day % 60].into_iter().enumerate() {
+    for (i, part) in [in_day / 3600, in_day / 60 % 60, in_day % 60]
+        .into_iter()
+        .enumerate()
+    {
         if i > 0 {
             out.push(':');
         }
-        push_padded(&mut out, part as u64, 2);
+        push_padded(out, part as u64, 2);
     }
     out.push('.');
-    push_padded(&mut out, ms as u64, 3);
+    push_padded(out, ms as u64, 3);
     out.push_str("+05:30");
-    out
 }
 
 /// A list of floats as orjson writes it: `[100.05,99.5]`.
 pub fn levels_json(levels: &[f64]) -> String {
-    let mut out = String::from("[");
+    let mut out = String::new();
+    push_levels_json(&mut out, levels);
+    out
+}
+
+/// `levels_json`, appended to `out`.
+pub fn push_levels_json(out: &mut String, levels: &[f64]) {
+    out.push('[');
     for (i, &v) in levels.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -627,7 +755,6 @@ pub fn levels_json(levels: &[f64]) -> String {
         out.push_str(&json_float(v));
     }
     out.push(']');
-    out
 }
 
 /// One finite float in orjson's (ryu's) layout.
@@ -674,6 +801,7 @@ pub fn json_float(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::iso_date;
 
     #[test]
     fn integers_in_decimal() {
@@ -771,7 +899,13 @@ mod tests {
         assert_eq!(fmt_float(-0.0004, 3), "0");
         assert_eq!(fmt_float(-1.5, 3), "-1.5");
         assert_eq!(fmt_float(1234.0, 3), "1234");
-        for ts in [0i64, 1_765_254_600_250, 3_999_999_999_999, 86_399_999, 1_000] {
+        for ts in [
+            0i64,
+            1_765_254_600_250,
+            3_999_999_999_999,
+            86_399_999,
+            1_000,
+        ] {
             let secs = ts / 1000;
             let local = secs * 1000 + IST_OFFSET_MS;
             let in_day = local.rem_euclid(DAY_MS) / 1000;

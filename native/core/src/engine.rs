@@ -625,7 +625,7 @@ fn snapshot<'a>(shared: &Shared, sym: &'a Symbol, session: &'a Session) -> Snaps
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{Family, KeyTemplate};
+    use crate::codec::{Family, Fields, KeyTemplate};
 
     struct Flat {
         curve: Arc<Curve>,
@@ -711,10 +711,7 @@ mod tests {
     }
 
     fn field<'a>(w: &'a HashWrite, name: &str) -> Option<&'a str> {
-        w.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        w.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     #[test]
@@ -760,7 +757,7 @@ mod tests {
             Some(r#"{"612.35":600}"#)
         );
         assert_eq!(field(&writes[4], "avg_volume"), Some("37500"));
-        assert_eq!(writes[6].fields, vec![("60".into(), "600".to_string())]);
+        assert_eq!(writes[6].fields, Fields::from_pairs([("60", "600")]));
         assert_eq!(writes[1].family, Family::Baseline);
         // nothing changed: nothing to drain; the baseline is not rewritten on the next change
         assert!(e.drain(true).is_empty());

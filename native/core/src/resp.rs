@@ -5,7 +5,7 @@
 //! when the write names absent fields, one `HDEL key f ...`. Encoding here means the worker never
 //! builds a Python object per field: the drain hands Redis-ready bytes to the writer.
 
-use crate::codec::DigitBuf;
+use crate::codec::{DigitBuf, Fields};
 
 /// Field and value arguments per HSET (2000 pairs), so no command grows without bound.
 pub const HSET_CHUNK: usize = 4000;
@@ -48,13 +48,30 @@ impl Encoded {
         V: AsRef<str>,
         A: AsRef<str>,
     {
-        for chunk in fields.chunks(HSET_CHUNK / 2) {
-            self.header(2 + 2 * chunk.len());
+        let pairs = fields.iter().map(|(f, v)| (f.as_ref(), v.as_ref()));
+        self.hash_write_pairs(key, pairs, absent);
+    }
+
+    /// `hash_write` of a write's `Fields`.
+    pub fn hash_write_fields<A: AsRef<str>>(&mut self, key: &str, fields: &Fields, absent: &[A]) {
+        let pairs = fields.iter().map(|(f, v)| (f.as_ref(), v));
+        self.hash_write_pairs(key, pairs, absent);
+    }
+
+    fn hash_write_pairs<'a, A: AsRef<str>>(
+        &mut self,
+        key: &str,
+        mut pairs: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+        absent: &[A],
+    ) {
+        while pairs.len() > 0 {
+            let chunk = pairs.len().min(HSET_CHUNK / 2);
+            self.header(2 + 2 * chunk);
             self.arg(b"HSET");
             self.arg(key.as_bytes());
-            for (f, v) in chunk {
-                self.arg(f.as_ref().as_bytes());
-                self.arg(v.as_ref().as_bytes());
+            for (f, v) in pairs.by_ref().take(chunk) {
+                self.arg(f.as_bytes());
+                self.arg(v.as_bytes());
             }
         }
         if !absent.is_empty() {

@@ -204,7 +204,7 @@ impl WriteFilter {
         let mut keep = std::mem::take(&mut self.keep);
         digests.clear();
         keep.clear();
-        for (f, v) in &w.fields {
+        for (f, v) in w.fields.iter() {
             let name = self.name(f);
             digests.push((name, self.value(v)));
         }
@@ -257,8 +257,7 @@ impl WriteFilter {
         } else if kept == 0 {
             None
         } else {
-            let mut flags = keep[..n].iter();
-            w.fields.retain(|_| flags.next() == Some(&true));
+            w.fields.retain_flags(&keep[..n]);
             let mut flags = keep[n..].iter();
             w.absent.retain(|_| flags.next() == Some(&true));
             Some(w)
@@ -332,7 +331,7 @@ impl WriteFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::Family;
+    use crate::codec::{Family, Fields};
     use std::borrow::Cow;
     use std::collections::BTreeMap;
 
@@ -340,10 +339,7 @@ mod tests {
         HashWrite {
             key: key.to_string(),
             family: Family::Unified,
-            fields: fields
-                .iter()
-                .map(|(f, v)| (Cow::Owned(f.to_string()), v.to_string()))
-                .collect(),
+            fields: Fields::from_pairs(fields.iter().map(|(f, v)| (f.to_string(), *v))),
             absent: absent.iter().map(|a| Cow::Owned(a.to_string())).collect(),
         }
     }
@@ -364,8 +360,8 @@ mod tests {
     fn apply(store: &mut Store, writes: &[HashWrite]) {
         for w in writes {
             let h = store.entry(w.key.clone()).or_default();
-            for (f, v) in &w.fields {
-                h.insert(f.to_string(), v.clone());
+            for (f, v) in w.fields.iter() {
+                h.insert(f.to_string(), v.to_string());
             }
             for a in &w.absent {
                 h.remove(a.as_ref());

@@ -164,7 +164,7 @@ fn write_to_py<'py>(
     families: &[Py<PyString>],
     w: &HashWrite,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let fields = PyList::new(py, w.fields.iter().map(|(k, v)| (k.as_ref(), v.as_str())))?;
+    let fields = PyList::new(py, w.fields.iter().map(|(k, v)| (k.as_ref(), v)))?;
     let absent = PyList::new(py, w.absent.iter().map(|a| a.as_ref()))?;
     PyTuple::new(
         py,

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use volume_core::codec::{Family, HashWrite};
+use volume_core::codec::{Family, Fields, HashWrite};
 use volume_core::write_filter;
 
 /// (key, [(field, value)], [absent field]).
@@ -43,19 +43,12 @@ impl WriteFilter {
                 self.inner.filter(HashWrite {
                     key,
                     family: Family::State,
-                    fields: fields
-                        .into_iter()
-                        .map(|(f, v)| (Cow::Owned(f), v))
-                        .collect(),
+                    fields: Fields::from_pairs(fields),
                     absent: absent.into_iter().map(Cow::Owned).collect(),
                 })
             })
             .map(|w| {
-                let fields = w
-                    .fields
-                    .into_iter()
-                    .map(|(f, v)| (f.into_owned(), v))
-                    .collect();
+                let fields = w.fields.to_pairs();
                 let absent = w.absent.into_iter().map(Cow::into_owned).collect();
                 (w.key, fields, absent)
             })
