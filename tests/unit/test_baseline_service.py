@@ -424,3 +424,20 @@ def test_shipped_curve_matches_learning_from_the_sample_data(shared_data: Path) 
     _, shipped = _shipped_curve()
     for m in range(376):
         assert shipped.points[m] == pytest.approx(learned.points[m], abs=1e-3)
+
+
+@given(
+    st.dictionaries(st.integers(-400, 400), st.integers(0, 10**15), max_size=40),
+    st.integers(-400, 400),
+    st.integers(1, 25),
+)
+def test_a_baseline_over_day_numbers_is_the_one_over_dates(
+    totals: dict[int, int], current: int, lookback: int
+) -> None:
+    """The native core's session contexts pass day numbers: the same sessions, the same
+    float, as over the dates they stand for."""
+    epoch = date(2025, 1, 1)
+    by_date = {epoch + timedelta(days=d): v for d, v in totals.items()}
+    assert compute_baseline(totals, current, lookback=lookback) == compute_baseline(
+        by_date, epoch + timedelta(days=current), lookback=lookback
+    )

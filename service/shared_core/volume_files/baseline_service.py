@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 from .instruments import InstrumentKind
 
@@ -38,9 +38,14 @@ class Baseline:
     sessions: int  # recorded sessions averaged (<= lookback)
 
 
+# A day: a date, or its day number (the native core's, which orders the same way and saves
+# a conversion per recorded session on every symbol's first sight).
+Day = TypeVar("Day", date, int)
+
+
 def compute_baseline(
-    daily_totals: Mapping[date, int],
-    current: date,
+    daily_totals: Mapping[Day, int],
+    current: Day,
     *,
     session_minutes: int = 375,
     lookback: int = 20,
@@ -296,7 +301,7 @@ class BaselineService:
         self.session_minutes = session_minutes
         self._flat = TimeOfDayCurve.flat(session_minutes)
 
-    def baseline(self, daily_totals: Mapping[date, int], current: date) -> Baseline | None:
+    def baseline(self, daily_totals: Mapping[Day, int], current: Day) -> Baseline | None:
         return compute_baseline(
             daily_totals, current, session_minutes=self.session_minutes, lookback=self.lookback
         )

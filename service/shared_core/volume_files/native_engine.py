@@ -104,7 +104,7 @@ class SessionContexts:
     ) -> Context:
         current = _date(day)
         service = self.config.baselines
-        baseline = service.baseline({_date(d): v for d, v in daily_totals}, current)
+        baseline = service.baseline(dict(daily_totals), day)  # day numbers order as dates
         recent = [m for d, m in minute_history if d < day]  # oldest first
         curve = service.curve_for(recent[-service.lookback :])
         expiry = self.expiries.get(symbol)
