@@ -311,8 +311,11 @@ class Bench:
         capacity = (self.by_name.get(self.name("engine_steady", core))
                     or self.by_name.get(self.name("engine", core)))
         rate = self.args.latency_rate or (0.5 * capacity.ticks_per_s if capacity else 5000.0)
+        timed = len(entries) - len({e["symbol"] for e in entries})  # firsts are the warm-up
+        seconds = min(self.plan.latency_s, timed / rate)
+        why = "the workload's ticks" if seconds < self.plan.latency_s else "the plan's"
         _log(f"latency: core {core or 'default'}, publishing at {rate:,.0f} ticks/s for "
-             f"{self.plan.latency_s:.0f}s")
+             f"{seconds:.1f}s ({why})")
         result = latency.measure(server, DB_LATENCY, entries, rate=rate,
                                  duration=self.plan.latency_s, log_dir=self.log_dir,
                                  histories=self.histories, extra=core_env(core),
@@ -324,7 +327,8 @@ class Bench:
         detail = {
             "p50_ms": round(result.p50_ms, 1), "p99_ms": round(result.p99_ms, 1),
             "max_ms": round(result.max_ms, 1), "mean_ms": round(result.mean_ms, 1),
-            "samples": result.samples, "target_rate": round(rate, 1),
+            "samples": result.samples, "sampled_s": round(result.sampled_s, 2),
+            "target_rate": round(rate, 1),
             "rate_from": ("--latency-rate" if self.args.latency_rate
                           else capacity.name if capacity else "default"),
             "worker_cpu_share": round(result.worker_cpu_share, 2),

@@ -57,6 +57,7 @@ POLL_S = 0.002
 class Latency:
     rate: float  # ticks/s actually published
     samples: int
+    sampled_s: float  # the publishing time whose ticks are measured (after the warm-up)
     p50_ms: float
     p99_ms: float
     max_ms: float
@@ -163,6 +164,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     return Latency(
         rate=n_total / elapsed,
         samples=len(ms),
+        sampled_s=max(0.0, elapsed - warmup_s),
         p50_ms=_quantile(ms, 0.50),
         p99_ms=_quantile(ms, 0.99),
         max_ms=ms[-1] if ms else float("nan"),
