@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from shared_core.volume_files.settings import load_settings
+from shared_core.volume_files.simulator import SimInstrument
 
 from . import consumers, latency, service, worker_memory, workloads
 from .analysis import (
@@ -74,7 +75,7 @@ class Plan:
     worker_memory: tuple[int, int]  # (symbols, ticks) for the worker's memory figure
 
 
-FULL = Plan(symbols=20_000, ticks=400_000, naive_budget_s=20.0, latency_s=30.0,
+FULL = Plan(symbols=20_000, ticks=400_000, naive_budget_s=20.0, latency_s=20.0,
             memory=((20_000, 800_000), (100_000, 4_000_000)), worker_memory=(100_000, 4_000_000))
 # Quick leaves out the in-process 100,000-symbol replay: the worker's figure measures that size.
 QUICK = Plan(symbols=20_000, ticks=100_000, naive_budget_s=5.0, latency_s=10.0,
@@ -118,6 +119,7 @@ class Bench:
         self.meta: dict[str, Any] = {}
         self.json_out = Path(args.json) if args.json else None
         self.histories: dict[str, dict[str, str]] = {}
+        self.universe: list[SimInstrument] = []
 
     def name(self, base: str, core: str | None) -> str:
         return figure_name(base, core, self.suffixed)
@@ -139,6 +141,7 @@ class Bench:
         work = workloads.Workload(plan.symbols, plan.ticks, seed=self.args.seed)
         _log(f"simulating {plan.ticks:,} ticks over {plan.symbols:,} symbols")
         universe = work.universe()
+        self.universe = universe
         entries = work.entries(universe)
         self.histories = workloads.history(universe, seed=self.args.seed)
         shape = workloads.describe(universe, entries)
@@ -184,7 +187,7 @@ class Bench:
                 self.naive(server)
             if "latency" in self.only:
                 for core in self.cores:
-                    self.latency(server, entries, core)
+                    self.latency(server, core)
             if "scaling" in self.only:
                 for core in self.cores:
                     self.scaling(server, len(entries), core)
@@ -306,16 +309,18 @@ class Bench:
                 notes.append(f"{self.name(label, core)} is {multiple:.0f}x")
         self.emit(Figure("naive", result.ticks_per_s, detail, note="; ".join(notes)))
 
-    def latency(self, server: RedisServer, entries: list[dict[str, str]],
-                core: str | None) -> None:
+    def latency(self, server: RedisServer, core: str | None) -> None:
+        """Its own session of the same universe, simulated long enough to publish for the
+        plan's seconds at the rate (the throughput workload ran out in one to six seconds
+        at half capacity, leaving a few flushes, or none, past the warm-up)."""
         capacity = (self.by_name.get(self.name("engine_steady", core))
                     or self.by_name.get(self.name("engine", core)))
         rate = self.args.latency_rate or (0.5 * capacity.ticks_per_s if capacity else 5000.0)
-        timed = len(entries) - len({e["symbol"] for e in entries})  # firsts are the warm-up
-        seconds = min(self.plan.latency_s, timed / rate)
-        why = "the workload's ticks" if seconds < self.plan.latency_s else "the plan's"
+        ticks = int(rate * self.plan.latency_s) + self.plan.symbols  # + each symbol's first
+        entries = workloads.Workload(self.plan.symbols, ticks, seed=self.args.seed).entries(
+            self.universe)
         _log(f"latency: core {core or 'default'}, publishing at {rate:,.0f} ticks/s for "
-             f"{seconds:.1f}s ({why})")
+             f"{self.plan.latency_s:.0f}s ({ticks:,} ticks simulated for it)")
         result = latency.measure(server, DB_LATENCY, entries, rate=rate,
                                  duration=self.plan.latency_s, log_dir=self.log_dir,
                                  histories=self.histories, extra=core_env(core),
