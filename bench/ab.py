@@ -36,6 +36,7 @@ COLUMNS = (
     ("engine", "redis_cpu_us_per_tick"), ("engine_steady", "ticks_per_s"),
     ("engine_steady", "worker_cpu_us_per_tick"), ("engine_steady", "redis_cpu_us_per_tick"),
     ("latency", "p50_ms"), ("latency", "p99_ms"), ("latency", "ticks_per_s"),
+    ("latency", "worker_cpu_share"), ("latency", "redis_cpu_share"),
 )
 
 
