@@ -7,10 +7,19 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from tests.redis_server import RedisServer
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# No property test is a timed test: on a loaded 2-core machine (a build beside the suite) an
+# example can outlast hypothesis's 200 ms deadline, or its data generation its "too slow"
+# check, without anything being wrong. Examples and their count are hypothesis's defaults.
+settings.register_profile(
+    "untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("untimed")
 
 
 @pytest.fixture(scope="module")
