@@ -870,13 +870,7 @@ mod tests {
     /// The formatter-free paths write what the formatter writes, wherever they answer.
     #[test]
     fn fixed_and_timestamps_without_the_formatter() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
         let mut answered = 0;
         for i in 0..300_000u64 {
             let r = next();

@@ -298,13 +298,7 @@ mod shortest_tests {
     /// The few-decimals path agrees with the formatting one wherever it answers.
     #[test]
     fn few_decimals_is_the_text_path() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let mut answered = 0;
         for i in 0..400_000u64 {
             let r = next();

@@ -18,3 +18,15 @@ pub mod scan;
 pub mod session;
 pub mod ticks;
 pub mod write_filter;
+
+/// A seeded xorshift64 stream for the property-style tests (no crate for it).
+#[cfg(test)]
+pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
