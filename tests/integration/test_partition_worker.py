@@ -155,6 +155,24 @@ async def test_a_lease_taken_while_the_flush_drains_writes_nothing(
     assert len(aclient.connection_pool._in_use_connections) == 0
 
 
+async def test_a_drain_that_fails_raises_its_error_and_gives_the_check_back(
+    aclient: aredis.Redis, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_client.xadd(STREAM, _ticks(1)[0])  # type: ignore[arg-type]
+    worker, _, _ = await _worker(aclient)
+    await worker._load_checkpoint()
+    await worker._process(await worker._read(">", 10))
+
+    def broken() -> Any:
+        raise RuntimeError("drain failed")
+
+    monkeypatch.setattr(worker.core, "drain", broken)
+    with pytest.raises(RuntimeError, match="drain failed"):
+        await worker._start_flush()
+    assert worker._watching is None
+    assert len(aclient.connection_pool._in_use_connections) == 0
+
+
 async def test_a_flush_with_nothing_to_write_gives_its_check_back(
     aclient: aredis.Redis, redis_client: redis.Redis
 ) -> None:

@@ -398,7 +398,8 @@ class PartitionWorker:
             sealed = await self._seal(drained_at)
         except BaseException:
             if watching is not None:
-                await self._give_back(watching)
+                with contextlib.suppress(Exception):  # the drain's error is the one to raise
+                    await self._give_back(watching)
             raise
         if not sealed:
             if watching is not None:
