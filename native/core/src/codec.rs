@@ -101,6 +101,12 @@ impl Fields {
         self.spans.len()
     }
 
+    /// No fields, the buffers kept for the next write.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -183,6 +189,12 @@ impl KeyTemplate {
 
     pub fn render(&self, symbol: &str, date: &str) -> String {
         let mut out = String::with_capacity(symbol.len() + date.len() + 24);
+        self.render_into(&mut out, symbol, date);
+        out
+    }
+
+    /// `render`, appended to `out`.
+    pub fn render_into(&self, out: &mut String, symbol: &str, date: &str) {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
@@ -190,7 +202,6 @@ impl KeyTemplate {
                 Part::Date => out.push_str(date),
             }
         }
-        out
     }
 }
 
@@ -296,14 +307,32 @@ impl Codec {
         snap: Snapshot<'_>,
         dual_write: bool,
     ) -> (Vec<HashWrite>, Option<usize>) {
+        let mut writes = Vec::new();
+        let (n, legacy_at) = self.snapshot_writes_into(snap, dual_write, &mut writes);
+        writes.truncate(n);
+        (writes, legacy_at)
+    }
+
+    /// `snapshot_writes` into `out`'s first writes, reusing their buffers (a drain writes
+    /// every changed symbol's hashes through one scratch vector, not a String per key and
+    /// value): how many it wrote, and the legacy write's position.
+    pub fn snapshot_writes_into(
+        &self,
+        snap: Snapshot<'_>,
+        dual_write: bool,
+        out: &mut Vec<HashWrite>,
+    ) -> (usize, Option<usize>) {
         let s = snap.session;
         let symbol = snap.symbol;
         let mut day = String::with_capacity(10);
         push_iso_date(&mut day, s.day as i64);
+        let mut n = 0;
         // The session hash, in SESSION_ORDER; at[i]: the position of field i when it is set.
-        let mut session = Fields::with_capacity(16, 192);
         let mut at = [usize::MAX; 16];
         {
+            let w = reuse(out, &mut n, Family::Unified);
+            self.keys.session.render_into(&mut w.key, symbol, &day);
+            let session = &mut w.fields;
             let mut set = |i: usize, write: &dyn Fn(&mut String)| {
                 at[i] = session.len();
                 session.push_with(Cow::Borrowed(SESSION_ORDER[i]), write);
@@ -332,31 +361,24 @@ impl Codec {
             if let Some(v) = snap.expected_volume {
                 set(15, &|o| push_float(o, v, 3));
             }
+            w.absent.extend(
+                (13..16)
+                    .filter(|&i| at[i] == usize::MAX)
+                    .map(|i| Cow::Borrowed(SESSION_ORDER[i])),
+            );
         }
-        let absent: Vec<Name> = (13..16)
-            .filter(|&i| at[i] == usize::MAX)
-            .map(|i| Cow::Borrowed(SESSION_ORDER[i]))
-            .collect();
-        let stamp = session.value(at[8]).to_string();
-        let cumulative = session.value(at[2]).to_string();
         let avg_text = snap.baseline.map(|b| fmt_float(b.avg_volume_20d, 3));
-        let legacy = dual_write.then(|| self.legacy_write(symbol, &day, &session, &at, &avg_text));
-        let mut writes = vec![HashWrite {
-            key: self.keys.session.render(symbol, &day),
-            family: Family::Unified,
-            fields: session,
-            absent,
-        }];
 
         if snap.baseline_changed {
+            let w = reuse(out, &mut n, Family::Baseline);
+            self.keys.baseline.render_into(&mut w.key, symbol, &day);
+            let fields = &mut w.fields;
             let sessions = snap.baseline.map_or(0, |b| b.sessions);
-            let mut fields = Fields::with_capacity(5, 48);
             fields.push_with(Cow::Borrowed("sessions"), |o| push_int(o, sessions as i128));
             fields.push_with(Cow::Borrowed("fno_adjustment"), |o| {
                 push_float(o, snap.fno_adjustment, 6)
             });
             fields.push(Cow::Borrowed("is_fno"), if snap.is_fno { "1" } else { "0" });
-            let mut absent: Vec<Name> = Vec::new();
             match snap.baseline {
                 Some(b) => {
                     fields.push_with(Cow::Borrowed("baseline_1min"), |o| {
@@ -365,35 +387,27 @@ impl Codec {
                     let avg = avg_text.as_deref().expect("a baseline has its average");
                     fields.push(Cow::Borrowed(AVG_VOLUME), avg);
                 }
-                None => absent.extend([Cow::Borrowed("baseline_1min"), Cow::Borrowed(AVG_VOLUME)]),
+                None => w
+                    .absent
+                    .extend([Cow::Borrowed("baseline_1min"), Cow::Borrowed(AVG_VOLUME)]),
             }
-            writes.push(HashWrite {
-                key: self.keys.baseline.render(symbol, &day),
-                family: Family::Baseline,
-                fields,
-                absent,
-            });
         }
 
         if let Some(p) = snap.profile {
-            let mut poc = Fields::with_capacity(6, 96);
-            poc.push_with(Cow::Borrowed("poc_price"), |o| push_price(o, p.poc_price));
-            poc.push_with(Cow::Borrowed("poc_volume"), |o| push_int(o, p.poc_volume));
-            poc.push_with(Cow::Borrowed("value_area_high"), |o| {
-                push_price(o, p.value_area_high)
-            });
-            poc.push_with(Cow::Borrowed("value_area_low"), |o| {
-                push_price(o, p.value_area_low)
-            });
-            poc.push_with(Cow::Borrowed("profile_strength"), |o| {
-                push_float(o, p.profile_strength, 6)
-            });
-            poc.push(Cow::Borrowed("exchange_timestamp"), &stamp);
-            let mut full =
-                Fields::with_capacity(10, poc.text_len() + p.distribution_json.len() + 64);
-            for (name, value) in poc.iter() {
-                full.push(name.clone(), value);
+            let stamp_at = at[8];
+            let (head, _) = out.split_at_mut(1);
+            let stamp = head[0].fields.value(stamp_at).to_string();
+            {
+                let w = reuse(out, &mut n, Family::Profile);
+                self.keys.poc.render_into(&mut w.key, symbol, &day);
+                push_poc_fields(&mut w.fields, &p, &stamp);
             }
+            let w = reuse(out, &mut n, Family::Profile);
+            self.keys
+                .profile_session
+                .render_into(&mut w.key, symbol, &day);
+            let full = &mut w.fields;
+            push_poc_fields(full, &p, &stamp);
             full.push_with(Cow::Borrowed("total_volume"), |o| {
                 push_int(o, p.total_volume)
             });
@@ -407,60 +421,46 @@ impl Codec {
             full.push_with(Cow::Borrowed("resistance_levels"), |o| {
                 push_levels_json(o, &p.resistance_levels)
             });
-            writes.push(HashWrite {
-                key: self.keys.poc.render(symbol, &day),
-                family: Family::Profile,
-                fields: poc,
-                absent: Vec::new(),
-            });
-            writes.push(HashWrite {
-                key: self.keys.profile_session.render(symbol, &day),
-                family: Family::Profile,
-                fields: full,
-                absent: Vec::new(),
-            });
         }
 
         let mut legacy_at = None;
-        if let Some(legacy) = legacy {
-            legacy_at = Some(writes.len());
-            writes.push(legacy);
+        if dual_write {
+            legacy_at = Some(n);
+            reuse(out, &mut n, Family::Legacy);
+            let (head, tail) = out.split_at_mut(n - 1);
+            let w = &mut tail[0];
+            self.keys.legacy.render_into(&mut w.key, symbol, &day);
+            self.legacy_fields(w, &head[0].fields, &at, &avg_text);
         }
 
-        let mut history = Fields::with_capacity(1, cumulative.len());
-        history.push(Cow::Owned(day.clone()), &cumulative);
-        writes.push(HashWrite {
-            key: self.keys.history.render(symbol, &day),
-            family: Family::State,
-            fields: history,
-            absent: Vec::new(),
-        });
-        if !snap.dirty_minutes.is_empty() {
-            let mut minutes = Fields::with_capacity(snap.dirty_minutes.len(), 0);
-            for &(m, v) in &snap.dirty_minutes {
-                minutes.push_with(Cow::Owned(fmt_int(m as i128)), |o| push_int(o, v));
-            }
-            writes.push(HashWrite {
-                key: self.keys.minutes.render(symbol, &day),
-                family: Family::State,
-                fields: minutes,
-                absent: Vec::new(),
-            });
+        {
+            let w = reuse(out, &mut n, Family::State);
+            self.keys.history.render_into(&mut w.key, symbol, &day);
+            let cumulative = at[2];
+            let (head, tail) = out.split_at_mut(n - 1);
+            tail[0]
+                .fields
+                .push(Cow::Owned(day.clone()), head[0].fields.value(cumulative));
         }
-        (writes, legacy_at)
+        if !snap.dirty_minutes.is_empty() {
+            let w = reuse(out, &mut n, Family::State);
+            self.keys.minutes.render_into(&mut w.key, symbol, &day);
+            for &(m, v) in &snap.dirty_minutes {
+                w.fields
+                    .push_with(Cow::Owned(fmt_int(m as i128)), |o| push_int(o, v));
+            }
+        }
+        (n, legacy_at)
     }
 
-    /// The legacy indicator hash of one snapshot: session fields under their old names.
-    fn legacy_write(
+    /// The legacy indicator hash's fields: session fields under their old names.
+    fn legacy_fields(
         &self,
-        symbol: &str,
-        day: &str,
+        w: &mut HashWrite,
         session: &Fields,
         at: &[usize; 16],
         avg_text: &Option<String>,
-    ) -> HashWrite {
-        let mut fields = Fields::with_capacity(self.legacy.len(), 160);
-        let mut missing: Vec<Name> = Vec::new();
+    ) {
         for (old, source) in &self.legacy {
             let value = match source {
                 Source::AvgVolume => avg_text.as_deref(),
@@ -468,17 +468,46 @@ impl Codec {
                 Source::Missing => None,
             };
             match value {
-                Some(v) => fields.push(Cow::Owned(old.clone()), v),
-                None => missing.push(Cow::Owned(old.clone())),
+                Some(v) => w.fields.push(Cow::Owned(old.clone()), v),
+                None => w.absent.push(Cow::Owned(old.clone())),
             }
         }
-        HashWrite {
-            key: self.keys.legacy.render(symbol, day),
-            family: Family::Legacy,
-            fields,
-            absent: missing,
-        }
     }
+}
+
+/// The POC fields, shared by the POC hash and the session's profile hash.
+fn push_poc_fields(fields: &mut Fields, p: &ProfileSnap, stamp: &str) {
+    fields.push_with(Cow::Borrowed("poc_price"), |o| push_price(o, p.poc_price));
+    fields.push_with(Cow::Borrowed("poc_volume"), |o| push_int(o, p.poc_volume));
+    fields.push_with(Cow::Borrowed("value_area_high"), |o| {
+        push_price(o, p.value_area_high)
+    });
+    fields.push_with(Cow::Borrowed("value_area_low"), |o| {
+        push_price(o, p.value_area_low)
+    });
+    fields.push_with(Cow::Borrowed("profile_strength"), |o| {
+        push_float(o, p.profile_strength, 6)
+    });
+    fields.push(Cow::Borrowed("exchange_timestamp"), stamp);
+}
+
+/// The next write of `out` (its `n`-th), emptied with its buffers kept, or a new one.
+fn reuse<'a>(out: &'a mut Vec<HashWrite>, n: &mut usize, family: Family) -> &'a mut HashWrite {
+    if *n == out.len() {
+        out.push(HashWrite {
+            key: String::new(),
+            family,
+            fields: Fields::default(),
+            absent: Vec::new(),
+        });
+    }
+    let w = &mut out[*n];
+    *n += 1;
+    w.key.clear();
+    w.family = family;
+    w.fields.clear();
+    w.absent.clear();
+    w
 }
 
 pub fn fmt_int(value: i128) -> String {

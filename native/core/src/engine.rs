@@ -197,6 +197,8 @@ pub struct Engine {
     slots: Vec<Option<Symbol>>,
     free: Vec<u32>,
     dirty: Vec<u32>,
+    /// The drain's hash writes for one symbol, their buffers reused symbol after symbol.
+    scratch: Vec<HashWrite>,
 }
 
 impl Engine {
@@ -213,6 +215,7 @@ impl Engine {
             slots: Vec::new(),
             free: Vec::new(),
             dirty: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -396,14 +399,16 @@ impl Engine {
     /// The writes of every symbol changed since the last drain, closed sessions first.
     pub fn drain(&mut self, dual_write: bool) -> Vec<HashWrite> {
         let mut out = Vec::new();
-        self.drain_into(dual_write, &mut |w| out.push(w));
+        self.drain_into(dual_write, &mut |w| out.push(w.clone()));
         out
     }
 
-    /// `drain`, handing each write to `sink` as it is made: a caller converting writes (the
-    /// bindings) holds one symbol's at a time, not the whole drain's twice.
-    pub fn drain_into(&mut self, dual_write: bool, sink: &mut dyn FnMut(HashWrite)) {
+    /// `drain`, handing each write to `sink` as it is made (which may trim it: the write
+    /// filter does): a caller encoding or converting writes holds one symbol's at a time, in
+    /// buffers reused from symbol to symbol.
+    pub fn drain_into(&mut self, dual_write: bool, sink: &mut dyn FnMut(&mut HashWrite)) {
         let dirty = std::mem::take(&mut self.dirty);
+        let mut scratch = std::mem::take(&mut self.scratch);
         for &idx in &dirty {
             let Some(sym) = self.slots[idx as usize].as_mut() else {
                 continue;
@@ -413,16 +418,18 @@ impl Engine {
             }
             sym.dirty = false;
             for (writes, legacy) in sym.closed.drain(..) {
-                for (i, w) in writes.into_iter().enumerate() {
+                for (i, mut w) in writes.into_iter().enumerate() {
                     if dual_write || Some(i) != legacy {
-                        sink(w);
+                        sink(&mut w);
                     }
                 }
             }
             if let Some(session) = &sym.session {
                 let snap = snapshot(&self.shared, sym, session);
                 let fno = snap.fno_adjustment;
-                for w in self.shared.codec.snapshot_writes(snap, dual_write).0 {
+                let codec = &self.shared.codec;
+                let (n, _) = codec.snapshot_writes_into(snap, dual_write, &mut scratch);
+                for w in &mut scratch[..n] {
                     sink(w);
                 }
                 sym.drained_fno = Some(fno);
@@ -430,6 +437,7 @@ impl Engine {
             sym.dirty_minutes.clear();
             sym.dirty_minutes.shrink_to(8);
         }
+        self.scratch = scratch;
         self.dirty = dirty;
         self.dirty.clear();
         self.dirty.shrink_to(1024);
@@ -441,14 +449,14 @@ impl Engine {
         &mut self,
         dual_write: bool,
         filter: Option<&mut WriteFilter>,
-        sink: &mut dyn FnMut(HashWrite),
+        sink: &mut dyn FnMut(&mut HashWrite),
     ) {
         match filter {
             None => self.drain_into(dual_write, sink),
             Some(f) => {
                 f.begin();
                 self.drain_into(dual_write, &mut |w| {
-                    if let Some(w) = f.filter(w) {
+                    if f.filter(w) {
                         sink(w);
                     }
                 });

@@ -196,8 +196,8 @@ impl WriteFilter {
         self.left_out = 0;
     }
 
-    /// The part of `w` Redis does not hold yet, None when it holds all of it.
-    pub fn filter(&mut self, mut w: HashWrite) -> Option<HashWrite> {
+    /// Trim `w` to the part Redis does not hold yet; false when it holds all of it.
+    pub fn filter(&mut self, w: &mut HashWrite) -> bool {
         // (name, value) digests of the write's fields, then (name, ABSENT) of its deletions,
         // and whether each is kept: buffers reused from write to write.
         let mut digests = std::mem::take(&mut self.digests);
@@ -252,16 +252,12 @@ impl WriteFilter {
         let kept = keep.iter().filter(|&&k| k).count();
         let dropped = keep.len() - kept;
         self.left_out += dropped;
-        let out = if dropped == 0 {
-            Some(w)
-        } else if kept == 0 {
-            None
-        } else {
+        let out = dropped == 0 || kept > 0; // an empty write passes as it came
+        if dropped > 0 && kept > 0 {
             w.fields.retain_flags(&keep[..n]);
             let mut flags = keep[n..].iter();
             w.absent.retain(|_| flags.next() == Some(&true));
-            Some(w)
-        };
+        }
         self.digests = digests;
         self.keep = keep;
         out
@@ -344,13 +340,18 @@ mod tests {
         }
     }
 
+    /// `filter` as the drain uses it: what is left of the write, if anything.
+    fn kept(f: &mut WriteFilter, mut w: HashWrite) -> Option<HashWrite> {
+        f.filter(&mut w).then_some(w)
+    }
+
     fn session(fields: &[(&str, &str)], absent: &[&str]) -> HashWrite {
         write("vol:session:SBIN:2025-01-06", fields, absent)
     }
 
     fn flush(f: &mut WriteFilter, writes: Vec<HashWrite>) -> Vec<HashWrite> {
         f.begin();
-        let out = writes.into_iter().filter_map(|w| f.filter(w)).collect();
+        let out = writes.into_iter().filter_map(|w| kept(f, w)).collect();
         f.commit();
         out
     }
@@ -370,6 +371,16 @@ mod tests {
                 store.remove(&w.key);
             }
         }
+    }
+
+    #[test]
+    fn an_empty_write_passes_as_it_came() {
+        let mut f = WriteFilter::new(10);
+        f.begin();
+        assert_eq!(
+            kept(&mut f, write("k", &[], &[])),
+            Some(write("k", &[], &[]))
+        );
     }
 
     #[test]
@@ -425,7 +436,7 @@ mod tests {
         flush(&mut f, vec![session(&[("a", "1")], &[])]);
         f.begin();
         assert_eq!(
-            f.filter(session(&[("a", "2")], &[])),
+            kept(&mut f, session(&[("a", "2")], &[])),
             Some(session(&[("a", "2")], &[]))
         );
         // not committed: may or may not have landed, so the key is unknown to the next drain
@@ -488,7 +499,7 @@ mod tests {
         let w = vec![session(&[("a", "1")], &[])];
         flush(&mut f, w.clone());
         f.begin();
-        assert_eq!(f.filter(w[0].clone()), None);
+        assert_eq!(kept(&mut f, w[0].clone()), None);
         f.forget();
         assert_eq!(flush(&mut f, w.clone()), w);
         f.clear();
@@ -530,7 +541,7 @@ mod tests {
             }
             apply(&mut full, &writes);
             f.begin();
-            let kept: Vec<HashWrite> = writes.into_iter().filter_map(|w| f.filter(w)).collect();
+            let kept: Vec<HashWrite> = writes.into_iter().filter_map(|w| kept(&mut f, w)).collect();
             apply(&mut filtered, &kept);
             if next(5) > 0 {
                 f.commit();

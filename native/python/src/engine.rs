@@ -202,7 +202,7 @@ impl NativeEngine {
         let mut failed: Option<PyErr> = None;
         self.engine.drain_filtered(dual_write, filter, &mut |w| {
             if failed.is_none() {
-                if let Err(e) = write_to_py(py, families, &w).and_then(|t| out.append(t)) {
+                if let Err(e) = write_to_py(py, families, w).and_then(|t| out.append(t)) {
                     failed = Some(e);
                 }
             }

@@ -40,12 +40,13 @@ impl WriteFilter {
         writes
             .into_iter()
             .filter_map(|(key, fields, absent)| {
-                self.inner.filter(HashWrite {
+                let mut w = HashWrite {
                     key,
                     family: Family::State,
                     fields: Fields::from_pairs(fields),
                     absent: absent.into_iter().map(Cow::Owned).collect(),
-                })
+                };
+                self.inner.filter(&mut w).then_some(w)
             })
             .map(|w| {
                 let fields = w.fields.to_pairs();
