@@ -4,6 +4,8 @@
 //! Days are counted from 1970-01-01 (`i32`), so a date is one integer and its text is made
 //! only when a key or field needs it.
 
+use crate::codec::DigitBuf;
+
 pub const IST_OFFSET_MS: i64 = 19_800_000;
 pub const DAY_MS: i64 = 86_400_000;
 pub const MINUTE_MS: i64 = 60_000;
@@ -81,18 +83,9 @@ pub fn push_iso_date(out: &mut String, days: i64) {
     push_padded(out, u64::from(d), 2);
 }
 
-/// `n` in decimal, zero-padded on the left to `width` digits (at most 20).
+/// `n` in decimal, zero-padded on the left to `width` digits (`DigitBuf::digits`).
 pub fn push_padded(out: &mut String, n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut at = buf.len();
-    let mut n = n;
-    while n > 0 {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    let start = at.min(buf.len() - width.clamp(1, 20));
-    out.push_str(std::str::from_utf8(&buf[start..]).expect("ASCII digits"));
+    out.push_str(DigitBuf::new().digits(u128::from(n), width));
 }
 
 #[cfg(test)]

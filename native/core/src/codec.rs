@@ -67,13 +67,6 @@ pub struct Fields {
 }
 
 impl Fields {
-    pub fn with_capacity(fields: usize, bytes: usize) -> Fields {
-        Fields {
-            text: String::with_capacity(bytes),
-            spans: Vec::with_capacity(fields),
-        }
-    }
-
     /// Fields from (name, value) pairs (bindings and tests).
     pub fn from_pairs<N: Into<Name>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (N, V)>,
@@ -109,11 +102,6 @@ impl Fields {
 
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
-    }
-
-    /// Bytes of all values.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
     }
 
     /// The value of the i-th field.
@@ -394,20 +382,17 @@ impl Codec {
         }
 
         if let Some(p) = snap.profile {
-            let stamp_at = at[8];
-            let (head, _) = out.split_at_mut(1);
-            let stamp = head[0].fields.value(stamp_at).to_string();
-            {
-                let w = reuse(out, &mut n, Family::Profile);
-                self.keys.poc.render_into(&mut w.key, symbol, &day);
-                push_poc_fields(&mut w.fields, &p, &stamp);
-            }
-            let w = reuse(out, &mut n, Family::Profile);
+            reuse(out, &mut n, Family::Profile);
+            let (session, w) = beside_session(out, n);
+            self.keys.poc.render_into(&mut w.key, symbol, &day);
+            push_poc_fields(&mut w.fields, &p, session.value(at[8]));
+            reuse(out, &mut n, Family::Profile);
+            let (session, w) = beside_session(out, n);
             self.keys
                 .profile_session
                 .render_into(&mut w.key, symbol, &day);
             let full = &mut w.fields;
-            push_poc_fields(full, &p, &stamp);
+            push_poc_fields(full, &p, session.value(at[8]));
             full.push_with(Cow::Borrowed("total_volume"), |o| {
                 push_int(o, p.total_volume)
             });
@@ -427,21 +412,15 @@ impl Codec {
         if dual_write {
             legacy_at = Some(n);
             reuse(out, &mut n, Family::Legacy);
-            let (head, tail) = out.split_at_mut(n - 1);
-            let w = &mut tail[0];
+            let (session, w) = beside_session(out, n);
             self.keys.legacy.render_into(&mut w.key, symbol, &day);
-            self.legacy_fields(w, &head[0].fields, &at, &avg_text);
+            self.legacy_fields(w, session, &at, &avg_text);
         }
 
-        {
-            let w = reuse(out, &mut n, Family::State);
-            self.keys.history.render_into(&mut w.key, symbol, &day);
-            let cumulative = at[2];
-            let (head, tail) = out.split_at_mut(n - 1);
-            tail[0]
-                .fields
-                .push(Cow::Owned(day.clone()), head[0].fields.value(cumulative));
-        }
+        reuse(out, &mut n, Family::State);
+        let (session, w) = beside_session(out, n);
+        self.keys.history.render_into(&mut w.key, symbol, &day);
+        w.fields.push(Cow::Owned(day.clone()), session.value(at[2]));
         if !snap.dirty_minutes.is_empty() {
             let w = reuse(out, &mut n, Family::State);
             self.keys.minutes.render_into(&mut w.key, symbol, &day);
@@ -489,6 +468,13 @@ fn push_poc_fields(fields: &mut Fields, p: &ProfileSnap, stamp: &str) {
         push_float(o, p.profile_strength, 6)
     });
     fields.push(Cow::Borrowed("exchange_timestamp"), stamp);
+}
+
+/// The session hash's fields (the first write) beside the last of the `n` writes made so
+/// far, which copies some of them.
+fn beside_session(out: &mut [HashWrite], n: usize) -> (&Fields, &mut HashWrite) {
+    let (head, tail) = out.split_at_mut(n - 1);
+    (&head[0].fields, &mut tail[0])
 }
 
 /// The next write of `out` (its `n`-th), emptied with its buffers kept, or a new one.

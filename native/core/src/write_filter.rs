@@ -541,8 +541,8 @@ mod tests {
             }
             apply(&mut full, &writes);
             f.begin();
-            let kept: Vec<HashWrite> = writes.into_iter().filter_map(|w| kept(&mut f, w)).collect();
-            apply(&mut filtered, &kept);
+            let sent: Vec<HashWrite> = writes.into_iter().filter_map(|w| kept(&mut f, w)).collect();
+            apply(&mut filtered, &sent);
             if next(5) > 0 {
                 f.commit();
             }
