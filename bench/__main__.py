@@ -341,6 +341,9 @@ class Bench:
             "redis_cpu_share": round(result.redis_cpu_share, 2),
             "redis_command_s": result.redis_command_s,
             "p99_ms_by_partition": list(result.p99_ms_by_partition),
+            # where a tick's time goes besides the wait for its partition's drain point
+            "apply_lag_ms": round(result.apply_lag_ms, 1), "drain_ms": round(result.drain_ms, 1),
+            "flush_write_ms": round(result.flush_write_ms, 1), "flushes": result.flushes,
             "flush_interval_ms": flush_ms, "target_p99_ms": target_ms, "target_met": met,
             "lease_losses": losses,
         }
@@ -350,7 +353,10 @@ class Bench:
                               f"capacity: {'met' if met else 'MISSED'}; worker at "
                               f"{100 * result.worker_cpu_share:.0f}% of a core, publisher "
                               f"{100 * result.bench_cpu_share:.0f}%, redis "
-                              f"{100 * result.redis_cpu_share:.0f}%{_losses(detail)}"), core)
+                              f"{100 * result.redis_cpu_share:.0f}%; after the drain point: "
+                              f"drain {result.drain_ms:.1f} ms + write "
+                              f"{result.flush_write_ms:.1f} ms a flush, apply lag "
+                              f"{result.apply_lag_ms:.1f} ms a batch{_losses(detail)}"), core)
 
     def scaling(self, server: RedisServer, total: int, core: str | None) -> None:
         engine = self.by_name.get(self.name("engine", core))

@@ -5,7 +5,7 @@ Should they move again, only these imports change.
 
 from __future__ import annotations
 
-from shared_core.volume_files.dev.local_redis import RedisServer
+from shared_core.volume_files.dev.local_redis import RedisServer, free_port
 from shared_core.volume_files.dev.sample_data import (
     BINANCE_FILE,
     YESBANK_FILE,
@@ -20,5 +20,6 @@ __all__ = [
     "RedisServer",
     "binance_trades",
     "default_data_dir",
+    "free_port",
     "yesbank_ticks",
 ]

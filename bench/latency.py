@@ -13,6 +13,12 @@ first poll that sees it - send time (at most one poll interval pessimistic).
 Steady state, not a cold start: each symbol's first tick is published and consumed before the
 clock starts (so no measured tick waits for its symbol to be loaded from Redis), and the first
 `warmup_s` seconds of the timed phase are left out.
+
+Where a tick's time goes, from the worker's own histograms (its /metrics, read before and after
+the timed phase): the apply lag (a batch's oldest entry's age when applied), the drain and the
+flush round trip, each a mean over the phase's batches or flushes. A tick waits for its
+partition's next drain point (uniform over the flush interval), then the drain and the round
+trip; publish-to-visible is that plus the apply lag, the XADD's own wait and the poll.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import bisect
 import statistics
 import time
+import urllib.request
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +36,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.replies import connection, exchange, read_replies
@@ -37,7 +45,7 @@ from shared_core.volume_files.stream.partitions import parse_entry_id, partition
 from shared_core.volume_files.stream.producer import publish_sync
 
 from .analysis import command_delta
-from .dev import RedisServer
+from .dev import RedisServer, free_port
 from .service import (
     command_seconds,
     process_cpu_s,
@@ -67,6 +75,40 @@ class Latency:
     redis_cpu_share: float  # the server, of one core: with the others, what the 2 cores hold
     redis_command_s: dict[str, float]  # the server's seconds per command over the timed phase
     p99_ms_by_partition: tuple[float, ...]  # which partitions make the tail
+    apply_lag_ms: float  # mean over batches: the oldest entry's age when applied
+    drain_ms: float  # mean over flushes
+    flush_write_ms: float  # mean over flushes: the fenced MULTI/EXEC round trip
+    flushes: int
+
+
+# The worker's histograms the latency figure splits a tick's path by, and Latency's fields.
+PARTS = {"volume_engine_apply_lag_seconds": "apply_lag_ms",
+         "volume_engine_drain_duration_seconds": "drain_ms",
+         "volume_engine_flush_duration_seconds": "flush_write_ms"}
+
+
+def scrape(metrics_port: int) -> dict[str, tuple[float, float]]:
+    """(sum, count) of each histogram in PARTS, from the worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out: dict[str, tuple[float, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in PARTS:
+            values = {s.name: s.value for s in family.samples}
+            out[family.name] = (values[f"{family.name}_sum"], values[f"{family.name}_count"])
+    return out
+
+
+def parts_ms(before: Mapping[str, tuple[float, float]], after: Mapping[str, tuple[float, float]]
+             ) -> tuple[dict[str, float], int]:
+    """Each part's mean in ms between two scrapes, and the flushes in between."""
+    means: dict[str, float] = {}
+    for name, field in PARTS.items():
+        total, count = (a - b for a, b in zip(after[name], before[name], strict=True))
+        means[field] = 1000 * total / count if count else float("nan")
+    flushes = int(after["volume_engine_flush_duration_seconds"][1]
+                  - before["volume_engine_flush_duration_seconds"][1])
+    return means, flushes
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -77,7 +119,8 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
 
 
 async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, duration: float,
-                   warmup_s: float, worker_pid: int, info_client: redis.Redis) -> Latency:
+                   warmup_s: float, worker_pid: int, info_client: redis.Redis,
+                   metrics_port: int) -> Latency:
     publisher = aredis.from_url(url)
     poller = aredis.from_url(url)
     routes = [keys.stream_key(STREAM, partition_for(e["symbol"], PARTITIONS)) for e in entries]
@@ -143,6 +186,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
                 return
             await asyncio.sleep(POLL_S)
 
+    parts_before = await asyncio.to_thread(scrape, metrics_port)
     started = time.perf_counter()
     cpu_before = process_cpu_s(worker_pid)
     own_before = time.process_time()
@@ -157,6 +201,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         redis_share = (redis_cpu_s(info_client) - redis_before) / elapsed
         commands = command_delta(commands_before, command_seconds(info_client))
         await asyncio.wait_for(poll_task, 60)
+        split, flushes = parts_ms(parts_before, await asyncio.to_thread(scrape, metrics_port))
     finally:
         await publisher.aclose()
         await poller.aclose()
@@ -176,6 +221,8 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         p99_ms_by_partition=tuple(
             round(_quantile(sorted(v * 1000 for v in part), 0.99), 1) for part in by_partition
         ),
+        apply_lag_ms=split["apply_lag_ms"], drain_ms=split["drain_ms"],
+        flush_write_ms=split["flush_write_ms"], flushes=flushes,
     )
 
 
@@ -204,7 +251,9 @@ def measure(
         (timed if symbol in seen else warm).append(entry)
         seen.add(symbol)
     group = f"latency-{label}" if label else "latency"
-    procs = start_workers(server, db, group, 1, log_dir, extra or {})
+    metrics_port = free_port()
+    procs = start_workers(server, db, group, 1, log_dir,
+                          {**(extra or {}), "VOLUME_METRICS_PORT": str(metrics_port)})
     client = server.client(db=db)
     try:
         wait_owned(client, worker_ids(1), procs)
@@ -215,7 +264,8 @@ def measure(
                 raise RuntimeError("the latency worker did not consume the warm-up ticks")
             time.sleep(0.05)
         url = f"redis://127.0.0.1:{server.port}/{db}"
-        return asyncio.run(_measure(url, timed, rate, duration, warmup_s, procs[0].pid, client))
+        return asyncio.run(_measure(url, timed, rate, duration, warmup_s, procs[0].pid, client,
+                                    metrics_port))
     finally:
         stop_workers(procs)
         client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -89,6 +90,32 @@ async def test_recovery_applies_pending_entries_once(
     checkpoint = redis_client.hget(keys.checkpoint_key(ss.STREAM, 0), keys.CHECKPOINT_LAST_ID)
     newest: Any = redis_client.xrevrange(STREAM, count=1)
     assert checkpoint == newest[0][0]
+
+
+async def test_the_apply_lag_and_the_drain_are_observed(
+    aclient: aredis.Redis, redis_client: redis.Redis
+) -> None:
+    """apply_lag is the oldest entry's age by its id: an entry Redis received 3 s before it
+    is read shows at least 3 s; each drain of a flush is timed."""
+    received_ms = int(time.time() * 1000) - 3000
+    redis_client.xadd(STREAM, _ticks(1)[0], id=f"{received_ms}-0")  # type: ignore[arg-type]
+    redis_client.xadd(STREAM, _ticks(2)[1])  # type: ignore[arg-type]
+    worker, _, _ = await _worker(aclient)
+    registry = worker.metrics.registry
+    await worker._load_checkpoint()
+    await worker._process(await worker._read(">", 10))
+    await worker.flush()
+    lag_count = registry.get_sample_value("volume_engine_apply_lag_seconds_count")
+    lag_sum = registry.get_sample_value("volume_engine_apply_lag_seconds_sum")
+    assert lag_count == 1
+    assert lag_sum is not None
+    assert 3.0 <= lag_sum < 60.0
+    assert registry.get_sample_value("volume_engine_apply_lag_seconds_bucket",
+                                     {"le": "2.5"}) == 0
+    assert registry.get_sample_value("volume_engine_drain_duration_seconds_count") == 1
+    drained = registry.get_sample_value("volume_engine_drain_duration_seconds_sum")
+    assert drained is not None
+    assert 0.0 < drained < 5.0
 
 
 async def test_entries_at_or_below_checkpoint_are_acked_not_applied(

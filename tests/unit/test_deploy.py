@@ -211,6 +211,8 @@ def test_dashboard_has_the_required_panels(dashboard: dict[str, Any]) -> None:
     flush = by_metric.get("volume_engine_flush_duration_seconds_bucket", [])
     assert {q for q in ("0.5", "0.95", "0.99") if any(f"({q}," in e for e in flush)} == {
         "0.5", "0.95", "0.99"}, "flush latency percentiles"
+    for part in ("apply_lag", "drain_duration"):  # the tick's path after Redis received it
+        assert queried(f"volume_engine_{part}_seconds_bucket", "(0.99,"), part
     assert queried("volume_engine_dead_letters_total", "by (reason)"), "dead letters by reason"
     assert queried("volume_engine_partitions_owned", "instance"), "partitions per worker"
     assert queried("process_resident_memory_bytes"), "memory"

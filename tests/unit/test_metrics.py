@@ -75,6 +75,8 @@ def test_metric_family_names() -> None:
         "volume_engine_rerouted_ticks": "counter",
         "volume_engine_dead_letters": "counter",
         "volume_engine_flush_duration_seconds": "histogram",
+        "volume_engine_apply_lag_seconds": "histogram",
+        "volume_engine_drain_duration_seconds": "histogram",
         "volume_engine_flush_errors": "counter",
         "volume_engine_read_batch_entries": "histogram",
         "volume_engine_flush_symbols": "histogram",

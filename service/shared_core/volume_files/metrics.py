@@ -47,6 +47,20 @@ class ServiceMetrics:
             f"{p}_flush_duration_seconds", "Time of one fenced flush round trip",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=r)
+        # A tick's way to readers, after its partition's next drain point: the two steps the
+        # worker controls (bench README, "What bounds latency").
+        self.apply_lag = Histogram(
+            f"{p}_apply_lag_seconds",
+            "Age of a batch's oldest entry when it is applied: since Redis received it (its "
+            "entry id's time), so the stream's wait, the read and the apply",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                     10.0, 30.0, 60.0),
+            registry=r)
+        self.drain_duration = Histogram(
+            f"{p}_drain_duration_seconds",
+            "Time to drain one flush: every changed symbol's snapshot, encoded for the write",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r)
         self.flush_errors = Counter(f"{p}_flush_errors", "Flushes that failed or were fenced",
                                     ["kind"], registry=r)
         self.read_batch = Histogram(

@@ -336,12 +336,20 @@ class PartitionWorker:
         if new_symbols:
             await self._retrying(functools.partial(self._load, new_symbols))
         outcome = core.apply_staged()
+        self._observe_lag(entries)
         rejects = self.ledger.settle(admitted.rejects, outcome.rejects)
         if outcome.forwards:
             self.ledger.forward(outcome.forwards)
             self._rerouted.inc(len(outcome.forwards))
             self._rerouted_here.inc(len(outcome.forwards))
         self._count(outcome.applied, admitted.duplicates, outcome.last_ts_ms, rejects)
+
+    def _observe_lag(self, entries: Sequence[StreamEntry]) -> None:
+        """apply_lag: the oldest entry's age, by the time in its id (Redis's clock, which a
+        worker beside it shares; a clock behind Redis's reads as no lag, not a negative one)."""
+        if entries:
+            received_ms = parse_entry_id(entries[0].entry_id)[0]
+            self.metrics.apply_lag.observe(max(0.0, time.time() - received_ms / 1000))
 
     async def _load(self, first_ts_ms: dict[str, int]) -> None:
         steps = self.core.load_steps(first_ts_ms, self.cfg.learned_history_days)
@@ -420,10 +428,12 @@ class PartitionWorker:
         self._backlog_done = False
         ledger = self.ledger
         core = self.core
+        started = time.perf_counter()
         if core.drains_without_gil:
             drained = await asyncio.get_running_loop().run_in_executor(_drain_thread(), core.drain)
         else:
             drained = core.drain()
+        self.metrics.drain_duration.observe(time.perf_counter() - started)
         ledger.add_writes(drained.encoded, drained.families, drained.symbols, drained.left_out)
         sealed = ledger.seal()
         if sealed is None:
