@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import date
 from pathlib import Path
@@ -22,8 +23,12 @@ from bench.analysis import (
     steady_pass,
     targets,
 )
+from bench.latency import parts_ms, scrape
 from bench.service import lease_losses
+from prometheus_client import CollectorRegistry
 
+from shared_core.volume_files.http_server import HealthServer
+from shared_core.volume_files.metrics import ServiceMetrics
 from shared_core.volume_files.session_tracker import SessionTracker
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.ticks import parse_entry
@@ -210,3 +215,31 @@ def test_ab_medians_per_figure_and_the_cpu_over_the_ceilings() -> None:
     assert out[("engine_steady", "ticks_per_s")] == 20.0
     assert out[("engine_steady", "worker cpu / ceiling's")] == 2.0  # of 2.0, 1.0, 3.0
     assert ("engine", "ticks_per_s") not in out  # not in these runs
+
+
+async def test_the_latency_figure_splits_a_ticks_path_from_the_workers_metrics() -> None:
+    """scrape reads the worker's histograms over HTTP as the service serves them; parts_ms
+    gives each one's mean between two scrapes, and the flushes in between."""
+    metrics = ServiceMetrics(CollectorRegistry())
+    server = HealthServer(metrics.registry, host="127.0.0.1", port=0,
+                          healthy=lambda: True, ready=lambda: True)
+    port = await server.start()
+    try:
+        metrics.flush_duration.observe(1.0)  # before: left out of the means
+        before = await asyncio.to_thread(scrape, port)
+        for seconds in (0.010, 0.030):
+            metrics.drain_duration.observe(seconds)
+            metrics.flush_duration.observe(seconds / 2)
+        for seconds in (0.002, 0.004, 0.006):
+            metrics.apply_lag.observe(seconds)
+        after = await asyncio.to_thread(scrape, port)
+    finally:
+        await server.close()
+    means, flushes = parts_ms(before, after)
+    assert flushes == 2
+    assert means["drain_ms"] == pytest.approx(20.0)
+    assert means["flush_write_ms"] == pytest.approx(10.0)
+    assert means["apply_lag_ms"] == pytest.approx(4.0)
+    nothing, none = parts_ms(after, after)
+    assert none == 0
+    assert all(math.isnan(v) for v in nothing.values())
