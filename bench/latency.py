@@ -14,11 +14,12 @@ Steady state, not a cold start: each symbol's first tick is published and consum
 clock starts (so no measured tick waits for its symbol to be loaded from Redis), and the first
 `warmup_s` seconds of the timed phase are left out.
 
-Where a tick's time goes, from the worker's own histograms (its /metrics, read before and after
-the timed phase): the apply lag (a batch's oldest entry's age when applied), the drain and the
-flush round trip, each a mean over the phase's batches or flushes. A tick waits for its
-partition's next drain point (uniform over the flush interval), then the drain and the round
-trip; publish-to-visible is that plus the apply lag, the XADD's own wait and the poll.
+Where a tick's time goes, from the worker's own histograms (its /metrics, read as the sampled
+window begins and after it, the warm-up left out): the apply lag (a batch's oldest entry's age
+when applied), the drain and the flush round trip, each a mean over the window's batches or
+flushes. A tick waits for its partition's next drain point (uniform over the flush interval),
+then the drain and the round trip; publish-to-visible is that plus the apply lag, the XADD's
+own wait and the poll.
 """
 
 from __future__ import annotations
@@ -186,8 +187,13 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
                 return
             await asyncio.sleep(POLL_S)
 
-    parts_before = await asyncio.to_thread(scrape, metrics_port)
+    async def scrape_after_warmup() -> dict[str, tuple[float, float]]:
+        """The histograms as the sampled window begins (the warm-up's flushes left out)."""
+        await asyncio.sleep(warmup_s)
+        return await asyncio.to_thread(scrape, metrics_port)
+
     started = time.perf_counter()
+    parts_before = asyncio.create_task(scrape_after_warmup())
     cpu_before = process_cpu_s(worker_pid)
     own_before = time.process_time()
     redis_before = redis_cpu_s(info_client)
@@ -201,8 +207,10 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         redis_share = (redis_cpu_s(info_client) - redis_before) / elapsed
         commands = command_delta(commands_before, command_seconds(info_client))
         await asyncio.wait_for(poll_task, 60)
-        split, flushes = parts_ms(parts_before, await asyncio.to_thread(scrape, metrics_port))
+        split, flushes = parts_ms(await parts_before,
+                                  await asyncio.to_thread(scrape, metrics_port))
     finally:
+        parts_before.cancel()  # done by then, unless the publishing failed
         await publisher.aclose()
         await poller.aclose()
     ms = sorted(v * 1000 for part in by_partition for v in part)
