@@ -46,6 +46,31 @@ impl Hasher for Identity {
     }
 }
 
+/// The name digests' cache is keyed by a static name's address and length: not input, so a
+/// multiply-rotate mix (FxHash's) stands in for SipHash, which cost as much as the lookup saved.
+#[derive(Default)]
+struct Address(u64);
+
+impl Hasher for Address {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct Entry {
     /// The key's digest (its place in the index); its text orders evictions only.
@@ -76,7 +101,7 @@ pub struct WriteFilter {
     /// Fields (set or deleted) this drain left out so far.
     left_out: usize,
     /// Digests of the static field names (`Name::Borrowed`), by address.
-    names: HashMap<(usize, usize), u64>,
+    names: HashMap<(usize, usize), u64, BuildHasherDefault<Address>>,
     digests: Digests,
     keep: Vec<bool>,
 }
@@ -112,7 +137,7 @@ impl WriteFilter {
             commits: 0,
             touched: Vec::new(),
             left_out: 0,
-            names: HashMap::new(),
+            names: HashMap::default(),
             digests: Vec::new(),
             keep: Vec::new(),
         }
