@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared_core.volume_files import settings as cfg_settings
@@ -470,7 +470,7 @@ def check_restore(sc: Scenario) -> None:
         )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150)
 @given(scenarios())
 def test_restore_after_a_crash_matches_one_pass(sc: Scenario) -> None:
     check_restore(sc)

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared_core.volume_files import cores
@@ -193,7 +193,7 @@ def _ids(start: int) -> Iterator[str]:
         n += 1
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150)
 @given(batches=batches(), dual_write=st.booleans(), learned=st.booleans(), from_id=st.booleans(),
        routed=st.sampled_from([(0, 1), (1, 3), (0, 2)]),
        write_filter=st.sampled_from([0, 4, 1000]), landed=st.lists(st.booleans(), max_size=9))
@@ -368,7 +368,7 @@ def raw_batch(core: NativeBatchCore, reply: bytes, cut: int) -> RawBatch:
     return batch
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100)
 @given(batches=batches(), protocol=st.sampled_from([2, 3]), from_id=st.booleans(),
        routed=st.sampled_from([(0, 1), (1, 3)]), trim=st.lists(st.booleans(), max_size=30),
        cut=st.integers(1, 400))

@@ -47,7 +47,7 @@ outcomes = st.sampled_from(["commit", "forget", "uncommitted"])
 
 
 @given(st.lists(st.tuples(writes_st, outcomes), max_size=15), st.integers(1, 5))
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 def test_both_filters_leave_out_the_same_fields(
     drains: list[tuple[list[HashWrite], str]], max_keys: int
 ) -> None:

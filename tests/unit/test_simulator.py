@@ -332,7 +332,7 @@ def test_hand_built_universe_without_spot() -> None:
     assert all(int(t["volume"]) % 10 == 0 for t in out)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(
     seed=st.integers(0, 2**32),
     n_symbols=st.integers(1, 300),

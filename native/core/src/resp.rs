@@ -42,35 +42,15 @@ impl Encoded {
     }
 
     /// `HSET key f v ...` (chunked) then `HDEL key absent...` when any field is absent.
-    pub fn hash_write<F, V, A>(&mut self, key: &str, fields: &[(F, V)], absent: &[A])
-    where
-        F: AsRef<str>,
-        V: AsRef<str>,
-        A: AsRef<str>,
-    {
-        let pairs = fields.iter().map(|(f, v)| (f.as_ref(), v.as_ref()));
-        self.hash_write_pairs(key, pairs, absent);
-    }
-
-    /// `hash_write` of a write's `Fields`.
-    pub fn hash_write_fields<A: AsRef<str>>(&mut self, key: &str, fields: &Fields, absent: &[A]) {
-        let pairs = fields.iter().map(|(f, v)| (f.as_ref(), v));
-        self.hash_write_pairs(key, pairs, absent);
-    }
-
-    fn hash_write_pairs<'a, A: AsRef<str>>(
-        &mut self,
-        key: &str,
-        mut pairs: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
-        absent: &[A],
-    ) {
+    pub fn hash_write<A: AsRef<str>>(&mut self, key: &str, fields: &Fields, absent: &[A]) {
+        let mut pairs = fields.iter();
         while pairs.len() > 0 {
             let chunk = pairs.len().min(HSET_CHUNK / 2);
             self.header(2 + 2 * chunk);
             self.arg(b"HSET");
             self.arg(key.as_bytes());
             for (f, v) in pairs.by_ref().take(chunk) {
-                self.arg(f.as_bytes());
+                self.arg(f.as_ref().as_bytes());
                 self.arg(v.as_bytes());
             }
         }
@@ -107,7 +87,7 @@ mod tests {
     #[test]
     fn hash_write_with_absent_fields() {
         let mut e = Encoded::default();
-        e.hash_write("h", &[("a", "1"), ("b", "")], &["c"]);
+        e.hash_write("h", &Fields::from_pairs([("a", "1"), ("b", "")]), &["c"]);
         assert_eq!(
             e.bytes,
             b"*6\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$0\r\n\r\n\
@@ -123,7 +103,7 @@ mod tests {
             .map(|i| (i.to_string(), "v".to_string()))
             .collect();
         let mut e = Encoded::default();
-        e.hash_write::<_, _, &str>("h", &fields, &[]);
+        e.hash_write::<&str>("h", &Fields::from_pairs(fields), &[]);
         assert_eq!(e.commands, 3); // 2000 + 2000 + 500 pairs
         assert!(e.bytes.starts_with(b"*4002\r\n"));
     }

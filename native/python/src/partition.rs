@@ -445,7 +445,7 @@ impl PartitionCore {
         py.detach(|| {
             engine.drain_filtered(dual_write, filter, &mut |w| {
                 families[w.family.index()] += 1;
-                encoded.hash_write_fields(&w.key, &w.fields, &w.absent);
+                encoded.hash_write(&w.key, &w.fields, &w.absent);
             })
         });
         self.drain_bytes = encoded.bytes.len().min(MAX_DRAIN_RESERVE);

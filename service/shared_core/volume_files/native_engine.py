@@ -102,13 +102,12 @@ class SessionContexts:
         daily_totals: Sequence[tuple[int, int]],
         minute_history: Sequence[tuple[int, dict[int, int]]],
     ) -> Context:
-        current = _date(day)
         service = self.config.baselines
         baseline = service.baseline(dict(daily_totals), day)  # day numbers order as dates
         recent = [m for d, m in minute_history if d < day]  # oldest first
         curve = service.curve_for(recent[-service.lookback :])
         expiry = self.expiries.get(symbol)
-        dte = None if expiry is None else self.config.calendar.days_to_expiry(current, expiry)
+        dte = None if expiry is None else self.config.calendar.days_to_expiry(_date(day), expiry)
         base = None if baseline is None else (
             baseline.sessions, baseline.baseline_1min, baseline.avg_volume_20d,
         )
