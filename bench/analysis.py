@@ -253,10 +253,13 @@ def targets(figures: Mapping[str, tuple[float, Mapping[str, Any]]],
         lat = figures.get(figure_name("latency", core, suffixed))
         if lat is not None:
             d = lat[1]
+            held = bool(d.get("rate_held", True))  # older runs did not record it
             out.append(Target(
                 f"p99 publish-to-visible <= flush interval + 50 ms ({d['target_p99_ms']} ms) "
                 f"at half capacity{tag}",
-                d["p99_ms"] <= d["target_p99_ms"], f"{d['p99_ms']} ms at {lat[0]:,.0f} ticks/s"))
+                held and d["p99_ms"] <= d["target_p99_ms"],
+                f"{d['p99_ms']} ms at {lat[0]:,.0f} ticks/s"
+                + ("" if held else f" (asked {d['target_rate']:,.0f}: not held)")))
         mem = figures.get(figure_name("memory_worker_100000", core, suffixed))
         if mem is not None:
             peak = float(mem[1]["peak_rss_mib"])

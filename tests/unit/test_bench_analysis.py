@@ -23,7 +23,7 @@ from bench.analysis import (
     steady_pass,
     targets,
 )
-from bench.latency import parts_ms, scrape
+from bench.latency import MAX_SEND_S, due_ticks, parts_ms, scrape
 from bench.service import lease_losses
 from prometheus_client import CollectorRegistry
 
@@ -177,6 +177,27 @@ def test_targets_met_and_missed_per_phase() -> None:
         "p99 publish-to-visible <= flush interval + 50 ms (300 ms) at half capacity": False,
         "worker RSS, 100,000 symbols, full session < 256 MiB": True,
     }
+
+
+def test_latency_target_is_not_met_at_a_rate_the_publisher_did_not_hold() -> None:
+    figures = {"latency": _fig(20_000.0, p99_ms=280.0, target_p99_ms=300, target_rate=40_000.0,
+                               rate_held=False)}
+    (target,) = targets(figures, (None,))
+    assert not target.met
+    assert "asked 40,000: not held" in target.measured
+    figures["latency"][1]["rate_held"] = True
+    assert targets(figures, (None,))[0].met
+
+
+def test_publisher_schedule_is_capped_per_exchange() -> None:
+    # On schedule: what the rate says by now.
+    assert due_ticks(0, 0.01, 10_000.0, 1_000_000) == 100
+    # Far behind: one exchange carries at most MAX_SEND_S of the rate.
+    assert due_ticks(0, 10.0, 10_000.0, 1_000_000) == int(10_000 * MAX_SEND_S)
+    assert due_ticks(5_000, 10.0, 10_000.0, 1_000_000) == 5_000 + int(10_000 * MAX_SEND_S)
+    # Never past the workload, and at least one tick at a tiny rate.
+    assert due_ticks(0, 10.0, 10_000.0, 300) == 300
+    assert due_ticks(0, 1_000.0, 1.0, 10) == 1
 
 
 def test_targets_per_core_when_both_run() -> None:
