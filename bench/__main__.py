@@ -220,24 +220,37 @@ class Bench:
         """The median of CEILING_PASSES passes: one pass drains in well under a second, short
         enough for the machine's moment-to-moment speed to move it by a third (bench README)."""
         _log(f"ceiling: do-nothing consumer, median of {CEILING_PASSES} passes")
-        passes = sorted((self._ceiling_pass(server, total) for _ in range(CEILING_PASSES)),
+        self._ceiling_figure("ceiling", server, total, raw=False, how="")
+        if consumers.raw_reads():
+            _log(f"ceiling_raw: the same on the service's raw read path, median of "
+                 f"{CEILING_PASSES} passes")
+            self._ceiling_figure("ceiling_raw", server, total, raw=True,
+                                 how=", replies kept as bytes (the service's read path)")
+        else:
+            _log("ceiling_raw: skipped, the native extension is not built")
+
+    def _ceiling_figure(self, name: str, server: RedisServer, total: int, *, raw: bool,
+                        how: str) -> None:
+        passes = sorted((self._ceiling_pass(server, total, raw) for _ in range(CEILING_PASSES)),
                         key=lambda p: p[0].ticks_per_s)
         result, split = passes[len(passes) // 2]
-        self.emit(Figure("ceiling", result.ticks_per_s,
+        self.emit(Figure(name, result.ticks_per_s,
                          {"ticks": result.ticks, "seconds": round(result.seconds, 3),
                           "read_count": self.settings.read_count,
                           "worker_cpu_s": round(split.worker_cpu_s, 2),
                           "redis_cpu_s": round(split.redis_cpu_s, 2), **split.detail(),
                           "passes_ticks_per_s": [round(p[0].ticks_per_s) for p in passes]},
-                         note=f"XREADGROUP+XACK, {self.settings.read_count}/batch, median of "
-                              f"{CEILING_PASSES}; {split.note(side='consumer')}"))
+                         note=f"XREADGROUP+XACK, {self.settings.read_count}/batch{how}, median "
+                              f"of {CEILING_PASSES}; {split.note(side='consumer')}"))
 
-    def _ceiling_pass(self, server: RedisServer, total: int) -> tuple[consumers.Drained, CpuSplit]:
+    def _ceiling_pass(self, server: RedisServer, total: int,
+                      raw: bool) -> tuple[consumers.Drained, CpuSplit]:
         workloads.copy_streams(server, DB_CEILING, group="ceiling", group_at="0")
         client = server.client(db=DB_CEILING)
         redis_before = service.redis_cpu_s(client)
         own_before = time.process_time()
-        result = consumers.ceiling(server, DB_CEILING, "ceiling", self.settings.read_count)
+        result = consumers.ceiling(server, DB_CEILING, "ceiling", self.settings.read_count,
+                                   raw=raw)
         split = CpuSplit(result.ticks, result.seconds, 1, time.process_time() - own_before,
                          service.redis_cpu_s(client) - redis_before)
         client.close()
@@ -251,8 +264,13 @@ class Bench:
         if ceiling is None:
             return {}, "", None
         ratio = round(tps / ceiling.ticks_per_s, 3)
-        return ({"ratio_to_ceiling": ratio}, f"{100 * ratio:.0f}% of ceiling",
-                float(ceiling.detail["redis_cpu_us_per_tick"]))
+        fields: dict[str, Any] = {"ratio_to_ceiling": ratio}
+        share = f"{100 * ratio:.0f}% of ceiling"
+        raw = self.by_name.get("ceiling_raw")
+        if raw is not None and raw.ticks_per_s > 0:
+            fields["ratio_to_ceiling_raw"] = round(tps / raw.ticks_per_s, 3)
+            share += f" ({100 * fields['ratio_to_ceiling_raw']:.0f}% of ceiling_raw)"
+        return fields, share, float(ceiling.detail["redis_cpu_us_per_tick"])
 
     def _pass_figure(self, name: str, run: service.Pass, checks: Mapping[str, Any],
                      lead: str) -> Figure:

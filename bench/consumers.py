@@ -3,6 +3,10 @@
 - ceiling: does nothing with the entries. One asyncio task per partition on one pooled client,
   exactly like the service: XREADGROUP COUNT read_count, then XACK the same ids. Nothing a
   consumer on this Redis client stack does can drain the streams faster.
+- ceiling_raw: the same do-nothing consumer on the service's own read path: each XREADGROUP
+  reply kept as its bytes (`_native.RawReplies`, where the extension is built) and only its
+  entry ids made Python strings, for the XACK. Where the redis-py consumer's parsing (a tuple
+  and a dict per entry) saturates its core first, this is the nearer to Redis's own limit.
 - naive: the straightforward per-tick port of the old code: every entry goes through the
   library engine (`UnifiedVolumeEngine.process_tick`), which writes that tick's hashes with one
   HSET pipeline (a MULTI/EXEC round trip) per tick. It is slow, so it runs for a time budget.
@@ -21,6 +25,9 @@ import redis.asyncio as aredis
 
 from shared_core.volume_files.session_tracker import StaleSessionError
 from shared_core.volume_files.settings import load_settings
+from shared_core.volume_files.store.replies import exchange, raise_errors
+from shared_core.volume_files.store.resp import Commands
+from shared_core.volume_files.stream.batch_core import read_entries
 from shared_core.volume_files.ticks import TickError
 from shared_core.volume_files.unified_engine import UnifiedVolumeEngine
 
@@ -62,10 +69,55 @@ async def _ceiling(url: str, group: str, read_count: int) -> Drained:
         await client.aclose()
 
 
-def ceiling(server: RedisServer, db: int, group: str, read_count: int) -> Drained:
-    """Drain the copy in `db` (its group must exist at id 0) with the do-nothing consumer."""
+def raw_reads() -> bool:
+    """Whether replies can be kept as their bytes here (the native extension is built)."""
+    try:
+        from shared_core.volume_files import _native
+    except ImportError:
+        return False
+    return hasattr(_native, "RawEntries")
+
+
+def _entry_ids(replies: Any) -> list[str]:
+    """One XREADGROUP's entry ids: from the reply's bytes where it was read raw."""
+    from shared_core.volume_files import _native
+
+    if isinstance(replies, _native.RawReplies):
+        return _native.RawEntries(replies).ids()
+    return [entry.entry_id for entry in read_entries(replies)]
+
+
+async def _ceiling_raw(url: str, group: str, read_count: int) -> Drained:
+    client = aredis.from_url(url)
+    counts: list[int] = []
+
+    async def drain(stream: str) -> None:
+        n = 0
+        read = Commands.of([("XREADGROUP", "GROUP", group, "ceiling", "COUNT", str(read_count),
+                             "STREAMS", stream, ">")], raw=True)
+        while True:
+            ids = _entry_ids(raise_errors(await exchange(client, read)))
+            if not ids:
+                break
+            raise_errors(await exchange(client, Commands.of([("XACK", stream, group, *ids)])))
+            n += len(ids)
+        counts.append(n)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(drain(stream) for stream in stream_keys()))
+        return Drained(sum(counts), time.perf_counter() - started)
+    finally:
+        await client.aclose()
+
+
+def ceiling(server: RedisServer, db: int, group: str, read_count: int, *,
+            raw: bool = False) -> Drained:
+    """Drain the copy in `db` (its group must exist at id 0) with the do-nothing consumer;
+    `raw`: on the service's read path (needs `raw_reads()`)."""
     url = f"redis://127.0.0.1:{server.port}/{db}"
-    return asyncio.run(_ceiling(url, group, read_count))
+    run = _ceiling_raw if raw else _ceiling
+    return asyncio.run(run(url, group, read_count))
 
 
 def naive(
