@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -45,28 +45,20 @@ class Drained:
         return self.ticks / self.seconds if self.seconds > 0 else 0.0
 
 
-async def _ceiling(url: str, group: str, read_count: int) -> Drained:
-    client = aredis.from_url(url)
-    counts: list[int] = []
+# One read and its ack on `stream`; returns how many entries it took (0: the stream is done).
+Batch = Callable[[aredis.Redis, str], Awaitable[int]]
 
-    async def drain(stream: str) -> None:
-        n = 0
-        while True:
-            reply: Any = await client.xreadgroup(group, "ceiling", {stream: ">"},
-                                                 count=read_count)
-            if not reply:
-                break
-            ids = [entry_id for entry_id, _ in reply[0][1]]
-            await client.xack(stream, group, *ids)
-            n += len(ids)
-        counts.append(n)
 
-    try:
-        started = time.perf_counter()
-        await asyncio.gather(*(drain(stream) for stream in stream_keys()))
-        return Drained(sum(counts), time.perf_counter() - started)
-    finally:
-        await client.aclose()
+def _redis_py_batch(group: str, read_count: int) -> Batch:
+    async def batch(client: aredis.Redis, stream: str) -> int:
+        reply: Any = await client.xreadgroup(group, "ceiling", {stream: ">"}, count=read_count)
+        if not reply:
+            return 0
+        ids = [entry_id for entry_id, _ in reply[0][1]]
+        await client.xack(stream, group, *ids)
+        return len(ids)
+
+    return batch
 
 
 def raw_reads() -> bool:
@@ -87,20 +79,32 @@ def _entry_ids(replies: Any) -> list[str]:
     return [entry.entry_id for entry in read_entries(replies)]
 
 
-async def _ceiling_raw(url: str, group: str, read_count: int) -> Drained:
+def _raw_batch(group: str, read_count: int) -> Batch:
+    reads: dict[str, Commands] = {}  # encoded once per stream
+
+    async def batch(client: aredis.Redis, stream: str) -> int:
+        read = reads.get(stream)
+        if read is None:
+            read = reads[stream] = Commands.of(
+                [("XREADGROUP", "GROUP", group, "ceiling", "COUNT", str(read_count),
+                  "STREAMS", stream, ">")], raw=True)
+        ids = _entry_ids(raise_errors(await exchange(client, read)))
+        if ids:
+            raise_errors(await exchange(client, Commands.of([("XACK", stream, group, *ids)])))
+        return len(ids)
+
+    return batch
+
+
+async def _ceiling(url: str, batch: Batch) -> Drained:
+    """One task per partition on one pooled client, as the service reads."""
     client = aredis.from_url(url)
     counts: list[int] = []
 
     async def drain(stream: str) -> None:
         n = 0
-        read = Commands.of([("XREADGROUP", "GROUP", group, "ceiling", "COUNT", str(read_count),
-                             "STREAMS", stream, ">")], raw=True)
-        while True:
-            ids = _entry_ids(raise_errors(await exchange(client, read)))
-            if not ids:
-                break
-            raise_errors(await exchange(client, Commands.of([("XACK", stream, group, *ids)])))
-            n += len(ids)
+        while got := await batch(client, stream):
+            n += got
         counts.append(n)
 
     try:
@@ -116,8 +120,8 @@ def ceiling(server: RedisServer, db: int, group: str, read_count: int, *,
     """Drain the copy in `db` (its group must exist at id 0) with the do-nothing consumer;
     `raw`: on the service's read path (needs `raw_reads()`)."""
     url = f"redis://127.0.0.1:{server.port}/{db}"
-    run = _ceiling_raw if raw else _ceiling
-    return asyncio.run(run(url, group, read_count))
+    make = _raw_batch if raw else _redis_py_batch
+    return asyncio.run(_ceiling(url, make(group, read_count)))
 
 
 def naive(
