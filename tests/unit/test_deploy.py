@@ -12,7 +12,10 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from shared_core.volume_files.http_server import HealthServer
 from shared_core.volume_files.metrics import ServiceMetrics, metric_names
+from tests.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -76,6 +80,13 @@ def _exported_names() -> frozenset[str]:
 
 
 EXPORTED = _exported_names()
+
+# What the stack reads from redis_exporter (docker-compose.yml, job `redis`): Redis's own CPU.
+# `test_redis_exporter_exports_what_the_stack_reads` checks them against the real exporter.
+REDIS_EXPORTER = frozenset({
+    "redis_cpu_user_main_thread_seconds_total", "redis_cpu_sys_main_thread_seconds_total",
+})
+SCRAPED = EXPORTED | REDIS_EXPORTER
 
 
 def test_metrics_in_strips_functions_labels_and_ranges() -> None:
@@ -176,8 +187,10 @@ def test_dashboard_queries_use_only_exported_metrics(dashboard: dict[str, Any]) 
     for title, expr in exprs:
         used = metrics_in(expr)
         assert used, f"{title}: {expr!r} names no metric"
-        unknown = used - EXPORTED
+        unknown = used - SCRAPED
         assert not unknown, f"{title}: {expr!r} uses {sorted(unknown)}, not exported"
+        if used & REDIS_EXPORTER:
+            assert 'job="redis"' in expr, f"{title}: the exporter's job"
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
             query = variable["query"]
@@ -217,6 +230,7 @@ def test_dashboard_has_the_required_panels(dashboard: dict[str, Any]) -> None:
     assert queried("volume_engine_partitions_owned", "instance"), "partitions per worker"
     assert queried("process_resident_memory_bytes"), "memory"
     assert queried("volume_engine_migration_unified_read_ratio"), "migration progress"
+    assert all(queried(name, "rate(") for name in REDIS_EXPORTER), "Redis's main thread CPU"
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +248,7 @@ def test_alert_rules_cover_the_failure_modes() -> None:
         assert rule["annotations"]["description"], rule["alert"]
         used = metrics_in(rule["expr"])
         assert used, rule["alert"]
-        assert used <= EXPORTED, f"{rule['alert']}: {sorted(used - EXPORTED)} not exported"
+        assert used <= SCRAPED, f"{rule['alert']}: {sorted(used - SCRAPED)} not exported"
     by_metric = {rule["alert"]: metrics_in(rule["expr"]) for rule in rules}
     assert by_metric["VolumeEngineConsumerLagGrowing"] == {"volume_engine_partition_lag"}
     assert "deriv(" in next(r["expr"] for r in rules
@@ -242,6 +256,51 @@ def test_alert_rules_cover_the_failure_modes() -> None:
     assert by_metric["VolumeEngineDeadLetters"] == {"volume_engine_dead_letters_total"}
     assert by_metric["VolumeEngineFlushErrors"] == {"volume_engine_flush_errors_total"}
     assert by_metric["VolumeEnginePartitionWithoutOwner"] == {"volume_engine_partition_owned"}
+    assert by_metric["RedisMainThreadBusy"] == REDIS_EXPORTER
+
+
+def test_prometheus_scrapes_the_compose_redis_exporter() -> None:
+    config = _load_yaml(PROMETHEUS)
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "redis")
+    targets = {t for sc in job["static_configs"] for t in sc["targets"]}
+    exporter = _load_yaml(COMPOSE)["services"]["redis-exporter"]
+    assert targets == {"redis-exporter:9121"}  # the exporter's default port
+    assert exporter["environment"]["REDIS_ADDR"] == "redis://redis:6379"
+    assert exporter["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_redis_exporter_exports_what_the_stack_reads() -> None:
+    """The real exporter (Debian's prometheus-redis-exporter, which `.ci/check-deploy`
+    unpacks and names in REDIS_EXPORTER_BIN) against a private redis-server: every name the
+    dashboard and the alerts read from it is among its samples."""
+    binary = os.environ.get("REDIS_EXPORTER_BIN")
+    if not binary:
+        pytest.skip("REDIS_EXPORTER_BIN not set (.ci/check-deploy sets it)")
+    port = free_port()
+    with RedisServer() as server:
+        exporter = subprocess.Popen(
+            [binary, "-redis.addr", f"redis://127.0.0.1:{server.port}",
+             "-web.listen-address", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                                timeout=2) as reply:
+                        text = reply.read().decode()
+                    if "redis_up 1" in text:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, "redis_exporter did not come up"
+                time.sleep(0.1)
+        finally:
+            exporter.terminate()
+            exporter.wait(timeout=10)
+    samples = {line.split("{")[0].split(" ")[0] for line in text.splitlines()
+               if line and not line.startswith("#")}
+    assert samples >= REDIS_EXPORTER, sorted(REDIS_EXPORTER - samples)
 
 
 def test_prometheus_scrapes_the_compose_engines() -> None:
