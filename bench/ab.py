@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (figure, detail field) pairs the table shows, when the runs have them.
 COLUMNS = (
     ("ceiling", "ticks_per_s"), ("ceiling", "worker_cpu_us_per_tick"),
+    ("ceiling_raw", "ticks_per_s"),
     ("engine", "ticks_per_s"), ("engine", "worker_cpu_us_per_tick"),
     ("engine", "redis_cpu_us_per_tick"), ("engine_steady", "ticks_per_s"),
     ("engine_steady", "worker_cpu_us_per_tick"), ("engine_steady", "redis_cpu_us_per_tick"),
