@@ -61,15 +61,6 @@ def _redis_py_batch(group: str, read_count: int) -> Batch:
     return batch
 
 
-def raw_reads() -> bool:
-    """Whether replies can be kept as their bytes here (the native extension is built)."""
-    try:
-        from shared_core.volume_files import _native
-    except ImportError:
-        return False
-    return hasattr(_native, "RawEntries")
-
-
 def _entry_ids(replies: Any) -> list[str]:
     """One XREADGROUP's entry ids: from the reply's bytes where it was read raw."""
     from shared_core.volume_files import _native
@@ -118,7 +109,7 @@ async def _ceiling(url: str, batch: Batch) -> Drained:
 def ceiling(server: RedisServer, db: int, group: str, read_count: int, *,
             raw: bool = False) -> Drained:
     """Drain the copy in `db` (its group must exist at id 0) with the do-nothing consumer;
-    `raw`: on the service's read path (needs `raw_reads()`)."""
+    `raw`: on the service's read path (needs `cores.native_available()`)."""
     url = f"redis://127.0.0.1:{server.port}/{db}"
     make = _raw_batch if raw else _redis_py_batch
     return asyncio.run(_ceiling(url, make(group, read_count)))

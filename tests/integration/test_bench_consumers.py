@@ -7,6 +7,7 @@ import pytest
 from bench import consumers
 from bench.workloads import stream_keys
 
+from shared_core.volume_files import cores
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def _publish(server: RedisServer, per_stream: list[int]) -> None:
 
 @pytest.mark.parametrize("raw", [False, True], ids=["redis-py", "raw"])
 def test_ceiling_reads_and_acks_every_entry_once(redis_server: RedisServer, raw: bool) -> None:
-    if raw and not consumers.raw_reads():
+    if raw and not cores.native_available():
         pytest.skip("the native extension is not built")
     # Uneven streams, one empty, and batches that do not divide them.
     per_stream = [250, 0, 97, 1, 64, 130, 33, 500]
