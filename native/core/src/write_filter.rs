@@ -46,29 +46,13 @@ impl Hasher for Identity {
     }
 }
 
-/// The name digests' cache is keyed by a static name's address and length: not input, so a
-/// multiply-rotate mix (FxHash's) stands in for SipHash, which cost as much as the lookup saved.
-#[derive(Default)]
-struct Address(u64);
+/// Slots of the static names' digest cache (a power of two): the engine names a few dozen.
+const NAME_SLOTS: usize = 1024;
 
-impl Hasher for Address {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// A static name's slot in the cache, by its address and length (not input: a multiply mix).
+fn name_slot(address: usize, len: usize) -> usize {
+    let mixed = (address as u64 ^ (len as u64).rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> (64 - NAME_SLOTS.trailing_zeros())) as usize
 }
 
 #[derive(Default)]
@@ -100,10 +84,20 @@ pub struct WriteFilter {
     touched: Vec<u32>,
     /// Fields (set or deleted) this drain left out so far.
     left_out: usize,
-    /// Digests of the static field names (`Name::Borrowed`), by address.
-    names: HashMap<(usize, usize), u64, BuildHasherDefault<Address>>,
+    /// Digests of the static field names (`Name::Borrowed`): (address, length, digest) in a
+    /// direct-mapped table, a few instructions a field where a hash map took ninety. Two
+    /// names that share a slot take turns in it.
+    names: Box<[(usize, usize, u64)]>,
     digests: Digests,
     keep: Vec<bool>,
+}
+
+/// The keyed digest of a text: its bytes in one write (`hash_one` of a str writes a
+/// terminator too, a second pass through SipHash's buffering for every field).
+fn digest(hasher: &RandomState, text: &str) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write(text.as_bytes());
+    h.finish()
 }
 
 fn find(fields: &[(u64, u64)], name: u64, hint: usize) -> Option<u64> {
@@ -137,7 +131,7 @@ impl WriteFilter {
             commits: 0,
             touched: Vec::new(),
             left_out: 0,
-            names: HashMap::default(),
+            names: vec![(0, 0, 0); NAME_SLOTS].into_boxed_slice(),
             digests: Vec::new(),
             keep: Vec::new(),
         }
@@ -161,18 +155,19 @@ impl WriteFilter {
         match name {
             // The engine's own field names: hashed once.
             Name::Borrowed(text) => {
-                let hasher = &self.hasher;
-                *self
-                    .names
-                    .entry((text.as_ptr() as usize, text.len()))
-                    .or_insert_with(|| hasher.hash_one(*text))
+                let (address, len) = (text.as_ptr() as usize, text.len());
+                let slot = &mut self.names[name_slot(address, len)];
+                if slot.0 != address || slot.1 != len {
+                    *slot = (address, len, digest(&self.hasher, text));
+                }
+                slot.2
             }
-            Name::Owned(text) => self.hasher.hash_one(text.as_str()),
+            Name::Owned(text) => digest(&self.hasher, text),
         }
     }
 
     fn value(&self, value: &str) -> u64 {
-        match self.hasher.hash_one(value) {
+        match digest(&self.hasher, value) {
             ABSENT => 1,
             d => d,
         }
@@ -180,7 +175,7 @@ impl WriteFilter {
 
     /// The slot of `key`, made (unknown) when it has none.
     fn slot(&mut self, key: &str) -> u32 {
-        let digest = self.hasher.hash_one(key);
+        let digest = digest(&self.hasher, key);
         if let Some(&slot) = self.index.get(&digest) {
             return slot;
         }
@@ -308,16 +303,33 @@ impl WriteFilter {
     /// Forget the least recently written keys (by commit, then key) down to 7/8 of max_keys.
     fn evict(&mut self) {
         let keep = self.max_keys - self.max_keys / 8;
-        let mut by_age: Vec<(u64, &str, u32)> = self
+        let mut by_age: Vec<(u64, u32)> = self
             .slots
             .iter()
             .enumerate()
             .filter(|(_, e)| e.fields.is_some())
-            .map(|(slot, e)| (e.seq, &*e.key, slot as u32))
+            .map(|(slot, e)| (e.seq, slot as u32))
             .collect();
         let excess = by_age.len() - keep;
-        by_age.select_nth_unstable(excess - 1);
-        let evicted: Vec<u32> = by_age[..excess].iter().map(|&(_, _, slot)| slot).collect();
+        // By commit first (integers); key texts are compared only among the keys of the
+        // commit the cut falls in, where a commit's many keys would make most comparisons
+        // string comparisons.
+        by_age.select_nth_unstable_by_key(excess - 1, |&(seq, _)| seq);
+        let cut = by_age[excess - 1].0;
+        let mut evicted: Vec<u32> = Vec::with_capacity(excess);
+        let mut at_cut: Vec<(&str, u32)> = Vec::new();
+        for &(seq, slot) in &by_age {
+            if seq < cut {
+                evicted.push(slot);
+            } else if seq == cut {
+                at_cut.push((&self.slots[slot as usize].key, slot));
+            }
+        }
+        let rest = excess - evicted.len();
+        if rest < at_cut.len() {
+            at_cut.select_nth_unstable(rest);
+        }
+        evicted.extend(at_cut[..rest].iter().map(|&(_, slot)| slot));
         for slot in evicted {
             self.release(slot);
         }
@@ -342,10 +354,13 @@ impl WriteFilter {
     /// Heap bytes held (an estimate: the memory figure's breakdown).
     pub fn heap_bytes(&self) -> usize {
         let per_slot = std::mem::size_of::<Entry>() + 16 + 4; // + the index's bucket
-        self.slots
-            .iter()
-            .map(|e| per_slot + e.key.len() + e.fields.as_ref().map_or(0, |f| f.len() * 16))
-            .sum()
+        let names = self.names.len() * std::mem::size_of::<(usize, usize, u64)>();
+        names
+            + self
+                .slots
+                .iter()
+                .map(|e| per_slot + e.key.len() + e.fields.as_ref().map_or(0, |f| f.len() * 16))
+                .sum::<usize>()
     }
 }
 
