@@ -35,12 +35,12 @@ STREAM = keys.stream_key(ss.STREAM, 0)
 
 def _config(consumer: str = "c1", max_deliveries: int = 5,
             partitions: int = 1, write_filter_keys: int = 0,
-            flush_interval_ms: int = 50) -> PartitionConfig:
+            flush_interval_ms: int = 50, read_linger_ms: int = 0) -> PartitionConfig:
     return PartitionConfig(
         stream=ss.STREAM, partition=0, group=ss.GROUP, consumer=consumer, read_count=100,
         block_ms=50, flush_interval_ms=flush_interval_ms, flush_max_entries=1000,
         max_deliveries=max_deliveries, dual_write=True, partitions=partitions, core=ss.core(),
-        write_filter_keys=write_filter_keys,
+        write_filter_keys=write_filter_keys, read_linger_ms=read_linger_ms,
     )
 
 
@@ -383,6 +383,40 @@ async def test_the_end_of_a_backlog_is_flushed_at_once_and_live_reads_wait_for_t
         await asyncio.wait_for(task, 30)
     state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
     assert int(state[b"tick_count"]) == 460  # the final flush on stop
+
+
+@pytest.mark.parametrize("linger_ms", [0, 60])
+async def test_live_reads_linger_into_batches_and_every_tick_lands_once(
+    aclient: aredis.Redis, redis_client: redis.Redis, linger_ms: int,
+) -> None:
+    """Ticks trickling in one every 3 ms for 0.6 s: with a 60 ms linger the partition reads
+    at most one batch per linger or drain (the drains come every 150 ms) instead of one per
+    tick or two; either way each tick is applied exactly once and stop flushes the rest."""
+    ticks = _ticks(200)
+    worker, _, _ = await _worker(aclient, flush_interval_ms=150, read_linger_ms=linger_ms)
+    task = asyncio.ensure_future(worker.run())
+    try:
+        for tick in ticks:
+            await aclient.xadd(STREAM, tick)  # type: ignore[arg-type]
+            await asyncio.sleep(0.003)
+        await _eventually(lambda: not _lag(redis_client))
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+    state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+    assert int(state[b"tick_count"]) == 200
+    assert state[b"cumulative_volume"] == str(sum(10 + i for i in range(200))).encode()
+    assert redis_client.xpending(STREAM, ss.GROUP)["pending"] == 0
+    registry = worker.metrics.registry
+    reads = registry.get_sample_value("volume_engine_read_batch_entries_count")
+    assert registry.get_sample_value("volume_engine_read_batch_entries_sum") == 200
+    assert reads is not None
+    elapsed_s = 200 * 0.003
+    if linger_ms:
+        # one read per linger, plus one at each drain point, plus slack for a slow loop
+        assert reads <= elapsed_s / 0.060 + elapsed_s / 0.150 + 10
+    else:
+        assert reads > elapsed_s / 0.060 + elapsed_s / 0.150 + 10
 
 
 async def test_a_flush_fenced_behind_the_loop_ends_the_partition(

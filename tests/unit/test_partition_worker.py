@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared_core.volume_files.stream.partition_worker import drain_phase, next_drain
+from shared_core.volume_files.stream.partition_worker import drain_phase, linger_delay, next_drain
 
 
 def test_partitions_drain_evenly_spread_over_the_interval() -> None:
@@ -35,3 +35,29 @@ def test_a_late_drain_keeps_the_grid(after: float, interval: float, fraction: fl
     assert after < due <= after + interval * (1 + 1e-9)
     k = (due - phase) / interval
     assert k == pytest.approx(round(k), abs=1e-6)
+
+
+def test_a_live_read_lingers_after_the_last_one() -> None:
+    assert linger_delay(10.0, 0.025, 11.0, now=10.005) == pytest.approx(0.020)
+    assert linger_delay(10.0, 0.025, 11.0, now=10.030) == 0.0  # past it: read at once
+    assert linger_delay(-float("inf"), 0.025, 11.0, now=10.0) == 0.0  # no read yet
+
+
+def test_a_linger_never_outlasts_the_drain_point() -> None:
+    """A tick published just before a drain is still read into it."""
+    assert linger_delay(10.0, 0.025, 10.010, now=10.004) == pytest.approx(0.006)
+    assert linger_delay(10.0, 0.025, float("inf"), now=10.004) == pytest.approx(0.021)
+
+
+@given(
+    last=st.floats(min_value=0, max_value=1e6),
+    linger=st.floats(min_value=0, max_value=1),
+    due_in=st.floats(min_value=-1, max_value=1),
+    elapsed=st.floats(min_value=0, max_value=2),
+)
+def test_the_linger_is_bounded_by_both(last: float, linger: float, due_in: float,
+                                       elapsed: float) -> None:
+    now = last + elapsed
+    delay = linger_delay(last, linger, now + due_in, now)
+    assert 0.0 <= delay <= max(0.0, due_in) + 1e-9
+    assert now + delay <= last + linger + 1e-6 or delay == 0.0

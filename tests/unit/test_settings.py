@@ -52,6 +52,7 @@ def test_defaults_load_from_the_shipped_config() -> None:
         worker_id=f"{socket.gethostname()}-{os.getpid()}",
         read_count=500,
         block_ms=1000,
+        read_linger_ms=25,
         flush_interval_ms=250,
         flush_max_entries=20000,
         max_deliveries=5,
@@ -185,6 +186,15 @@ def test_directory_argument_wins(conf: Path, tmp_path: Path) -> None:
             {"VOLUME_GC_GEN0_THRESHOLD": "-1"},
             "VOLUME_GC_GEN0_THRESHOLD: must be >= 0, got -1",
         ),
+        (
+            {"VOLUME_READ_LINGER_MS": "250"},
+            "VOLUME_READ_LINGER_MS: must be less than VOLUME_FLUSH_INTERVAL_MS (250), got 250",
+        ),
+        (
+            {"VOLUME_READ_LINGER_MS": "40", "VOLUME_FLUSH_INTERVAL_MS": "30"},
+            "VOLUME_READ_LINGER_MS: must be less than VOLUME_FLUSH_INTERVAL_MS (30), got 40",
+        ),
+        ({"VOLUME_READ_LINGER_MS": "-1"}, "VOLUME_READ_LINGER_MS: must be >= 0, got -1"),
         (
             {"VOLUME_WRITE_FILTER_KEYS": "-5"},
             "VOLUME_WRITE_FILTER_KEYS: must be >= 0, got -5",

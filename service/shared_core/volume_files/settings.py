@@ -36,6 +36,7 @@ class Settings:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     read_count: int = 500
     block_ms: int = 1000
+    read_linger_ms: int = 25  # a live read waits this long after the last (below the interval)
     flush_interval_ms: int = 250
     flush_max_entries: int = 20000
     max_deliveries: int = 5
@@ -67,6 +68,7 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
     "worker_id": ("VOLUME_WORKER_ID", "stream", "worker_id"),
     "read_count": ("VOLUME_READ_COUNT", "stream", "read_count"),
     "block_ms": ("VOLUME_BLOCK_MS", "stream", "block_ms"),
+    "read_linger_ms": ("VOLUME_READ_LINGER_MS", "stream", "read_linger_ms"),
     "flush_interval_ms": ("VOLUME_FLUSH_INTERVAL_MS", "stream", "flush_interval_ms"),
     "flush_max_entries": ("VOLUME_FLUSH_MAX_ENTRIES", "stream", "flush_max_entries"),
     "max_deliveries": ("VOLUME_MAX_DELIVERIES", "stream", "max_deliveries"),
@@ -93,7 +95,7 @@ _MINIMUMS = {
     "partitions": 1, "read_count": 1, "block_ms": 1, "flush_interval_ms": 1,
     "flush_max_entries": 1, "max_deliveries": 1, "lease_ttl_ms": 100, "renew_interval_ms": 10,
     "metrics_port": 0, "gc_gen0_threshold": 0, "lookback_sessions": 1, "min_learned_sessions": 1,
-    "instruments_poll_ms": 100, "write_filter_keys": 0,
+    "instruments_poll_ms": 100, "write_filter_keys": 0, "read_linger_ms": 0,
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -209,6 +211,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError(
             f"VOLUME_AMBIGUOUS_DATES: must be one of {', '.join(AMBIGUOUS_POLICIES)}, "
             f"got {s.ambiguous_dates!r}"
+        )
+    if s.read_linger_ms >= s.flush_interval_ms:
+        raise SettingsError(
+            f"VOLUME_READ_LINGER_MS: must be less than VOLUME_FLUSH_INTERVAL_MS "
+            f"({s.flush_interval_ms}), got {s.read_linger_ms}"
         )
     if s.renew_interval_ms * 2 > s.lease_ttl_ms:
         raise SettingsError(

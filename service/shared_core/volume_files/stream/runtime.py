@@ -243,6 +243,7 @@ class VolumeService:
         cfg = PartitionConfig(
             stream=s.stream, partition=partition, group=s.group, consumer=s.worker_id,
             read_count=s.read_count, block_ms=s.block_ms, flush_interval_ms=s.flush_interval_ms,
+            read_linger_ms=s.read_linger_ms,
             flush_max_entries=s.flush_max_entries, max_deliveries=s.max_deliveries,
             dual_write=s.dual_write, partitions=s.partitions,
             learned_history_days=s.lookback_sessions if s.curve == "learned" else 0,
