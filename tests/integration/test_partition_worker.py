@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -417,6 +418,33 @@ async def test_live_reads_linger_into_batches_and_every_tick_lands_once(
         assert reads <= elapsed_s / 0.060 + elapsed_s / 0.150 + 10
     else:
         assert reads > elapsed_s / 0.060 + elapsed_s / 0.150 + 10
+
+
+async def test_an_idle_partition_reads_a_new_tick_at_once_whatever_the_linger(
+    aclient: aredis.Redis, redis_client: redis.Redis,
+) -> None:
+    """The linger follows a read that found ticks, never an empty one: a partition idle for
+    longer than its linger is in its blocking read when a tick lands, and reads it at once."""
+    worker, _, _ = await _worker(aclient, flush_interval_ms=60_000, read_linger_ms=400)
+    registry = worker.metrics.registry
+
+    def applied() -> float | None:
+        return registry.get_sample_value("volume_engine_ticks_total", {"outcome": "applied"})
+
+    task = asyncio.ensure_future(worker.run())
+    try:
+        for n, tick in enumerate(_ticks(3), start=1):
+            await asyncio.sleep(1.0)  # past the linger: reads come back empty (block_ms=50)
+            assert worker._last_read == -math.inf
+            await aclient.xadd(STREAM, tick)  # type: ignore[arg-type]
+            sent = time.monotonic()
+            await _eventually(lambda n=n: applied() == n, poll=0.005)  # type: ignore[misc]
+            assert time.monotonic() - sent < 0.2
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+    state = redis_client.hgetall(keys.session_key("SBIN", "2025-12-09"))
+    assert int(state[b"tick_count"]) == 3
 
 
 async def test_a_flush_fenced_behind_the_loop_ends_the_partition(

@@ -155,7 +155,7 @@ class PartitionWorker:
         self._full_reads = 0  # full reads in a row: how long the backlog under way has been
         self._backlog_done = False  # a backlog just ended: flush now (_note_read)
         self._linger = config.read_linger_ms / 1000
-        self._last_read = -math.inf  # when the last read returned (_gather)
+        self._last_read = -math.inf  # when the last read that found entries returned (_gather)
         self._applied = metrics.ticks.labels("applied")  # labelled children, looked up once
         self._duplicates = metrics.ticks.labels("duplicate")
         self._dead_lettered = metrics.ticks.labels("dead_lettered")
@@ -211,7 +211,8 @@ class PartitionWorker:
                     if self.stopping.is_set():
                         break
                     entries = await self._read_new()
-                self._last_read = time.monotonic()
+                # An empty read lingers for nothing: the next one blocks until a tick lands.
+                self._last_read = time.monotonic() if entries else -math.inf
                 self._note_read(len(entries))
                 if self._catching_up and not self.stopping.is_set():
                     ahead = asyncio.ensure_future(self._read_new())
@@ -239,7 +240,8 @@ class PartitionWorker:
         only at its drain, so reading it the moment it lands buys nothing, while each read,
         stage and apply has a fixed cost that small live batches paid once per handful of ticks
         (a worker spent twice the backlog's CPU a tick at live rates, bench README). Never while
-        catching up: a full read means the next batch is there already."""
+        catching up (a full read means the next batch is there already), nor after an empty
+        read (`_last_read`): an idle partition's blocking read returns the moment a tick lands."""
         if self._linger <= 0 or self._catching_up:
             return
         delay = linger_delay(self._last_read, self._linger, self._drain_due, time.monotonic())
