@@ -3,7 +3,7 @@
 `python -m bench.ab COMMIT [--runs 3] [--only ceiling,engine] [--full] [--latency-rate R]`
 checks COMMIT out in a temporary worktree, builds its native extension there (cargo,
 release), then runs `python -m bench --core native` for it and for the working tree in turn,
-`--runs` times each, and prints each figure's median for both. The benchmark code is this
+`--runs` times each, and prints each figure's median for both, then every run's value. The benchmark code is this
 tree's in every run (the older version's service is what is swapped in, on PYTHONPATH), so
 both are measured alike.
 
@@ -67,12 +67,20 @@ def run_once(tree: Path | None, args: Sequence[str]) -> dict[str, dict[str, Any]
     return {row["name"]: row for row in rows}
 
 
-def medians(runs: Sequence[dict[str, dict[str, Any]]]) -> dict[tuple[str, str], float]:
+def run_by_run(runs: Sequence[dict[str, dict[str, Any]]]
+               ) -> dict[tuple[str, str], list[float]]:
+    """Each column's values in run order (runs that lack it left out): the spread a median
+    hides, for the note."""
     out = {}
     for figure, field in COLUMNS:
         values = [r[figure][field] for r in runs if figure in r and field in r[figure]]
         if values:
-            out[(figure, field)] = statistics.median(values)
+            out[(figure, field)] = values
+    return out
+
+
+def medians(runs: Sequence[dict[str, dict[str, Any]]]) -> dict[tuple[str, str], float]:
+    out = {key: statistics.median(values) for key, values in run_by_run(runs).items()}
     cpu = [r["engine_steady"]["worker_cpu_us_per_tick"] / r["ceiling"]["worker_cpu_us_per_tick"]
            for r in runs if {"engine_steady", "ceiling"} <= r.keys()]
     if cpu:
@@ -114,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         old, new = table[args.commit].get(key), table["working"][key]
         ratio = f"{new / old:7.2f}" if old else ""
         print(f"{key[0] + ' ' + key[1]:<44} {old or 0:>12,.2f} {new:>12,.2f} {ratio}")
+    print("\nrun by run")
+    for name, r in runs.items():
+        for key, values in run_by_run(r).items():
+            shown = ", ".join(f"{v:,.4g}" for v in values)
+            print(f"{name[:12]:>12}  {key[0] + ' ' + key[1]:<44} {shown}")
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from bench.ab import medians as ab_medians
+from bench.ab import run_by_run
 from bench.analysis import (
     CpuSplit,
     command_delta,
@@ -236,6 +237,10 @@ def test_ab_medians_per_figure_and_the_cpu_over_the_ceilings() -> None:
     assert out[("engine_steady", "ticks_per_s")] == 20.0
     assert out[("engine_steady", "worker cpu / ceiling's")] == 2.0  # of 2.0, 1.0, 3.0
     assert ("engine", "ticks_per_s") not in out  # not in these runs
+    runs = [run(2.0, 10.0, 4.0), {"ceiling": {"ticks_per_s": 5.0}}, run(1.0, 20.0, 3.0)]
+    spread = run_by_run(runs)
+    assert spread[("engine_steady", "ticks_per_s")] == [10.0, 20.0]  # in run order
+    assert spread[("ceiling", "ticks_per_s")] == [1.0, 5.0, 1.0]
 
 
 async def test_the_latency_figure_splits_a_ticks_path_from_the_workers_metrics() -> None:
