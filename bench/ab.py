@@ -3,9 +3,9 @@
 `python -m bench.ab COMMIT [--runs 3] [--only ceiling,engine] [--full] [--latency-rate R]`
 checks COMMIT out in a temporary worktree, builds its native extension there (cargo,
 release), then runs `python -m bench --core native` for it and for the working tree in turn,
-`--runs` times each, and prints each figure's median for both, then every run's value. The benchmark code is this
-tree's in every run (the older version's service is what is swapped in, on PYTHONPATH), so
-both are measured alike.
+`--runs` times each, and prints each figure's median for both, then every run's value. The
+benchmark code is this tree's in every run (the older version's service is what is swapped
+in, on PYTHONPATH), so both are measured alike.
 
 Why alternately and by medians: this machine's speed moves by a third from minute to minute
 (bench README, session 15), more than most changes move a figure, so one run of each, or two
