@@ -1,16 +1,20 @@
 """The batch cores' own steps, in process: stage, apply and drain, per tick, native and Python.
 
 `python -m bench.core_steps [--symbols N] [--ticks M] [--drain-every K] [--repeat R]
-[--write-filter-keys W]`: the bench's workload (the simulator's session, entries as the worker
-reads them: flat field lists) fed to a `NativeBatchCore` and a `PythonBatchCore` in read
-batches of 500, each symbol loaded with an empty history at first sight, a drain every K
-entries (default 5,000: a flush's worth at a few tens of thousands of ticks a second), each
-drain committed as a landed flush is. Both cores drain through a write filter of W keys (default
-10,000: a partition's share of the service's default); `native-unfiltered` is the native core
-without one, so the filter's own cost shows. No Redis, no asyncio: what the worker's CPU per
-tick would be without the shell, and how it splits between the steps. Both cores run in the
-same process and run, alternately, so the native/Python ratios compare like with like. One
-JSON line per core, then a table.
+[--write-filter-keys W] [--cores native,...]`: the bench's workload (the simulator's
+session, entries as the worker reads them: flat field lists) fed to a `NativeBatchCore` and a
+`PythonBatchCore` in read batches of 500, each symbol loaded with an empty history at first
+sight, a drain every K entries (default 5,000: a flush's worth at a few tens of thousands of
+ticks a second), each drain committed as a landed flush is. Both cores drain through a write
+filter of W keys (default 10,000: a partition's share of the service's default);
+`native-unfiltered` is the native core without one, so the filter's own cost shows. No Redis,
+no asyncio: what the worker's CPU per tick would be without the shell, and how it splits
+between the steps. Both cores run in the same process and run, alternately, so the
+native/Python ratios compare like with like. One JSON line per core, then a table.
+
+`--cores native --repeat 1` under `valgrind --tool=callgrind` counts the native steps'
+instructions per function (`callgrind_annotate --inclusive=yes`): the same count run to run,
+whatever else the machine is doing, where the timings move by a third (session 19).
 """
 
 from __future__ import annotations
@@ -75,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--write-filter-keys", type=int, default=10_000)
+    parser.add_argument("--cores", default="python,native,native-unfiltered",
+                        help="which to run, comma-separated (one, --repeat 1, under "
+                             "valgrind --tool=callgrind: instruction counts per function)")
     args = parser.parse_args(argv)
     keys = args.write_filter_keys
     config = load_core_config(load_settings(env={}))
@@ -89,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         makers["native"] = lambda: NativeBatchCore(config, dual_write=True,
                                                    write_filter_keys=keys)
         makers["native-unfiltered"] = lambda: NativeBatchCore(config, dual_write=True)
+    wanted = set(args.cores.split(","))
+    makers = {name: make for name, make in makers.items() if name in wanted}
     best: dict[str, dict[str, float]] = {}
     for _ in range(args.repeat):  # alternately, the fastest of each kept
         for name, make in makers.items():
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in rows.items():
         print(f"{name:<18} {row['stage_us_per_tick']:>11} {row['apply_us_per_tick']:>8} "
               f"{row['drain_us_per_tick']:>8} {row['total_us_per_tick']:>8}")
-    if "native" in rows:
+    if "native" in rows and "python" in rows:
         ratio = rows["python"]["total_us_per_tick"] / rows["native"]["total_us_per_tick"]
         print(f"native is {ratio:.1f}x the Python core per tick")
     return 0
