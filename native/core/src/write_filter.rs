@@ -85,8 +85,8 @@ pub struct WriteFilter {
     /// Fields (set or deleted) this drain left out so far.
     left_out: usize,
     /// Digests of the static field names (`Name::Borrowed`): (address, length, digest) in a
-    /// direct-mapped table, a few instructions a field where a hash map took ninety. Two
-    /// names that share a slot take turns in it.
+    /// direct-mapped table, a compare a field instead of a hash-map lookup. Two names that
+    /// share a slot take turns in it.
     names: Box<[(usize, usize, u64)]>,
     digests: Digests,
     keep: Vec<bool>,
@@ -531,6 +531,17 @@ mod tests {
             .map(w)
             .to_vec();
         assert_eq!(flush(&mut f, all), vec![w("e"), w("f")]);
+        // The cut in a later commit: every key of the older one goes, then that commit's
+        // in key order.
+        let mut f = WriteFilter::new(8);
+        flush(&mut f, ["y", "x"].map(w).to_vec());
+        flush(&mut f, ["d", "c", "b", "a"].map(w).to_vec());
+        flush(&mut f, ["t", "s", "r", "q", "p"].map(w).to_vec());
+        assert_eq!(f.len(), 7);
+        let all: Vec<HashWrite> = ["a", "b", "c", "d", "p", "q", "r", "s", "t", "x", "y"]
+            .map(w)
+            .to_vec();
+        assert_eq!(flush(&mut f, all), ["a", "b", "x", "y"].map(w).to_vec());
     }
 
     #[test]
