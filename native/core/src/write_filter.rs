@@ -94,7 +94,7 @@ pub struct WriteFilter {
 
 /// The keyed digest of a text: its bytes in one write (`hash_one` of a str writes a
 /// terminator too, a second pass through SipHash's buffering for every field).
-fn digest(hasher: &RandomState, text: &str) -> u64 {
+fn keyed_digest(hasher: &RandomState, text: &str) -> u64 {
     let mut h = hasher.build_hasher();
     h.write(text.as_bytes());
     h.finish()
@@ -158,16 +158,16 @@ impl WriteFilter {
                 let (address, len) = (text.as_ptr() as usize, text.len());
                 let slot = &mut self.names[name_slot(address, len)];
                 if slot.0 != address || slot.1 != len {
-                    *slot = (address, len, digest(&self.hasher, text));
+                    *slot = (address, len, keyed_digest(&self.hasher, text));
                 }
                 slot.2
             }
-            Name::Owned(text) => digest(&self.hasher, text),
+            Name::Owned(text) => keyed_digest(&self.hasher, text),
         }
     }
 
     fn value(&self, value: &str) -> u64 {
-        match digest(&self.hasher, value) {
+        match keyed_digest(&self.hasher, value) {
             ABSENT => 1,
             d => d,
         }
@@ -175,7 +175,7 @@ impl WriteFilter {
 
     /// The slot of `key`, made (unknown) when it has none.
     fn slot(&mut self, key: &str) -> u32 {
-        let digest = digest(&self.hasher, key);
+        let digest = keyed_digest(&self.hasher, key);
         if let Some(&slot) = self.index.get(&digest) {
             return slot;
         }

@@ -239,11 +239,9 @@ class PartitionWorker:
         """Let a live partition's next batch gather (VOLUME_READ_LINGER_MS): a tick is visible
         only at its drain, so reading it the moment it lands buys nothing, while each read,
         stage and apply has a fixed cost that small live batches paid once per handful of ticks
-        (a worker spent twice the backlog's CPU a tick at live rates, bench README). Never while
-        catching up (a full read means the next batch is there already), nor after an empty
-        read (`_last_read`): an idle partition's blocking read returns the moment a tick lands."""
-        if self._linger <= 0 or self._catching_up:
-            return
+        (a worker spent twice the backlog's CPU a tick at live rates, bench README). Only a live
+        read comes here: catching up, `run` reads ahead instead. No wait after an empty read
+        (`_last_read`): an idle partition's blocking read returns the moment a tick lands."""
         delay = linger_delay(self._last_read, self._linger, self._drain_due, time.monotonic())
         if delay > 0:
             await asyncio.sleep(delay)
