@@ -7,7 +7,10 @@ session, entries as the worker reads them: flat field lists) fed to a `NativeBat
 sight, a drain every K entries (default 5,000: a flush's worth at a few tens of thousands of
 ticks a second), each drain committed as a landed flush is. Both cores drain through a write
 filter of W keys (default 10,000: a partition's share of the service's default);
-`native-unfiltered` is the native core without one, so the filter's own cost shows. No Redis,
+`native-unfiltered` is the native core without one, so the filter's own cost shows;
+`native-raw` is the native core reading each batch as the worker does where hiredis is in use:
+an XREADGROUP reply's RESP bytes fed in 64 KiB reads (`store.replies.read_raw`), then staged
+from the bytes (the read is counted in its stage step). No Redis,
 no asyncio: what the worker's CPU per tick would be without the shell, and how it splits
 between the steps. Both cores run in the same process and run, alternately, so the
 native/Python ratios compare like with like. One JSON line per core, then a table.
@@ -37,6 +40,7 @@ from shared_core.volume_files.stream.batch_core import PythonBatchCore, StreamEn
 from .workloads import SESSION_DATE
 
 BATCH = 500
+READ_SIZE = 1 << 16  # store.replies._READ_SIZE: what one socket read hands the parser
 
 
 def _entries(symbols: int, ticks: int, seed: int) -> list[StreamEntry]:
@@ -46,14 +50,40 @@ def _entries(symbols: int, ticks: int, seed: int) -> list[StreamEntry]:
             for i, t in enumerate(itertools.islice(generator, ticks))]
 
 
-def _run(core: TickBatchCore, entries: list[StreamEntry], drain_every: int) -> dict[str, float]:
-    """Seconds in each step over the entries."""
+def _reply(entries: list[StreamEntry], stream: bytes = b"vol:ticks:0") -> bytes:
+    """The RESP2 XREADGROUP reply that carries `entries` (one stream's)."""
+    def bulk(b: bytes) -> bytes:
+        return b"$%d\r\n%b\r\n" % (len(b), b)
+
+    out = [b"*1\r\n*2\r\n", bulk(stream), b"*%d\r\n" % len(entries)]
+    for entry in entries:
+        out += [b"*2\r\n", bulk(entry.entry_id.encode()), b"*%d\r\n" % len(entry.fields)]
+        out += [bulk(x) for x in entry.fields]
+    return b"".join(out)
+
+
+def _raw_batch(reply: bytes) -> Any:
+    """A reply read as `read_raw` reads it: in pieces of its read size, kept as bytes."""
+    from shared_core.volume_files import _native
+    from shared_core.volume_files.stream.native_batch_core import RawBatch
+
+    raw = _native.RawReplies(1)
+    for at in range(0, len(reply), READ_SIZE):
+        raw.feed(reply[at : at + READ_SIZE])
+    return RawBatch(_native.RawEntries(raw))
+
+
+def _run(core: TickBatchCore, entries: list[StreamEntry], drain_every: int,
+         replies: list[bytes] | None = None) -> dict[str, float]:
+    """Seconds in each step over the entries (read from `replies`, one a batch, if given)."""
     spent = {"stage": 0.0, "apply": 0.0, "drain": 0.0}
     empty = SymbolHistory()
     clock = time.perf_counter
     for i in range(0, len(entries), BATCH):
         t0 = clock()
-        first = core.stage(entries[i : i + BATCH])
+        batch: Any = (entries[i : i + BATCH] if replies is None
+                      else _raw_batch(replies[i // BATCH]))
+        first = core.stage(batch)
         for symbol, ts in first.items():
             core.load(symbol, empty, ts)
         t1 = clock()
@@ -96,12 +126,16 @@ def main(argv: list[str] | None = None) -> int:
         makers["native"] = lambda: NativeBatchCore(config, dual_write=True,
                                                    write_filter_keys=keys)
         makers["native-unfiltered"] = lambda: NativeBatchCore(config, dual_write=True)
+        makers["native-raw"] = makers["native"]
     wanted = set(args.cores.split(","))
     makers = {name: make for name, make in makers.items() if name in wanted}
+    replies = ([_reply(entries[i : i + BATCH]) for i in range(0, len(entries), BATCH)]
+               if "native-raw" in makers else None)
     best: dict[str, dict[str, float]] = {}
     for _ in range(args.repeat):  # alternately, the fastest of each kept
         for name, make in makers.items():
-            spent = _run(make(), entries, args.drain_every)
+            spent = _run(make(), entries, args.drain_every,
+                         replies if name == "native-raw" else None)
             total = sum(spent.values())
             if name not in best or total < sum(best[name].values()):
                 best[name] = spent

@@ -27,19 +27,153 @@ pub enum Frame<'a> {
 /// Deeper than any reply the service reads: a hostile or corrupt stream cannot recurse far.
 const MAX_DEPTH: usize = 8;
 
-/// The line starting at `at` (without its CRLF) and where the next one starts; `None` when
-/// its CRLF has not arrived yet.
+/// The simple line starting at `at` (without its CRLF) and where the next one starts; `None`
+/// when its CRLF has not arrived yet.
 fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
     let rest = buf.get(at..)?;
-    let n = rest.windows(2).position(|w| w == b"\r\n")?;
-    Some((&rest[..n], at + n + 2))
+    let mut from = 0;
+    loop {
+        let cr = from + rest[from..].iter().position(|&b| b == b'\r')?;
+        match rest.get(cr + 1) {
+            Some(b'\n') => return Some((&rest[..cr], at + cr + 2)),
+            Some(_) => from = cr + 1,
+            None => return None,
+        }
+    }
 }
 
-fn int(text: &[u8]) -> Result<i64, String> {
-    std::str::from_utf8(text)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| format!("bad RESP integer {:?}", String::from_utf8_lossy(text)))
+fn bad_int(text: &[u8]) -> String {
+    format!("bad RESP integer {:?}", String::from_utf8_lossy(text))
+}
+
+/// The integer line starting at `at` (a length, a count or an integer reply: an optional
+/// minus, then digits) and where the next line starts; `None` when its CRLF has not arrived.
+/// Read digit by digit: a reply's every bulk string has one, so this is the reader's
+/// innermost loop.
+fn int_line(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, String> {
+    let negative = buf.get(at) == Some(&b'-');
+    let digits = at + usize::from(negative);
+    let mut i = digits;
+    let mut n: i64 = 0;
+    loop {
+        match buf.get(i) {
+            None => return Ok(None),
+            Some(&d) if d.is_ascii_digit() => {
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(i64::from(d - b'0')))
+                    .ok_or_else(|| bad_int(&buf[at..=i]))?;
+                i += 1;
+            }
+            Some(b'\r') if i > digits => break,
+            Some(_) => {
+                let stop = buf[i..]
+                    .iter()
+                    .position(|&b| b == b'\r')
+                    .map_or(buf.len(), |p| i + p);
+                return Err(bad_int(&buf[at..stop]));
+            }
+        }
+    }
+    match buf.get(i + 1) {
+        None => Ok(None),
+        Some(b'\n') => Ok(Some((if negative { -n } else { n }, i + 2))),
+        Some(_) => Err(bad_int(&buf[at..=i])),
+    }
+}
+
+/// The bulk string at `at`, the quick way (`$`, at most 18 digits, its body, each line's
+/// CRLF): its body's start and end, and where the next element starts. `None` for anything
+/// else, incomplete or not a bulk string, which `head` then reads or reports. Nearly every
+/// element of the replies the service reads is one.
+#[inline]
+fn quick_bulk(buf: &[u8], at: usize) -> Option<(usize, usize, usize)> {
+    let rest = buf.get(at..)?;
+    if rest.first() != Some(&b'$') {
+        return None;
+    }
+    let mut n = 0usize;
+    let mut i = 1;
+    while let Some(&d) = rest.get(i).filter(|d| d.is_ascii_digit() && i <= 18) {
+        n = n * 10 + usize::from(d - b'0');
+        i += 1;
+    }
+    if i == 1 || rest.get(i..i + 2) != Some(b"\r\n") {
+        return None;
+    }
+    let start = at + i + 2;
+    let stop = start.checked_add(n)?;
+    (buf.get(stop..stop + 2) == Some(b"\r\n")).then_some((start, stop, stop + 2))
+}
+
+/// What a reply's first line says: a complete scalar, or an aggregate of so many elements
+/// (`None`: nil) that follow it.
+enum Head<'a> {
+    Scalar(Frame<'a>),
+    Aggregate(u8, Option<usize>),
+}
+
+/// The element starting at `at`: a scalar whole, an aggregate's header; and where the next
+/// element starts. `Ok(None)` when it has not all arrived yet.
+fn head(buf: &[u8], at: usize) -> Result<Option<(Head<'_>, usize)>, String> {
+    let Some(&kind) = buf.get(at) else {
+        return Ok(None);
+    };
+    let scalar = |frame, next| Ok(Some((Head::Scalar(frame), next)));
+    match kind {
+        b'$' | b'=' | b'!' => {
+            let Some((n, next)) = int_line(buf, at + 1)? else {
+                return Ok(None);
+            };
+            if n < 0 {
+                return scalar(Frame::Bulk(None), next);
+            }
+            let stop = next + n as usize;
+            if buf.len() < stop + 2 {
+                return Ok(None);
+            }
+            if &buf[stop..stop + 2] != b"\r\n" {
+                return Err("RESP bulk string without its CRLF".to_string());
+            }
+            let body = &buf[next..stop];
+            let frame = match kind {
+                b'$' => Frame::Bulk(Some(body)),
+                b'!' => Frame::Error(body),
+                // A verbatim string: "txt:" (its format) then the text.
+                _ => Frame::Bulk(Some(body.get(4..).ok_or("short verbatim string")?)),
+            };
+            scalar(frame, stop + 2)
+        }
+        b'*' | b'~' | b'%' | b'>' => {
+            let Some((n, next)) = int_line(buf, at + 1)? else {
+                return Ok(None);
+            };
+            let n = (n >= 0).then(|| if kind == b'%' { 2 * n } else { n } as usize);
+            Ok(Some((Head::Aggregate(kind, n), next)))
+        }
+        b':' => Ok(int_line(buf, at + 1)?.map(|(n, next)| (Head::Scalar(Frame::Int(n)), next))),
+        _ => {
+            let Some((line, next)) = line(buf, at) else {
+                return Ok(None);
+            };
+            let rest = line.get(1..).unwrap_or_default();
+            match kind {
+                b'+' | b',' | b'(' => scalar(Frame::Simple(rest), next),
+                b'-' => scalar(Frame::Error(rest), next),
+                b'_' => scalar(Frame::Bulk(None), next),
+                b'#' => match rest {
+                    b"t" => scalar(Frame::Int(1), next),
+                    b"f" => scalar(Frame::Int(0), next),
+                    _ => Err("bad RESP3 boolean".to_string()),
+                },
+                b'\r' => Err("empty RESP line".to_string()),
+                other => Err(format!(
+                    "RESP type {:?} is not read here",
+                    char::from(other)
+                )),
+            }
+        }
+    }
 }
 
 /// Where the reply starting at `at` ends; `Ok(None)` when it is not complete yet.
@@ -63,73 +197,31 @@ fn read(
     if depth > MAX_DEPTH {
         return Err("RESP reply nested too deep".to_string());
     }
-    let Some((head, next)) = line(buf, at) else {
+    let Some((head, next)) = head(buf, at)? else {
         return Ok(None);
     };
-    let (&kind, rest) = head
-        .split_first()
-        .ok_or_else(|| "empty RESP line".to_string())?;
-    match kind {
-        b'+' => Ok(Some((Frame::Simple(rest), next))),
-        b'-' => Ok(Some((Frame::Error(rest), next))),
-        b':' => Ok(Some((Frame::Int(int(rest)?), next))),
-        b'_' => Ok(Some((Frame::Bulk(None), next))),
-        b',' | b'(' => Ok(Some((Frame::Simple(rest), next))),
-        b'#' => match rest {
-            b"t" => Ok(Some((Frame::Int(1), next))),
-            b"f" => Ok(Some((Frame::Int(0), next))),
-            _ => Err("bad RESP3 boolean".to_string()),
-        },
-        b'$' | b'=' | b'!' => {
-            let n = int(rest)?;
-            if n < 0 {
-                return Ok(Some((Frame::Bulk(None), next)));
-            }
-            let stop = next + n as usize;
-            if buf.len() < stop + 2 {
-                return Ok(None);
-            }
-            if &buf[stop..stop + 2] != b"\r\n" {
-                return Err("RESP bulk string without its CRLF".to_string());
-            }
-            let body = &buf[next..stop];
-            let frame = match kind {
-                b'$' => Frame::Bulk(Some(body)),
-                b'!' => Frame::Error(body),
-                // A verbatim string: "txt:" (its format) then the text.
-                _ => Frame::Bulk(Some(body.get(4..).ok_or("short verbatim string")?)),
-            };
-            Ok(Some((frame, stop + 2)))
+    let (kind, n) = match head {
+        Head::Scalar(frame) => return Ok(Some((frame, next))),
+        Head::Aggregate(_, None) => return Ok(Some((Frame::Array(None), next))),
+        Head::Aggregate(kind, Some(n)) => (kind, n),
+    };
+    let mut items = Vec::with_capacity(if keep { n } else { 0 });
+    let mut at = next;
+    for _ in 0..n {
+        let Some((item, after)) = read(buf, at, depth + 1, keep)? else {
+            return Ok(None);
+        };
+        if keep {
+            items.push(item);
         }
-        b'*' | b'~' | b'%' | b'>' => {
-            let n = int(rest)?;
-            if n < 0 {
-                return Ok(Some((Frame::Array(None), next)));
-            }
-            let n = if kind == b'%' { 2 * n } else { n } as usize;
-            let mut items = Vec::with_capacity(if keep { n } else { 0 });
-            let mut at = next;
-            for _ in 0..n {
-                let Some((item, after)) = read(buf, at, depth + 1, keep)? else {
-                    return Ok(None);
-                };
-                if keep {
-                    items.push(item);
-                }
-                at = after;
-            }
-            let frame = match kind {
-                b'%' => Frame::Map(items),
-                b'>' => Frame::Push(items),
-                _ => Frame::Array(Some(items)),
-            };
-            Ok(Some((frame, at)))
-        }
-        other => Err(format!(
-            "RESP type {:?} is not read here",
-            char::from(other)
-        )),
+        at = after;
     }
+    let frame = match kind {
+        b'%' => Frame::Map(items),
+        b'>' => Frame::Push(items),
+        _ => Frame::Array(Some(items)),
+    };
+    Ok(Some((frame, at)))
 }
 
 impl<'a> Frame<'a> {
@@ -152,76 +244,114 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// Where a slice of `buf` starts and ends in it.
-fn span(buf: &[u8], part: &[u8]) -> Span {
-    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
-    (start, start + part.len())
-}
-
 /// A slice of a buffer: where it starts and ends.
 pub type Span = (usize, usize);
 
-/// One stream entry of an XREAD/XREADGROUP reply, as spans of its buffer: the id, and the
-/// (field, value) pairs (`None`: the entry was trimmed while pending, its fields nil).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The entries of one stream's XREAD/XREADGROUP reply, as spans of its buffer, in three flat
+/// vectors (no allocation per entry): each entry's id, and its (field, value) pairs as a range
+/// of `pairs` (`None`: the entry was trimmed while pending, its fields nil).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EntrySpans {
-    pub id: Span,
-    pub fields: Option<Vec<(Span, Span)>>,
+    pub ids: Vec<Span>,
+    pub fields: Vec<Option<(usize, usize)>>,
+    pub pairs: Vec<(Span, Span)>,
 }
 
-/// The entries of an XREAD/XREADGROUP reply for one stream (a RESP2 `[[stream, entries]]`, a
-/// RESP3 `{stream: entries}`, nil when none), as spans of `buf`; an error for anything else.
-/// An id that is not text, or a field list of an odd length or not bulk strings, is an error
-/// too: Redis never sends one.
-pub fn stream_entries(buf: &[u8], frame: &Frame<'_>) -> Result<Vec<EntrySpans>, String> {
-    let entries = match frame {
-        Frame::Array(None) | Frame::Bulk(None) => return Ok(Vec::new()),
-        Frame::Array(Some(streams)) => match streams.as_slice() {
-            [Frame::Array(Some(pair))] if pair.len() == 2 => &pair[1],
-            _ => return Err("not one stream's entries".to_string()),
+impl EntrySpans {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Entry `i`'s (field, value) spans; `None` when it was trimmed while pending.
+    pub fn pairs_of(&self, i: usize) -> Option<&[(Span, Span)]> {
+        self.fields[i].map(|(a, b)| &self.pairs[a..b])
+    }
+}
+
+/// The element at `at`, which must have arrived whole.
+fn element(buf: &[u8], at: usize) -> Result<(Head<'_>, usize), String> {
+    head(buf, at)?.ok_or_else(|| "incomplete reply".to_string())
+}
+
+/// The entries of the XREAD/XREADGROUP reply for one stream starting at `at` (a RESP2
+/// `[[stream, entries]]`, a RESP3 `{stream: entries}`, nil when none), read in one pass over
+/// the bytes, without a frame per element; an error for anything else. An id that is not
+/// text, or a field list of an odd length or not bulk strings, is an error too: Redis never
+/// sends one.
+pub fn stream_entries(buf: &[u8], at: usize) -> Result<EntrySpans, String> {
+    let mut out = EntrySpans::default();
+    let not_one = || "not one stream's entries".to_string();
+    let at = match element(buf, at)? {
+        (Head::Scalar(Frame::Bulk(None)) | Head::Aggregate(_, None), _) => return Ok(out),
+        (Head::Aggregate(b'*' | b'~', Some(1)), next) => match element(buf, next)? {
+            (Head::Aggregate(b'*' | b'~', Some(2)), stream) => {
+                end(buf, stream)?.ok_or("incomplete reply")?
+            }
+            _ => return Err(not_one()),
         },
-        Frame::Map(items) if items.len() == 2 => &items[1],
-        _ => return Err("not one stream's entries".to_string()),
+        (Head::Aggregate(b'%', Some(2)), stream) => end(buf, stream)?.ok_or("incomplete reply")?,
+        _ => return Err(not_one()),
     };
-    let Frame::Array(Some(entries)) = entries else {
+    let (Head::Aggregate(b'*' | b'~', Some(n)), mut at) = element(buf, at)? else {
         return Err("the stream's entries are not an array".to_string());
     };
-    let mut out = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let (id, fields) = match entry {
-            Frame::Array(Some(e)) if e.len() == 2 => (&e[0], &e[1]),
-            _ => return Err("an entry is not [id, fields]".to_string()),
+    out.ids.reserve(n);
+    out.fields.reserve(n);
+    for _ in 0..n {
+        let (Head::Aggregate(b'*' | b'~', Some(2)), next) = element(buf, at)? else {
+            return Err("an entry is not [id, fields]".to_string());
         };
-        let Some(id) = (match id {
-            Frame::Bulk(Some(id)) => std::str::from_utf8(id).ok(),
-            _ => None,
-        }) else {
-            return Err("an entry id is not text".to_string());
-        };
-        let fields = match fields {
-            Frame::Array(None) | Frame::Bulk(None) => None,
-            Frame::Array(Some(items)) if items.len() % 2 == 0 => Some(
-                items
-                    .chunks(2)
-                    .map(|kv| match kv {
-                        [Frame::Bulk(Some(k)), Frame::Bulk(Some(v))] => {
-                            Ok((span(buf, k), span(buf, v)))
-                        }
-                        _ => Err("an entry's field is not a string".to_string()),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+        at = next;
+        let id = bulk(buf, &mut at)
+            .ok()
+            .filter(|&(a, b)| std::str::from_utf8(&buf[a..b]).is_ok())
+            .ok_or_else(|| "an entry id is not text".to_string())?;
+        let fields = match element(buf, at)? {
+            (Head::Scalar(Frame::Bulk(None)) | Head::Aggregate(_, None), next) => {
+                at = next;
+                None
+            }
+            (Head::Aggregate(b'*' | b'~', Some(count)), next) if count % 2 == 0 => {
+                at = next;
+                let first = out.pairs.len();
+                for _ in 0..count / 2 {
+                    let (k, v) = (bulk(buf, &mut at)?, bulk(buf, &mut at)?);
+                    out.pairs.push((k, v));
+                }
+                Some((first, out.pairs.len()))
+            }
             _ => return Err("an entry's fields are not pairs".to_string()),
         };
-        out.push(EntrySpans {
-            id: span(buf, id.as_bytes()),
-            fields,
-        });
+        out.ids.push(id);
+        out.fields.push(fields);
     }
     Ok(out)
 }
 
+/// The bulk string at `*at`, as its span; `*at` moves past it.
+fn bulk(buf: &[u8], at: &mut usize) -> Result<Span, String> {
+    if let Some((start, stop, next)) = quick_bulk(buf, *at) {
+        *at = next;
+        return Ok((start, stop));
+    }
+    match element(buf, *at)? {
+        (Head::Scalar(Frame::Bulk(Some(b))), next) => {
+            *at = next;
+            Ok((next - 2 - b.len(), next - 2))
+        }
+        _ => Err("an entry's field is not a string".to_string()),
+    }
+}
+
 /// Replies arriving in pieces, until `want` of them are complete.
+///
+/// Each byte is scanned once however the replies are cut: the scan resumes inside a reply not
+/// complete yet (an XREADGROUP reply of 500 entries spans several socket reads) instead of
+/// starting it over.
 #[derive(Debug, Default)]
 pub struct Replies {
     pub buf: Vec<u8>,
@@ -229,6 +359,11 @@ pub struct Replies {
     /// Complete replies so far, and where the next one starts.
     done: usize,
     at: usize,
+    /// Within the reply at `at`: where its next element starts, the elements each of its open
+    /// aggregates still needs (outermost first), and the reply's own type byte.
+    cursor: usize,
+    open: Vec<usize>,
+    kind: u8,
     /// The first error reply (its text), if any.
     pub error: Option<String>,
 }
@@ -246,21 +381,48 @@ impl Replies {
     pub fn feed(&mut self, data: &[u8]) -> Result<bool, String> {
         self.buf.extend_from_slice(data);
         while self.done < self.want {
-            let Some((frame, next)) = read(&self.buf, self.at, 0, false)? else {
-                return Ok(false);
-            };
-            match (&self.error, frame) {
-                (_, Frame::Push(_)) => {
-                    self.at = next;
-                    continue; // out of band: not one of the replies
-                }
-                (None, Frame::Error(text)) => {
-                    self.error = Some(String::from_utf8_lossy(text).into_owned());
-                }
-                _ => {}
+            if self.open.len() > MAX_DEPTH {
+                return Err("RESP reply nested too deep".to_string());
             }
-            self.at = next;
-            self.done += 1;
+            let top = self.open.is_empty();
+            if let Some((.., next)) = quick_bulk(&self.buf, self.cursor) {
+                if top {
+                    self.kind = b'$';
+                }
+                self.cursor = next;
+            } else {
+                let Some((head, next)) = head(&self.buf, self.cursor)? else {
+                    return Ok(false);
+                };
+                if top {
+                    self.kind = self.buf[self.cursor];
+                }
+                self.cursor = next;
+                match head {
+                    Head::Aggregate(_, Some(n)) if n > 0 => {
+                        self.open.push(n);
+                        continue;
+                    }
+                    Head::Scalar(Frame::Error(text)) if top && self.error.is_none() => {
+                        self.error = Some(String::from_utf8_lossy(text).into_owned());
+                    }
+                    _ => {}
+                }
+            }
+            // An element is complete, and with it every aggregate it was the last of.
+            while let Some(left) = self.open.last_mut() {
+                *left -= 1;
+                if *left > 0 {
+                    break;
+                }
+                self.open.pop();
+            }
+            if self.open.is_empty() {
+                self.at = self.cursor;
+                if self.kind != b'>' {
+                    self.done += 1; // an out-of-band push is not one of the replies
+                }
+            }
         }
         // A push may follow the last reply in the same read: skipped too.
         while let Some((Frame::Push(_), next)) = read(&self.buf, self.at, 0, false)? {
@@ -274,6 +436,22 @@ impl Replies {
             ));
         }
         Ok(true)
+    }
+
+    /// Where the one reply expected starts (past any out-of-band push before it), once it
+    /// is complete.
+    pub fn single(&self) -> Result<usize, String> {
+        if !self.complete() {
+            return Err("the replies are not complete".to_string());
+        }
+        if self.want != 1 {
+            return Err("not one reply".to_string());
+        }
+        let mut at = 0;
+        while self.buf.get(at) == Some(&b'>') {
+            at = end(&self.buf, at)?.ok_or("incomplete reply")?;
+        }
+        Ok(at)
     }
 
     /// How many replies are expected.
@@ -298,6 +476,51 @@ impl Replies {
         }
         Ok(out)
     }
+
+    /// Every reply as an HGETALL's (field, value) pairs (`Frame::hash_pairs`: `None` for a
+    /// reply that is not bulk strings in pairs), read straight from the bytes where it is,
+    /// without a frame per element (once complete).
+    #[allow(clippy::type_complexity)]
+    pub fn hash_pairs(&self) -> Result<Vec<Option<Vec<(&[u8], &[u8])>>>, String> {
+        let buf = &self.buf[..];
+        let mut out = Vec::with_capacity(self.want);
+        let mut at = 0;
+        while out.len() < self.done {
+            if buf.get(at) == Some(&b'>') {
+                at = end(buf, at)?.ok_or("incomplete reply")?;
+                continue;
+            }
+            if let (Head::Aggregate(b'*' | b'~' | b'%', Some(n)), first) = element(buf, at)? {
+                if let Some((pairs, next)) = quick_pairs(buf, first, n) {
+                    out.push(Some(pairs));
+                    at = next;
+                    continue;
+                }
+            }
+            // Anything else the general way: a frame, then its pairs if it has them.
+            let (frame, next) = parse(buf, at)?.ok_or("incomplete reply")?;
+            out.push(frame.hash_pairs());
+            at = next;
+        }
+        Ok(out)
+    }
+}
+
+/// `n` elements from `at`, every one a bulk string read the quick way, as (field, value)
+/// pairs, and where they end; `None` if any is not, or `n` is odd.
+#[allow(clippy::type_complexity)]
+fn quick_pairs(buf: &[u8], mut at: usize, n: usize) -> Option<(Vec<(&[u8], &[u8])>, usize)> {
+    if !n.is_multiple_of(2) {
+        return None;
+    }
+    let mut pairs = Vec::with_capacity(n / 2);
+    for _ in 0..n / 2 {
+        let (ka, kb, after) = quick_bulk(buf, at)?;
+        let (va, vb, after) = quick_bulk(buf, after)?;
+        pairs.push((&buf[ka..kb], &buf[va..vb]));
+        at = after;
+    }
+    Some((pairs, at))
 }
 
 #[cfg(test)]
@@ -423,15 +646,14 @@ mod tests {
     type Entry = (String, Option<Vec<(String, String)>>);
 
     fn entries_of(buf: &[u8]) -> Result<Vec<Entry>, String> {
-        let (frame, _) = parse(buf, 0).unwrap().unwrap();
         let text = |(a, b): (usize, usize)| String::from_utf8(buf[a..b].to_vec()).unwrap();
-        Ok(stream_entries(buf, &frame)?
-            .into_iter()
-            .map(|e| {
-                let fields = e
-                    .fields
-                    .map(|f| f.into_iter().map(|(k, v)| (text(k), text(v))).collect());
-                (text(e.id), fields)
+        let spans = stream_entries(buf, 0)?;
+        Ok((0..spans.len())
+            .map(|i| {
+                let fields = spans
+                    .pairs_of(i)
+                    .map(|f| f.iter().map(|&(k, v)| (text(k), text(v))).collect());
+                (text(spans.ids[i]), fields)
             })
             .collect())
     }
@@ -458,6 +680,130 @@ mod tests {
         assert!(
             entries_of(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$1\r\n1\r\n*1\r\n$1\r\na\r\n").is_err()
         );
+    }
+
+    #[test]
+    fn nested_replies_fed_byte_by_byte_read_as_whole() {
+        let all = b">1\r\n+p\r\n*1\r\n*2\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n\
+                    *2\r\n$3\r\n2-0\r\n*-1\r\n-ERR x\r\n%1\r\n*0\r\n~1\r\n:-7\r\n";
+        let mut whole = Replies::new(3);
+        assert!(whole.feed(all).unwrap());
+        let mut bytes = Replies::new(3);
+        for (i, b) in all.iter().enumerate() {
+            assert_eq!(bytes.feed(&[*b]).unwrap(), i + 1 == all.len(), "byte {i}");
+        }
+        for cut in 1..all.len() {
+            let mut two = Replies::new(3);
+            assert!(!two.feed(&all[..cut]).unwrap());
+            assert!(two.feed(&all[cut..]).unwrap());
+            assert_eq!(
+                two.frames().unwrap(),
+                whole.frames().unwrap(),
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(bytes.frames().unwrap(), whole.frames().unwrap());
+        assert_eq!(bytes.error.as_deref(), Some("ERR x"));
+        let frames = whole.frames().unwrap();
+        assert_eq!(frames.len(), 3);
+        assert_eq!(
+            frames[2],
+            Frame::Map(vec![
+                Frame::Array(Some(vec![])),
+                Frame::Array(Some(vec![Frame::Int(-7)]))
+            ])
+        );
+        let mut deep = Replies::new(1);
+        assert!(deep
+            .feed(("*1\r\n".repeat(20) + ":1\r\n").as_bytes())
+            .is_err());
+    }
+
+    #[test]
+    fn integers_are_digits_after_an_optional_minus() {
+        assert_eq!(parse(b":-12\r\n", 0).unwrap(), Some((Frame::Int(-12), 6)));
+        assert_eq!(parse(b":0\r\n", 0).unwrap(), Some((Frame::Int(0), 4)));
+        assert_eq!(
+            parse(b":9223372036854775807\r\n", 0).unwrap(),
+            Some((Frame::Int(i64::MAX), 22))
+        );
+        for bad in [
+            &b":\r\n"[..],
+            b":-\r\n",
+            b":+1\r\n",
+            b":1x\r\n",
+            b":1\rx",
+            b":9223372036854775808\r\n",
+            b"$\r\n",
+            b"*1 \r\n",
+        ] {
+            let err = parse(bad, 0).unwrap_err();
+            assert!(err.starts_with("bad RESP integer"), "{err}");
+        }
+        assert_eq!(parse(b":12", 0).unwrap(), None);
+        assert_eq!(parse(b":12\r", 0).unwrap(), None);
+        assert_eq!(parse(b"$-1\r\n", 0).unwrap(), Some((Frame::Bulk(None), 5)));
+        // Bulk lengths, the quick way and past it.
+        let mut empty = Replies::new(1);
+        assert!(empty.feed(b"$0\r\n\r\n").unwrap());
+        assert_eq!(empty.frames().unwrap(), vec![Frame::Bulk(Some(b""))]);
+        let mut huge = Replies::new(1);
+        assert!(!huge.feed(b"$999999999999999999\r\nab").unwrap());
+        let mut overflow = Replies::new(1);
+        assert!(overflow.feed(b"$99999999999999999999\r\nab").is_err());
+        assert!(Replies::new(1).feed(b"$2\r\nabc\r\n").is_err());
+    }
+
+    #[test]
+    fn one_reply_past_a_push_and_its_entries() {
+        let mut r = Replies::new(1);
+        let reply =
+            b"*1\r\n*2\r\n$1\r\ns\r\n~1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$2\r\nbc\r\n";
+        assert!(!r.feed(b">1\r\n+p\r\n").unwrap());
+        assert_eq!(r.single(), Err("the replies are not complete".to_string()));
+        assert!(r.feed(reply).unwrap());
+        let at = r.single().unwrap();
+        assert_eq!(at, 8);
+        let spans = stream_entries(&r.buf, at).unwrap();
+        assert_eq!(spans.len(), 1);
+        let [((ka, kb), (va, vb))] = spans.pairs_of(0).unwrap() else {
+            panic!("one pair")
+        };
+        assert_eq!(
+            (&r.buf[*ka..*kb], &r.buf[*va..*vb]),
+            (&b"a"[..], &b"bc"[..])
+        );
+        let mut two = Replies::new(2);
+        assert!(two.feed(b"+OK\r\n+OK\r\n").unwrap());
+        assert_eq!(two.single(), Err("not one reply".to_string()));
+        // An entry's fields as a map, or an id that is a number: not what Redis sends.
+        assert!(entries_of(
+            b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$1\r\n1\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n"
+        )
+        .is_err());
+        assert!(entries_of(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n:1\r\n*0\r\n").is_err());
+        assert!(entries_of(b"*2\r\n*2\r\n$1\r\ns\r\n*0\r\n*2\r\n$1\r\nt\r\n*0\r\n").is_err());
+    }
+
+    #[test]
+    fn hash_pairs_read_straight_agree_with_frames() {
+        let all = b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$0\r\n\r\n>1\r\n+p\r\n*0\r\n\
+                    %1\r\n$1\r\nk\r\n$2\r\nvv\r\n*2\r\n$1\r\na\r\n:1\r\n*1\r\n$1\r\na\r\n\
+                    -ERR x\r\n$-1\r\n*2\r\n$1\r\nk\r\n+v\r\n";
+        let mut r = Replies::new(8);
+        assert!(r.feed(all).unwrap());
+        let frames = r.frames().unwrap();
+        let expected: Vec<_> = frames.iter().map(Frame::hash_pairs).collect();
+        assert_eq!(r.hash_pairs().unwrap(), expected);
+        assert_eq!(
+            expected[..3],
+            [
+                Some(vec![(&b"a"[..], &b"1"[..]), (b"b", b"")]),
+                Some(vec![]),
+                Some(vec![(&b"k"[..], &b"vv"[..])])
+            ]
+        );
+        assert!(expected[3..].iter().all(Option::is_none));
     }
 
     #[test]

@@ -16,7 +16,6 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use volume_core::clock::iso_date;
 use volume_core::codec::Family;
 use volume_core::engine::{EngineError, History, InstrumentInfo, Kind, TickIn};
-use volume_core::reply::Frame;
 use volume_core::resp::Encoded;
 use volume_core::restore::{self, HistoryPlan, Pairs, SecondPhase};
 use volume_core::ticks::{self, Parsed, Tick};
@@ -179,10 +178,11 @@ impl PartitionCore {
         let first = PyDict::new(py);
         let fallback = self.fallback.clone_ref(py);
         let fallback = fallback.bind(py);
+        let mut pairs = Vec::new();
         for i in 0..entries.len() {
-            let Some(pairs) = entries.pairs(i) else {
+            if !entries.pairs_into(i, &mut pairs) {
                 continue;
-            };
+            }
             let at = if self.timestamp_from_entry_id {
                 entry_ms(entries.id(i))
             } else {
@@ -559,7 +559,7 @@ impl<'py> ReplySource<'py> {
     #[allow(clippy::type_complexity)]
     fn pairs(&self) -> PyResult<Vec<Option<Vec<(&[u8], &[u8])>>>> {
         match self {
-            ReplySource::Raw(raw) => Ok(raw.frames()?.iter().map(Frame::hash_pairs).collect()),
+            ReplySource::Raw(raw) => raw.hash_pairs(),
             ReplySource::Objects(held) => Ok(held
                 .iter()
                 .map(|h| h.as_ref().map(|h| as_pairs(h)))

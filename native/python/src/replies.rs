@@ -14,6 +14,16 @@ pub struct RawReplies {
 }
 
 impl RawReplies {
+    /// Each reply as an HGETALL's (field, value) pairs, borrowing the bytes (`None`: not
+    /// such a reply, deferred by the caller).
+    #[allow(clippy::type_complexity)]
+    pub fn hash_pairs(&self) -> PyResult<Vec<Option<Vec<(&[u8], &[u8])>>>> {
+        if !self.inner.complete() {
+            return Err(PyValueError::new_err("the replies are not complete"));
+        }
+        self.inner.hash_pairs().map_err(PyValueError::new_err)
+    }
+
     /// Every reply, parsed, borrowing the bytes.
     pub fn frames(&self) -> PyResult<Vec<Frame<'_>>> {
         if !self.inner.complete() {
@@ -88,7 +98,7 @@ fn to_object<'py>(py: Python<'py>, frame: &Frame<'_>) -> PyResult<Bound<'py, PyA
 #[pyclass(module = "shared_core.volume_files._native")]
 pub struct RawEntries {
     buf: Vec<u8>,
-    entries: Vec<EntrySpans>,
+    entries: EntrySpans,
 }
 
 type Pair<'a> = (&'a [u8], &'a [u8]);
@@ -100,33 +110,38 @@ impl RawEntries {
 
     /// Entry `i`'s id (`stream_entries` checked it is text).
     pub fn id(&self, i: usize) -> &str {
-        let (a, b) = self.entries[i].id;
+        let (a, b) = self.entries.ids[i];
         std::str::from_utf8(&self.buf[a..b]).unwrap_or_default()
     }
 
-    /// Entry `i`'s (field, value) pairs; None when it was trimmed while pending.
-    pub fn pairs(&self, i: usize) -> Option<Vec<Pair<'_>>> {
+    /// Entry `i`'s (field, value) pairs into `out` (cleared first, so one vector serves a
+    /// whole batch); false when it was trimmed while pending.
+    pub fn pairs_into<'a>(&'a self, i: usize, out: &mut Vec<Pair<'a>>) -> bool {
+        out.clear();
+        let Some(spans) = self.entries.pairs_of(i) else {
+            return false;
+        };
         let buf = &self.buf;
-        self.entries[i].fields.as_ref().map(|fields| {
-            fields
+        out.extend(
+            spans
                 .iter()
-                .map(|&((ka, kb), (va, vb))| (&buf[ka..kb], &buf[va..vb]))
-                .collect()
-        })
+                .map(|&((ka, kb), (va, vb))| (&buf[ka..kb], &buf[va..vb])),
+        );
+        true
     }
 
     /// Entry `i`'s fields as redis-py gives them: a flat list of bytes, () when trimmed.
     pub fn fields_object<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
-        Ok(match self.pairs(i) {
-            None => pyo3::types::PyTuple::empty(py).into_any(),
-            Some(pairs) => {
-                let list = PyList::empty(py);
-                for (k, v) in pairs {
-                    list.append(PyBytes::new(py, k))?;
-                    list.append(PyBytes::new(py, v))?;
-                }
-                list.into_any()
+        let mut pairs = Vec::new();
+        Ok(if self.pairs_into(i, &mut pairs) {
+            let list = PyList::empty(py);
+            for (k, v) in pairs {
+                list.append(PyBytes::new(py, k))?;
+                list.append(PyBytes::new(py, v))?;
             }
+            list.into_any()
+        } else {
+            pyo3::types::PyTuple::empty(py).into_any()
         })
     }
 
@@ -148,13 +163,11 @@ impl RawEntries {
     /// The entries of `raw`, one XREAD/XREADGROUP reply (whose bytes it takes over).
     #[new]
     fn new(mut raw: PyRefMut<'_, RawReplies>) -> PyResult<Self> {
-        let entries = {
-            let frames = raw.frames()?;
-            let [frame] = frames.as_slice() else {
-                return Err(PyValueError::new_err("not one reply"));
-            };
-            stream_entries(&raw.inner.buf, frame).map_err(PyValueError::new_err)?
-        };
+        let entries = raw
+            .inner
+            .single()
+            .and_then(|at| stream_entries(&raw.inner.buf, at))
+            .map_err(PyValueError::new_err)?;
         let buf = std::mem::take(&mut raw.inner.buf);
         Ok(RawEntries { buf, entries })
     }
@@ -170,7 +183,7 @@ impl RawEntries {
 
     /// Whether any entry was trimmed while pending (its fields nil).
     fn trimmed(&self) -> bool {
-        self.entries.iter().any(|e| e.fields.is_none())
+        self.entries.fields.iter().any(Option::is_none)
     }
 
     /// Entry `i` as (id, fields): fields a flat list of bytes, () when trimmed.
