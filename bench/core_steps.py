@@ -52,12 +52,13 @@ def _entries(symbols: int, ticks: int, seed: int) -> list[StreamEntry]:
 
 def _reply(entries: list[StreamEntry], stream: bytes = b"vol:ticks:0") -> bytes:
     """The RESP2 XREADGROUP reply that carries `entries` (one stream's)."""
-    def bulk(b: bytes) -> bytes:
+    def bulk(x: bytes | str) -> bytes:
+        b = x if isinstance(x, bytes) else x.encode()
         return b"$%d\r\n%b\r\n" % (len(b), b)
 
     out = [b"*1\r\n*2\r\n", bulk(stream), b"*%d\r\n" % len(entries)]
     for entry in entries:
-        out += [b"*2\r\n", bulk(entry.entry_id.encode()), b"*%d\r\n" % len(entry.fields)]
+        out += [b"*2\r\n", bulk(entry.entry_id), b"*%d\r\n" % len(entry.fields)]
         out += [bulk(x) for x in entry.fields]
     return b"".join(out)
 

@@ -483,3 +483,32 @@ def test_memory_per_symbol_stays_small(volume: int, limit: int) -> None:
     rs.drain(dual_write=False)
     per_symbol = rs._engine.heap_bytes() / 200
     assert per_symbol < limit, per_symbol
+
+
+def test_session_contexts_days_to_expiry_factor_per_day_and_expiry() -> None:
+    """The factor is cached per (day, expiry); each is the calendar's and the multipliers'
+    own, across days, expiries and the cache's clearing when full."""
+    from shared_core.volume_files import native_engine
+
+    config = CONFIGS["default"]
+    contexts = native_engine.SessionContexts(config)
+    expiries = [date(2025, 1, 9), date(2025, 1, 30), date(2025, 2, 27), None]
+    for i, expiry in enumerate(expiries):
+        contexts.expiries[f"S{i}"] = expiry
+    for _ in range(2):  # the second time from the cache
+        for day in DAYS:
+            number = native_engine._day(day)
+            for i, expiry in enumerate(expiries):
+                _, _, factor = contexts(f"S{i}", number, [], [])
+                dte = None if expiry is None else config.calendar.days_to_expiry(day, expiry)
+                assert factor == config.baselines.multipliers.dte_factor(dte)
+    factors = {contexts(f"S{i}", native_engine._day(d), [], [])[2]
+               for i in range(3) for d in DAYS}
+    assert len(factors) > 1  # the table has bands: the factor is not a constant here
+    contexts._dte_factors.update(
+        {(k, date(2030, 1, 1)): 0.0 for k in range(native_engine._DTE_FACTORS_HELD)})
+    contexts.expiries["NEW"] = date(2025, 3, 27)  # not held: computed, after a clearing
+    _, _, factor = contexts("NEW", native_engine._day(DAYS[0]), [], [])
+    assert len(contexts._dte_factors) == 1
+    assert factor == config.baselines.multipliers.dte_factor(
+        config.calendar.days_to_expiry(DAYS[0], date(2025, 3, 27)))

@@ -82,6 +82,8 @@ def native_config(config: CoreConfig) -> dict[str, Any]:
     }
 
 
+_DTE_FACTORS_HELD = 4096  # (day, expiry) pairs: a day has a few hundred expiries at most
+
 Context = tuple[tuple[int, float, float] | None, TimeOfDayCurve, float]
 RawWrite = tuple[str, str, list[tuple[str, str]], list[str]]
 
@@ -94,6 +96,9 @@ class SessionContexts:
     def __init__(self, config: CoreConfig) -> None:
         self.config = config
         self.expiries: dict[str, date | None] = {}
+        # (day, expiry) -> days-to-expiry factor: the thousands of contracts of one expiry
+        # open their sessions on the same day with the same factor.
+        self._dte_factors: dict[tuple[int, date], float] = {}
 
     def __call__(
         self,
@@ -107,11 +112,18 @@ class SessionContexts:
         recent = [m for d, m in minute_history if d < day]  # oldest first
         curve = service.curve_for(recent[-service.lookback :])
         expiry = self.expiries.get(symbol)
-        dte = None if expiry is None else self.config.calendar.days_to_expiry(_date(day), expiry)
         base = None if baseline is None else (
             baseline.sessions, baseline.baseline_1min, baseline.avg_volume_20d,
         )
-        return base, curve, service.multipliers.dte_factor(dte)
+        if expiry is None:
+            return base, curve, service.multipliers.dte_factor(None)
+        factor = self._dte_factors.get((day, expiry))
+        if factor is None:
+            if len(self._dte_factors) >= _DTE_FACTORS_HELD:
+                self._dte_factors.clear()  # days gone by; today's come back at once
+            dte = self.config.calendar.days_to_expiry(_date(day), expiry)
+            factor = self._dte_factors[(day, expiry)] = service.multipliers.dte_factor(dte)
+        return base, curve, factor
 
 
 def load_arguments(symbol: str, instrument: Instrument, history: SymbolHistory) -> tuple[Any, ...]:
