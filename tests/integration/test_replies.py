@@ -18,6 +18,7 @@ from shared_core.volume_files.store.codec import decode_hash
 from shared_core.volume_files.store.replies import (
     connection,
     exchange,
+    exec_summary,
     raise_errors,
     read_raw,
     read_replies,
@@ -321,3 +322,41 @@ async def test_a_raw_error_reply_raises_the_class_redis_py_would(client: aredis.
     loading = replies._ERROR("LOADING Redis is loading the dataset in memory")
     assert isinstance(loading, BusyLoadingError)
     assert isinstance(loading, RETRYABLE)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_an_exec_array_summed_up_off_the_bytes_as_its_objects_say(
+    redis_url: str, protocol: int
+) -> None:
+    """A transaction's replies read raw: EXEC's length, first failure and the tail's sum, as
+    the objects of the same transaction give them; nil when a WATCHed key moved."""
+    if replies._RAW is None:
+        pytest.skip("the native extension is not built")
+    client = aredis.from_url(redis_url, db=1, protocol=protocol)
+    try:
+        await client.set("s", "x")
+        commands = [["MULTI"], ["HSET", "h", "a", "1", "b", "2"], ["HSET", "s", "a", "1"],
+                    ["HSET", "h", "c", "3"], ["DEL", "h2"], ["EXEC"]]
+        payload = b"".join(encode_command(c) for c in commands)
+        async with connection(client) as conn:
+            await conn.send_packed_command(payload)
+            raw = await read_raw(conn, len(commands))
+            assert isinstance(raw, replies._RAW)
+            length, error, acks = exec_summary(raw, 2) or (0, None, 0)
+            assert (length, acks) == (4, 1)  # HSET h c: 1 new field, DEL h2: 0
+            assert isinstance(error, ResponseError)
+            assert "WRONGTYPE" in str(error)
+            await conn.send_packed_command(payload)
+            objects = await read_replies(conn, len(commands))
+        assert len(objects[-1]) == length
+        assert str(next(r for r in objects[-1] if isinstance(r, Exception))) == str(error)
+        # Aborted: a WATCHed key written by another client between WATCH and EXEC.
+        async with connection(client) as conn:
+            await conn.send_packed_command(encode_command(["WATCH", "w"]))
+            await read_replies(conn, 1)
+            await client.set("w", "moved")
+            await conn.send_packed_command(payload)
+            raw = await read_raw(conn, len(commands))
+            assert exec_summary(raw, 2) is None
+    finally:
+        await client.aclose()

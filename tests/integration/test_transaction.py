@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio as aredis
+from redis._parsers import _AsyncRESP2Parser
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -109,9 +110,18 @@ def end_state(client: redis.Redis) -> dict[str, Any]:
     return {"hashes": hashes, "dead": dead, "pending": pending, "lease": text(client.get(LEASE))}
 
 
-@pytest.fixture
-async def aclient(redis_url: str) -> AsyncIterator[aredis.Redis]:
-    client = aredis.from_url(redis_url)
+# How a flush's replies are read: kept as bytes with EXEC's array summed up natively (hiredis's
+# connection, RESP2 or RESP3), or as objects (redis-py's pure-Python parser, or no extension).
+READ_PATHS: dict[str, dict[str, Any]] = {
+    "raw": {},
+    "raw-resp3": {"protocol": 3},
+    "objects": {"protocol": 2, "parser_class": _AsyncRESP2Parser},
+}
+
+
+@pytest.fixture(params=list(READ_PATHS))
+async def aclient(redis_url: str, request: pytest.FixtureRequest) -> AsyncIterator[aredis.Redis]:
+    client = aredis.from_url(redis_url, **READ_PATHS[request.param])
     yield client
     await client.aclose()
 

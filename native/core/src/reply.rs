@@ -364,6 +364,9 @@ pub struct Replies {
     cursor: usize,
     open: Vec<usize>,
     kind: u8,
+    /// Where the reply under way starts, and where the last complete one did.
+    start: usize,
+    last: usize,
     /// The first error reply (its text), if any.
     pub error: Option<String>,
 }
@@ -385,6 +388,9 @@ impl Replies {
                 return Err("RESP reply nested too deep".to_string());
             }
             let top = self.open.is_empty();
+            if top {
+                self.start = self.cursor;
+            }
             if let Some((.., next)) = quick_bulk(&self.buf, self.cursor) {
                 if top {
                     self.kind = b'$';
@@ -421,6 +427,7 @@ impl Replies {
                 self.at = self.cursor;
                 if self.kind != b'>' {
                     self.done += 1; // an out-of-band push is not one of the replies
+                    self.last = self.start;
                 }
             }
         }
@@ -452,6 +459,43 @@ impl Replies {
             at = end(&self.buf, at)?.ok_or("incomplete reply")?;
         }
         Ok(at)
+    }
+
+    /// The last reply read as a transaction's EXEC reply, without a frame per element:
+    /// `None` when it is nil (the transaction was aborted, a WATCHed key moved); else how many
+    /// replies its array holds, the first error among them (its text), and the sum of the
+    /// last `tail` of them, which must be integers (a flush's XACKs: how many were acked).
+    #[allow(clippy::type_complexity)]
+    pub fn exec_summary(
+        &self,
+        tail: usize,
+    ) -> Result<Option<(usize, Option<String>, i64)>, String> {
+        if !self.complete() || self.want == 0 {
+            return Err("the replies are not complete".to_string());
+        }
+        let buf = &self.buf[..];
+        let (n, mut at) = match element(buf, self.last)? {
+            (Head::Scalar(Frame::Bulk(None)) | Head::Aggregate(_, None), _) => return Ok(None),
+            (Head::Aggregate(b'*', Some(n)), at) => (n, at),
+            _ => return Err("EXEC's reply is not an array".to_string()),
+        };
+        let mut error = None;
+        let mut acked: i64 = 0;
+        for i in 0..n {
+            let counted = i + tail >= n;
+            let (item, next) = read(buf, at, 1, false)?.ok_or("incomplete reply")?;
+            match item {
+                Frame::Error(text) if error.is_none() => {
+                    error = Some(String::from_utf8_lossy(text).into_owned());
+                }
+                Frame::Error(_) => {}
+                Frame::Int(v) if counted => acked = acked.saturating_add(v),
+                _ if counted => return Err(format!("EXEC's reply {i} is not an integer")),
+                _ => {}
+            }
+            at = next;
+        }
+        Ok(Some((n, error, acked)))
     }
 
     /// How many replies are expected.
@@ -804,6 +848,41 @@ mod tests {
             ]
         );
         assert!(expected[3..].iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn an_exec_reply_summed_up() {
+        let flush = b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:3\r\n:1\r\n:1\r\n";
+        let mut r = Replies::new(5);
+        assert!(r.feed(flush).unwrap());
+        assert_eq!(r.exec_summary(2).unwrap(), Some((3, None, 2)));
+        assert_eq!(r.exec_summary(0).unwrap(), Some((3, None, 0)));
+        let mut aborted = Replies::new(3);
+        assert!(aborted.feed(b"+OK\r\n+QUEUED\r\n*-1\r\n").unwrap());
+        assert_eq!(aborted.exec_summary(1).unwrap(), None);
+        let mut resp3 = Replies::new(3);
+        assert!(resp3.feed(b"+OK\r\n+QUEUED\r\n_\r\n").unwrap());
+        assert_eq!(resp3.exec_summary(1).unwrap(), None);
+        // A command failing inside EXEC: its error, the others' replies still there.
+        let mut failed = Replies::new(4);
+        assert!(failed
+            .feed(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n-WRONGTYPE no\r\n:1\r\n")
+            .unwrap());
+        assert_eq!(
+            failed.exec_summary(1).unwrap(),
+            Some((2, Some("WRONGTYPE no".to_string()), 1))
+        );
+        // Nested replies are stepped over; a tail that is not integers is an error.
+        let mut nested = Replies::new(3);
+        assert!(nested
+            .feed(b"+OK\r\n+QUEUED\r\n>1\r\n+p\r\n*2\r\n*2\r\n$1\r\na\r\n:1\r\n:4\r\n")
+            .unwrap());
+        assert_eq!(nested.exec_summary(1).unwrap(), Some((2, None, 4)));
+        assert!(nested.exec_summary(2).is_err());
+        let mut not_exec = Replies::new(1);
+        assert!(not_exec.feed(b"$1\r\na\r\n").unwrap());
+        assert!(not_exec.exec_summary(0).is_err());
+        assert!(Replies::new(1).exec_summary(0).is_err());
     }
 
     #[test]

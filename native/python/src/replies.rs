@@ -48,6 +48,13 @@ impl RawReplies {
         self.inner.feed(data).map_err(PyValueError::new_err)
     }
 
+    /// The last reply as a transaction's EXEC reply: None when nil (aborted); else its
+    /// length, its first error's text, and the sum of its last `tail` replies (integers).
+    #[allow(clippy::type_complexity)]
+    fn exec_summary(&self, tail: usize) -> PyResult<Option<(usize, Option<String>, i64)>> {
+        self.inner.exec_summary(tail).map_err(PyValueError::new_err)
+    }
+
     /// The first error reply's text, if any.
     #[getter]
     fn error(&self) -> Option<String> {

@@ -135,6 +135,18 @@ async def read_raw(conn: AsyncConnection, count: int) -> Any:
     return raw
 
 
+def exec_summary(replies: Any, tail: int) -> tuple[int, Exception | None, int] | None:
+    """The last of `read_raw`'s replies as a transaction's EXEC array, without an object per
+    reply (a flush's holds one per hash write): None when it is nil (aborted), else its
+    length, its first failed command's error (the class redis-py would have raised) and the
+    sum of its last `tail` replies."""
+    summary = replies.exec_summary(tail)
+    if summary is None:
+        return None
+    length, error, acks = summary
+    return length, None if error is None else _ERROR(error), acks
+
+
 def _closed() -> bytes:
     raise RedisConnectionError("Connection closed by server.")
 

@@ -42,7 +42,8 @@ change since); the first round trip just leaves the flush's critical path.
 The bytes go through a connection taken from the client's pool with `send_packed_command`
 (nothing is re-encoded) and exactly the expected replies are read: WATCH, GET, HGET (and UNWATCH),
 then MULTI's OK, one QUEUED per queued command, EXEC's array (those in one pass,
-`replies.read_replies`). On any error the connection is
+`replies.read_raw`: kept as bytes and EXEC's array summed up natively where the connection
+allows, else read as objects). On any error the connection is
 disconnected before it goes back to the pool, so no half-read reply or live WATCH leaks.
 """
 
@@ -62,7 +63,7 @@ from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import keys
-from .replies import raise_errors, read_replies
+from .replies import exec_summary, raise_errors, read_raw
 from .resp import (
     HSET_CHUNK,
     EncodedWrites,
@@ -134,13 +135,20 @@ class TransactionPlan:
 
     def acked(self, replies: Sequence[object]) -> int:
         """Raise the first failed command's error, else count the acks in EXEC's array."""
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        if len(replies) != self.queued:
-            raise ResponseError(f"EXEC returned {len(replies)} replies, expected {self.queued}")
-        tail = replies[len(replies) - self.ack_commands :] if self.ack_commands else ()
-        return sum(int(r) for r in tail)  # type: ignore[call-overload]
+        error = next((r for r in replies if isinstance(r, Exception)), None)
+        whole = error is None and len(replies) == self.queued
+        tail = replies[len(replies) - self.ack_commands :] if whole and self.ack_commands else ()
+        return self.summed(len(replies), error, sum(int(r) for r in tail))  # type: ignore[call-overload]
+
+    def summed(self, length: int, error: Exception | None, acks: int) -> int:
+        """EXEC's array summed up (its length, its first failed command's error, the acks in
+        its tail; `replies.exec_summary` reads them off the bytes): the error raised, or a
+        length other than the commands queued, else the acks."""
+        if error is not None:
+            raise error
+        if length != self.queued:
+            raise ResponseError(f"EXEC returned {length} replies, expected {self.queued}")
+        return acks
 
 
 def _chunked(head: Sequence[str], items: Sequence[str]) -> list[bytes]:
@@ -243,10 +251,15 @@ async def _attempt(
         await _read(conn)
         return verdict
     await conn.send_packed_command(plan.parts())
-    # MULTI's OK, one QUEUED per command and EXEC's array, read in one pass.
+    # MULTI's OK, one QUEUED per command and EXEC's array, read in one pass: as bytes where
+    # the connection allows (EXEC's array summed up natively), else as objects.
     # A command refused as it was queued (OOM) aborts EXEC: its error is raised.
-    replies = raise_errors(await read_replies(conn, plan.queued + 2))[-1]
-    return _ABORTED if replies is None else plan.acked(replies)
+    replies = raise_errors(await read_raw(conn, plan.queued + 2))
+    if isinstance(replies, list):
+        executed = replies[-1]
+        return _ABORTED if executed is None else plan.acked(executed)
+    summary = exec_summary(replies, plan.ack_commands)
+    return _ABORTED if summary is None else plan.summed(*summary)
 
 
 @dataclass(slots=True)
