@@ -1,19 +1,21 @@
 """The batch cores' own steps, in process: stage, apply and drain, per tick, native and Python.
 
 `python -m bench.core_steps [--symbols N] [--ticks M] [--drain-every K] [--repeat R]
-[--write-filter-keys W] [--cores native,...]`: the bench's workload (the simulator's
-session, entries as the worker reads them: flat field lists) fed to a `NativeBatchCore` and a
-`PythonBatchCore` in read batches of 500, each symbol loaded with an empty history at first
-sight, a drain every K entries (default 5,000: a flush's worth at a few tens of thousands of
-ticks a second), each drain committed as a landed flush is. Both cores drain through a write
-filter of W keys (default 10,000: a partition's share of the service's default);
-`native-unfiltered` is the native core without one, so the filter's own cost shows;
-`native-raw` is the native core reading each batch as the worker does where hiredis is in use:
-an XREADGROUP reply's RESP bytes fed in 64 KiB reads (`store.replies.read_raw`), then staged
-from the bytes (the read is counted in its stage step). No Redis,
-no asyncio: what the worker's CPU per tick would be without the shell, and how it splits
-between the steps. Both cores run in the same process and run, alternately, so the
-native/Python ratios compare like with like. One JSON line per core, then a table.
+[--write-filter-keys W] [--history-days D] [--cores native,...]`: the bench's workload (the
+simulator's session, entries as the worker reads them: flat field lists) fed to a
+`NativeBatchCore` and a `PythonBatchCore` in read batches of 500, each symbol loaded at first
+sight with an empty history (with `--history-days D`: D days of daily totals, as the bench
+seeds them, so each session opens with a baseline through the context callback), a drain
+every K entries (default 5,000: a flush's worth at a few tens of thousands of ticks a second),
+each drain committed as a landed flush is. Both cores drain through a write filter of W keys
+(default 10,000: a partition's share of the service's default); `native-unfiltered` is the
+native core without one, so the filter's own cost shows; `native-raw` is the native core
+reading each batch as the worker does where hiredis is in use: an XREADGROUP reply's RESP
+bytes fed in 64 KiB reads (`store.replies.read_raw`), then staged from the bytes (the read is
+counted in its stage step). No Redis, no asyncio: what the worker's CPU per tick would be
+without the shell, and how it splits between the steps. Both cores run in the same process
+and run, alternately, so the native/Python ratios compare like with like. One JSON line per
+core, then a table.
 
 `--cores native --repeat 1` under `valgrind --tool=callgrind` counts the native steps'
 instructions per function (`callgrind_annotate --inclusive=yes`): the same count run to run,
@@ -26,6 +28,7 @@ import argparse
 import gc
 import itertools
 import time
+from datetime import date
 from typing import Any
 
 import orjson
@@ -37,10 +40,19 @@ from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
 from shared_core.volume_files.stream.batch_core import PythonBatchCore, StreamEntry, TickBatchCore
 
-from .workloads import SESSION_DATE
+from .workloads import SESSION_DATE, iter_history
 
 BATCH = 500
 READ_SIZE = 1 << 16  # store.replies._READ_SIZE: what one socket read hands the parser
+
+
+def _histories(symbols: int, seed: int, days: int) -> dict[str, SymbolHistory]:
+    """Each symbol's history as the bench seeds it (`workloads.iter_history`: `days` daily
+    totals), so every session opens through the context callback as in the service."""
+    universe = build_universe(symbols, session_date=SESSION_DATE, seed=seed)
+    return {symbol: SymbolHistory(daily_totals={date.fromisoformat(d): int(v)
+                                                for d, v in fields.items()})
+            for symbol, fields in iter_history(universe, days=days, seed=seed)}
 
 
 def _entries(symbols: int, ticks: int, seed: int) -> list[StreamEntry]:
@@ -75,10 +87,13 @@ def _raw_batch(reply: bytes) -> Any:
 
 
 def _run(core: TickBatchCore, entries: list[StreamEntry], drain_every: int,
-         replies: list[bytes] | None = None) -> dict[str, float]:
-    """Seconds in each step over the entries (read from `replies`, one a batch, if given)."""
+         replies: list[bytes] | None = None,
+         histories: dict[str, SymbolHistory] | None = None) -> dict[str, float]:
+    """Seconds in each step over the entries (read from `replies`, one a batch, if given;
+    each new symbol loaded with its entry in `histories`, else an empty history)."""
     spent = {"stage": 0.0, "apply": 0.0, "drain": 0.0}
     empty = SymbolHistory()
+    held = histories or {}
     clock = time.perf_counter
     for i in range(0, len(entries), BATCH):
         t0 = clock()
@@ -86,7 +101,7 @@ def _run(core: TickBatchCore, entries: list[StreamEntry], drain_every: int,
                       else _raw_batch(replies[i // BATCH]))
         first = core.stage(batch)
         for symbol, ts in first.items():
-            core.load(symbol, empty, ts)
+            core.load(symbol, held.get(symbol, empty), ts)
         t1 = clock()
         core.apply_staged()
         t2 = clock()
@@ -110,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--write-filter-keys", type=int, default=10_000)
+    parser.add_argument("--history-days", type=int, default=0,
+                        help="load each symbol with this many days of daily totals, as the "
+                             "bench seeds them (0: empty histories, no baselines)")
     parser.add_argument("--cores", default="python,native,native-unfiltered",
                         help="which to run, comma-separated (one, --repeat 1, under "
                              "valgrind --tool=callgrind: instruction counts per function)")
@@ -117,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     keys = args.write_filter_keys
     config = load_core_config(load_settings(env={}))
     entries = _entries(args.symbols, args.ticks, args.seed)
+    histories = (_histories(args.symbols, args.seed, args.history_days)
+                 if args.history_days else None)
     gc.collect()
     gc.freeze()  # the workload's objects stay out of every collection, as a worker's would
     makers: dict[str, Any] = {
@@ -136,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):  # alternately, the fastest of each kept
         for name, make in makers.items():
             spent = _run(make(), entries, args.drain_every,
-                         replies if name == "native-raw" else None)
+                         replies if name == "native-raw" else None, histories)
             total = sum(spent.values())
             if name not in best or total < sum(best[name].values()):
                 best[name] = spent

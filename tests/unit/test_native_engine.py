@@ -499,16 +499,16 @@ def test_session_contexts_days_to_expiry_factor_per_day_and_expiry() -> None:
         for day in DAYS:
             number = native_engine._day(day)
             for i, expiry in enumerate(expiries):
-                _, _, factor = contexts(f"S{i}", number, [], [])
+                _, _, factor = contexts(f"S{i}", number, {}, [])
                 dte = None if expiry is None else config.calendar.days_to_expiry(day, expiry)
                 assert factor == config.baselines.multipliers.dte_factor(dte)
-    factors = {contexts(f"S{i}", native_engine._day(d), [], [])[2]
+    factors = {contexts(f"S{i}", native_engine._day(d), {}, [])[2]
                for i in range(3) for d in DAYS}
     assert len(factors) > 1  # the table has bands: the factor is not a constant here
     contexts._dte_factors.update(
         {(k, date(2030, 1, 1)): 0.0 for k in range(native_engine._DTE_FACTORS_HELD)})
     contexts.expiries["NEW"] = date(2025, 3, 27)  # not held: computed, after a clearing
-    _, _, factor = contexts("NEW", native_engine._day(DAYS[0]), [], [])
+    _, _, factor = contexts("NEW", native_engine._day(DAYS[0]), {}, [])
     assert len(contexts._dte_factors) == 1
     assert factor == config.baselines.multipliers.dte_factor(
         config.calendar.days_to_expiry(DAYS[0], date(2025, 3, 27)))

@@ -65,6 +65,15 @@ impl CurveCache {
     }
 }
 
+/// A volume as a Python int: through `i64` where it fits (every real one), which CPython
+/// makes directly; an `i128` goes through a byte array.
+fn int(py: Python<'_>, v: i128) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match i64::try_from(v) {
+        Ok(small) => small.into_pyobject(py)?.into_any(),
+        Err(_) => v.into_pyobject(py)?.into_any(),
+    })
+}
+
 pub(crate) struct PySource<'a, 'py> {
     pub(crate) callable: &'a Bound<'py, PyAny>,
     pub(crate) curves: &'a mut CurveCache,
@@ -80,15 +89,20 @@ impl PySource<'_, '_> {
         minutes: &[(i32, Vec<(i64, i128)>)],
     ) -> PyResult<SessionContext> {
         let py = self.callable.py();
-        let totals = PyList::new(py, totals.iter().copied())?;
+        // A dict, as the baseline takes them (no list of tuples for Python to turn into one).
+        let totals_dict = PyDict::new(py);
+        for &(d, v) in totals {
+            totals_dict.set_item(d, int(py, v)?)?;
+        }
         let history = PyList::empty(py);
         for (d, buckets) in minutes {
             let dict = PyDict::new(py);
             for &(m, v) in buckets {
-                dict.set_item(m, v)?;
+                dict.set_item(m, int(py, v)?)?;
             }
             history.append((*d, dict))?;
         }
+        let totals = totals_dict;
         let out = self.callable.call1((symbol, day, totals, history))?;
         let (baseline, curve, dte_factor): (Option<(i64, f64, f64)>, Bound<'_, PyAny>, f64) =
             out.extract()?;

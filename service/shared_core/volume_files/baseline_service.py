@@ -55,10 +55,10 @@ def compute_baseline(
         raise ValueError(f"lookback must be >= 1, got {lookback}")
     if session_minutes < 1:
         raise ValueError(f"session_minutes must be >= 1, got {session_minutes}")
-    past = sorted(d for d in daily_totals if d < current)[-lookback:]
+    past = sorted([d for d in daily_totals if d < current])[-lookback:]
     if not past:
         return None
-    avg = sum(daily_totals[d] for d in past) / len(past)
+    avg = sum(map(daily_totals.__getitem__, past)) / len(past)
     return Baseline(avg_volume_20d=avg, baseline_1min=avg / session_minutes, sessions=len(past))
 
 

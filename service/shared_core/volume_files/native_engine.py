@@ -11,7 +11,7 @@ key is spelled in Rust. Writes come back as the codec's `HashWrite`s.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -104,11 +104,11 @@ class SessionContexts:
         self,
         symbol: str,
         day: int,
-        daily_totals: Sequence[tuple[int, int]],
+        daily_totals: Mapping[int, int],
         minute_history: Sequence[tuple[int, dict[int, int]]],
     ) -> Context:
         service = self.config.baselines
-        baseline = service.baseline(dict(daily_totals), day)  # day numbers order as dates
+        baseline = service.baseline(daily_totals, day)  # day numbers order as dates
         recent = [m for d, m in minute_history if d < day]  # oldest first
         curve = service.curve_for(recent[-service.lookback :])
         expiry = self.expiries.get(symbol)
