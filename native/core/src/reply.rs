@@ -2,9 +2,11 @@
 //!
 //! A first-sight load reads a hash per symbol and day; through hiredis each field and value was
 //! a Python object made only to be read once by the native core. Here the replies stay bytes:
-//! `end` finds where a complete reply ends (so the shell knows when it has read them all) and
-//! `parse` views one as borrowed slices. Out-of-band RESP3 pushes (client tracking, which the
-//! service never turns on) are not replies: `Replies` skips them.
+//! `Replies` takes them as the socket hands them over and finds where each one ends, scanning
+//! every byte once however a reply is cut (it resumes inside one); the replies the service
+//! reads most (stream entries, HGETALL pairs, EXEC's array) are then read straight from the
+//! bytes, and any other as a frame of borrowed slices (`parse`). Out-of-band RESP3 pushes
+//! (client tracking, which the service never turns on) are not replies: `Replies` skips them.
 
 /// One reply, borrowing the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +50,7 @@ fn bad_int(text: &[u8]) -> String {
 
 /// The integer line starting at `at` (a length, a count or an integer reply: an optional
 /// minus, then digits) and where the next line starts; `None` when its CRLF has not arrived.
-/// Read digit by digit: a reply's every bulk string has one, so this is the reader's
-/// innermost loop.
+/// Read digit by digit, overflow checked (`quick_bulk` reads most bulk lengths before this).
 fn int_line(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, String> {
     let negative = buf.get(at) == Some(&b'-');
     let digits = at + usize::from(negative);
