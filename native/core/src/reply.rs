@@ -365,8 +365,7 @@ pub struct Replies {
     cursor: usize,
     open: Vec<usize>,
     kind: u8,
-    /// Where the reply under way starts, and where the last complete one did.
-    start: usize,
+    /// Where the last complete reply starts (`exec_summary` reads it).
     last: usize,
     /// The first error reply (its text), if any.
     pub error: Option<String>,
@@ -389,9 +388,6 @@ impl Replies {
                 return Err("RESP reply nested too deep".to_string());
             }
             let top = self.open.is_empty();
-            if top {
-                self.start = self.cursor;
-            }
             if let Some((.., next)) = quick_bulk(&self.buf, self.cursor) {
                 if top {
                     self.kind = b'$';
@@ -425,11 +421,11 @@ impl Replies {
                 self.open.pop();
             }
             if self.open.is_empty() {
-                self.at = self.cursor;
                 if self.kind != b'>' {
                     self.done += 1; // an out-of-band push is not one of the replies
-                    self.last = self.start;
+                    self.last = self.at;
                 }
+                self.at = self.cursor;
             }
         }
         // A push may follow the last reply in the same read: skipped too.

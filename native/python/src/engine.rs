@@ -90,9 +90,9 @@ impl PySource<'_, '_> {
     ) -> PyResult<SessionContext> {
         let py = self.callable.py();
         // A dict, as the baseline takes them (no list of tuples for Python to turn into one).
-        let totals_dict = PyDict::new(py);
+        let daily = PyDict::new(py);
         for &(d, v) in totals {
-            totals_dict.set_item(d, int(py, v)?)?;
+            daily.set_item(d, int(py, v)?)?;
         }
         let history = PyList::empty(py);
         for (d, buckets) in minutes {
@@ -102,8 +102,7 @@ impl PySource<'_, '_> {
             }
             history.append((*d, dict))?;
         }
-        let totals = totals_dict;
-        let out = self.callable.call1((symbol, day, totals, history))?;
+        let out = self.callable.call1((symbol, day, daily, history))?;
         let (baseline, curve, dte_factor): (Option<(i64, f64, f64)>, Bound<'_, PyAny>, f64) =
             out.extract()?;
         Ok(SessionContext {
