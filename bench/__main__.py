@@ -281,8 +281,10 @@ class Bench:
         tail = (f"the last partition alone for {done[-1] - done[-2]:.2f}s" if len(done) > 1
                 else "")
         note = ", ".join(filter(None, [lead, f"{run.seconds:.1f}s", share, tail]))
-        note = f"{note}; {run.split.note(ceiling_us)}{_losses(checks)}"
-        return Figure(name, run.ticks_per_s, detail, note=note)
+        note = f"{note}; {run.split.note(ceiling_us)}"
+        if run.ticks:
+            note += f"; {run.hsets / run.ticks:.2f} HSETs a tick"
+        return Figure(name, run.ticks_per_s, detail, note=f"{note}{_losses(checks)}")
 
     def engine(self, server: RedisServer, total: int, again: list[dict[str, str]],
                core: str | None) -> None:
@@ -373,6 +375,7 @@ class Bench:
             # where a tick's time goes besides the wait for its partition's drain point
             "apply_lag_ms": round(result.apply_lag_ms, 1), "drain_ms": round(result.drain_ms, 1),
             "flush_write_ms": round(result.flush_write_ms, 1), "flushes": result.flushes,
+            "hsets_per_tick": round(result.hsets_per_tick, 3),
             "rate_held": held,
             "flush_interval_ms": flush_ms, "target_p99_ms": target_ms, "target_met": met,
             "lease_losses": losses,
@@ -386,7 +389,8 @@ class Bench:
                               f"{100 * result.redis_cpu_share:.0f}%; after the drain point: "
                               f"drain {result.drain_ms:.1f} ms + write "
                               f"{result.flush_write_ms:.1f} ms a flush, apply lag "
-                              f"{result.apply_lag_ms:.1f} ms a batch{_losses(detail)}"
+                              f"{result.apply_lag_ms:.1f} ms a batch; "
+                              f"{result.hsets_per_tick:.2f} HSETs a tick{_losses(detail)}"
                               f"{_rate_not_held(held, result.rate, rate)}"), core)
 
     def scaling(self, server: RedisServer, total: int, core: str | None) -> None:

@@ -49,6 +49,7 @@ from .analysis import command_delta
 from .dev import RedisServer, free_port
 from .service import (
     command_seconds,
+    hash_writes,
     process_cpu_s,
     redis_cpu_s,
     start_workers,
@@ -94,6 +95,7 @@ class Latency:
     drain_ms: float  # mean over flushes
     flush_write_ms: float  # mean over flushes: the fenced MULTI/EXEC round trip
     flushes: int
+    hsets_per_tick: float  # HSETs the flushes ran per tick published (`service.hash_writes`)
 
 
 # The worker's histograms the latency figure splits a tick's path by, and Latency's fields.
@@ -212,6 +214,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     own_before = time.process_time()
     redis_before = redis_cpu_s(info_client)
     commands_before = command_seconds(info_client)
+    hsets_before = hash_writes(info_client)
     try:
         poll_task = asyncio.create_task(poll())
         await publish()
@@ -220,6 +223,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         own_share = (time.process_time() - own_before) / elapsed
         redis_share = (redis_cpu_s(info_client) - redis_before) / elapsed
         commands = command_delta(commands_before, command_seconds(info_client))
+        hsets = hash_writes(info_client) - hsets_before
         await asyncio.wait_for(poll_task, 60)
         split, flushes = parts_ms(await parts_before,
                                   await asyncio.to_thread(scrape, metrics_port))
@@ -245,6 +249,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         ),
         apply_lag_ms=split["apply_lag_ms"], drain_ms=split["drain_ms"],
         flush_write_ms=split["flush_write_ms"], flushes=flushes,
+        hsets_per_tick=hsets / n_total if n_total else float("nan"),
     )
 
 

@@ -193,6 +193,14 @@ def command_seconds(client: redis.Redis) -> dict[str, float]:
     return {name.removeprefix("cmdstat_"): float(v["usec"]) / 1e6 for name, v in stats.items()}
 
 
+def hash_writes(client: redis.Redis) -> int:
+    """HSET commands the server has run so far (INFO commandstats): one per changed hash a
+    flush writes, so per tick it says how often a tick's symbol is rewritten, the figure that
+    sets Redis's share of a live worker's cost (bench README, session 21)."""
+    stats: Any = client.info("commandstats")
+    return int(stats.get("cmdstat_hset", {}).get("calls", 0))
+
+
 # A consumer group parked here is delivered nothing: every id XADD can make is below it.
 PARKED_ID = "9999999999999-0"
 # The service trims its streams below what every group has finished with; a parked group
@@ -252,6 +260,7 @@ class Pass:
     redis_command_s: dict[str, float]
     # Seconds until each partition's backlog was zero: the last ones alone set the tail.
     partitions_done_s: tuple[float, ...] = ()
+    hsets: int = 0  # HSET commands the flushes ran (`hash_writes`)
 
     @property
     def ticks_per_s(self) -> float:
@@ -267,6 +276,7 @@ class Pass:
                 "worker_cpu_s": round(self.worker_cpu_s, 2),
                 "redis_cpu_s": round(self.redis_cpu_s, 2), **self.split.detail(),
                 "redis_command_s": self.redis_command_s,
+                "hsets_per_tick": round(self.hsets / self.ticks, 3) if self.ticks else None,
                 "partitions_done_s": [round(s, 3) for s in self.partitions_done_s]}
 
 
@@ -335,6 +345,7 @@ def run_engine(
             profiler = start_profiler(procs[0].pid, profile, native=profile_native)
             time.sleep(0.5)  # let py-spy attach before the clock starts
         commands_before = command_seconds(client)
+        hsets_before = hash_writes(client)
         cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
         redis_before = redis_cpu_s(client)
         pipe = client.pipeline(transaction=False)
@@ -346,13 +357,15 @@ def run_engine(
         cold = Pass(total, seconds, workers,
                     sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
                     redis_cpu_s(client) - redis_before,
-                    command_delta(commands_before, command_seconds(client)), done)
+                    command_delta(commands_before, command_seconds(client)), done,
+                    hash_writes(client) - hsets_before)
         stop_profiler(profiler)
         profiler = None
         if steady:
             marks = park(client, group)
             publish(server, steady, db=db)
             commands_before = command_seconds(client)
+            hsets_before = hash_writes(client)
             cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
             redis_before = redis_cpu_s(client)
             started = time.perf_counter()
@@ -362,7 +375,8 @@ def run_engine(
             second = Pass(len(steady), seconds, workers,
                           sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
                           redis_cpu_s(client) - redis_before,
-                          command_delta(commands_before, command_seconds(client)), done)
+                          command_delta(commands_before, command_seconds(client)), done,
+                          hash_writes(client) - hsets_before)
         checks = {
             "sessions_written": sum(1 for _ in client.scan_iter(match="vol:session:*",
                                                                 count=5000)),
