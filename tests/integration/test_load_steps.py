@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -28,7 +28,9 @@ from shared_core.volume_files.engine_core import SymbolHistory
 from shared_core.volume_files.store import keys
 from shared_core.volume_files.store.loader import LoadSteps
 from shared_core.volume_files.store.replies import exchange
+from shared_core.volume_files.store.resp import Commands
 from shared_core.volume_files.stream.batch_core import PythonBatchCore, StreamEntry, TickBatchCore
+from shared_core.volume_files.stream.partitions import reroute
 from tests.redis_server import RedisServer
 
 if not cores.native_available():
@@ -250,4 +252,220 @@ def test_state_the_service_wrote_is_read_natively_in_two_round_trips(
     assert _load(python, url, first, 3) is None
     out_p, out_n = python.apply_staged(), native.apply_staged()
     assert (out_p.applied, len(out_p.rejects)) == (out_n.applied, len(out_n.rejects))
+    same_writes(python.drain_writes().writes, native.drain_writes().writes)
+
+
+# -- loading ahead ---------------------------------------------------------------------------
+
+
+def _read_raw(client: redis.Redis, url: str, core: NativeBatchCore,
+              batches: list[list[StreamEntry]]) -> list[Any]:
+    """Each batch as a worker reads it: added to a stream, then read back by XREADGROUP as the
+    reply's bytes (`RawBatch`), one read per batch."""
+    stream, group = "ahead:stream", "ahead"
+    client.delete(stream)
+    client.xgroup_create(stream, group, id="0", mkstream=True)
+    for batch in batches:
+        for entry in batch:
+            client.xadd(stream, dict(entry.fields), id=entry.entry_id)  # type: ignore[arg-type]
+
+    async def read() -> list[Any]:
+        conn = aredis.from_url(url, db=1)
+        try:
+            out = []
+            for batch in batches:
+                command = ("XREADGROUP", "GROUP", group, "c", "COUNT", str(len(batch)),
+                           "STREAMS", stream, ">")
+                out.append(core.entries(await exchange(conn, Commands.of([command], raw=True))))
+            return out
+        finally:
+            await conn.aclose()
+
+    return asyncio.run(read())
+
+
+def _run(steps: LoadSteps | None, url: str) -> None:
+    """Drive load steps against Redis, as the worker does."""
+    async def drive() -> None:
+        if steps is None:
+            return
+        conn = aredis.from_url(url, db=1)
+        try:
+            request = next(steps)
+            while True:
+                request = steps.send(await exchange(conn, request))
+        except StopIteration:
+            return
+        finally:
+            await conn.aclose()
+    asyncio.run(drive())
+
+
+def _batches() -> tuple[list[StreamEntry], list[StreamEntry]]:
+    """A first batch of two symbols, then a batch of every symbol (those two again too)."""
+    return _of(_entries(0), "SBIN", "NIFTY25JANFUT"), list(_entries(100))
+
+
+def _of(entries: Iterator[StreamEntry], *symbols: str) -> list[StreamEntry]:
+    """The entries of these symbols (`_entries` makes their fields a dict of bytes)."""
+    wanted = {s.encode() for s in symbols}
+    return [e for e in entries if cast(dict[bytes, bytes], e.fields)[b"symbol"] in wanted]
+
+
+def _reference(cfg: Any, url: str, batches: tuple[list[StreamEntry], ...],
+               days: int) -> tuple[str | None, PythonBatchCore]:
+    python = PythonBatchCore(cfg, dual_write=True)
+    for batch in batches:
+        outcome = _load(python, url, python.stage(batch), days)
+        if outcome is not None:
+            return outcome, python
+        python.apply_staged()
+    return None, python
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(state=states(), learned=st.booleans(), days=st.sampled_from([0, 3]),
+       when=st.sampled_from(["before_stage", "after_stage", "after_load"]))
+def test_a_load_ahead_ends_as_the_batchs_own_load_would(
+    store: tuple[redis.Redis, str], state: dict[str, dict[str, str]], learned: bool, days: int,
+    when: str,
+) -> None:
+    """The next batch's symbols read ahead at any point of this batch (while its own load is
+    under way, or before it applies), then adopted when the next batch stages: the same
+    symbols, the same error, byte-identical writes as loading each batch itself. Read before
+    this batch stages, the reading is not that stage's batch's: dropped, and the next batch
+    loads itself, with the same end."""
+    client, url = store
+    client.flushdb()
+    _seed(client, state)
+    cfg = config(learned)
+    batch0, batch1 = _batches()
+    expected, python = _reference(cfg, url, (batch0, batch1), days)
+    native = NativeBatchCore(cfg, dual_write=True)
+    raw0, raw1 = _read_raw(client, url, native, [batch0, batch1])
+
+    def ahead() -> None:
+        try:
+            _run(native.load_ahead_steps(raw1, days), url)
+        except Exception:  # as the worker: a failed load ahead is dropped, the batch loads
+            native.forget_ahead()
+
+    def outcome() -> str | None:
+        if when == "before_stage":
+            ahead()
+        first = native.stage(raw0)
+        if when == "after_stage":
+            ahead()
+        if (error := _load(native, url, first, days)) is not None:
+            return error
+        if when == "after_load":
+            ahead()
+        native.apply_staged()
+        try:
+            first = native.stage(raw1)  # adopts what was read ahead
+        except Exception as exc:  # an error adopting is the batch's load's error
+            return type(exc).__name__
+        if when != "before_stage":  # adopted: nothing read ahead is loaded again
+            assert not set(first) & {s for s in SYMBOLS if s in native._core}
+        if (error := _load(native, url, first, days)) is not None:
+            return error
+        native.apply_staged()
+        return None
+
+    assert outcome() == expected
+    if expected is None:
+        assert len(native) == len(python)
+        same_writes(python.drain_writes().writes, native.drain_writes().writes)
+
+
+def test_what_is_read_ahead_is_only_the_next_batchs_own_new_symbols(
+    store: tuple[redis.Redis, str],
+) -> None:
+    """Not the symbols held, not those of the load under way, not another partition's; and a
+    new instruments master before the batch stages drops the reading: it loads itself."""
+    client, url = store
+    client.flushdb()
+    client.hset(keys.history_key("SBIN"), mapping={_day(1): "1000", _day(2): "900"})
+    cfg = config()
+    batch0, batch1 = _batches()
+    native = NativeBatchCore(cfg, dual_write=True)
+    raw0, raw1 = _read_raw(client, url, native, [batch0, batch1])
+    first0 = native.stage(raw0)
+    assert set(first0) == {"SBIN", "NIFTY25JANFUT"}
+    steps = native.load_ahead_steps(raw1, 0)
+    assert steps is not None
+    request = next(steps)
+    assert request.count == len(SYMBOLS) - 2  # the load under way's two are left out
+    steps.close()
+    native.forget_ahead()
+    assert _load(native, url, first0, 0) is None
+    native.apply_staged()
+    _run(native.load_ahead_steps(raw1, 0), url)
+    assert set(native.stage(raw1)) == set()  # every new symbol was read ahead and adopted
+    assert len(native) == len(SYMBOLS)
+    assert native.load_ahead_steps(raw1, 0) is None  # all held: nothing to read
+
+    # Another partition's symbols are not read: with two partitions, only this one's.
+    other = NativeBatchCore(cfg, dual_write=True, partition=0, partitions=2)
+    raw0, raw1 = _read_raw(client, url, other, [batch0, batch1])
+    assert other.load_ahead_steps(raw1, 0) is None  # no batch staged yet: its own load reads
+    other.stage(raw0)
+    steps = other.load_ahead_steps(raw1, 0)
+    assert steps is not None
+    owned = {s for s in SYMBOLS if reroute(s, 0, 2) is None}
+    assert next(steps).count == len(owned - {"SBIN", "NIFTY25JANFUT"})
+    steps.close()
+
+    # A new master between the reading and the stage: nothing adopted, the batch loads it all.
+    fresh = NativeBatchCore(cfg, dual_write=True)
+    raw0, raw1 = _read_raw(client, url, fresh, [batch0, batch1])
+    assert _load(fresh, url, fresh.stage(raw0), 0) is None
+    fresh.apply_staged()
+    _run(fresh.load_ahead_steps(raw1, 0), url)
+    cfg.registry.replace_master({}, {})
+    assert set(fresh.stage(raw1)) == set(SYMBOLS) - {"SBIN", "NIFTY25JANFUT"}
+
+
+def test_a_symbol_held_by_the_time_a_load_ahead_lands_keeps_its_state(
+    store: tuple[redis.Redis, str],
+) -> None:
+    """The core's own guard (`finish_loads`): a load ahead that read SBIN, adopted after a
+    load of SBIN and ticks that moved it, leaves SBIN as they made it (restoring it would
+    undo them). The batch core pairs a reading with its batch, so this is the last line."""
+    client, url = store
+    client.flushdb()
+    session = {"cumulative_volume": "5000", "tick_count": "7", "last_price": "612.35",
+               "last_ts_ms": "1736313000000", "last_minute": "12"}
+    _seed(client, {keys.history_key("SBIN"): {_day(0): "5000", _day(1): "9000"},
+                   keys.session_key("SBIN", _day(0)): session,
+                   keys.minutes_key("SBIN", _day(0)): {"12": "5000"}})
+    batch0 = _of(_entries(0), "SBIN")[1:]  # today's ticks
+    batch1 = _of(_entries(100), "SBIN")
+    native = NativeBatchCore(config(), dual_write=True)
+    raw0, raw1 = _read_raw(client, url, native, [batch0, batch1])
+    first = native.stage(raw0)
+    assert first == {"SBIN": first["SBIN"]}
+    core = native._core
+
+    def read_ahead() -> Any:  # the two round trips on the load-ahead slot
+        async def drive() -> Any:
+            conn = aredis.from_url(url, db=1)
+            try:
+                request = Commands(*core.plan_loads(native._facts(first), ahead=True), raw=True)
+                payload, count, _ = core.read_histories(await exchange(conn, request), 0,
+                                                        ahead=True)
+                return await exchange(conn, Commands(payload, count, raw=True))
+            finally:
+                await conn.aclose()
+        return asyncio.run(drive())
+
+    replies = read_ahead()
+    assert _load(native, url, first, 0) is None  # the batch's own load adopts SBIN
+    native.apply_staged()
+    assert core.finish_loads(replies, ahead=True) == []  # SBIN is held: left as it is
+    assert native.stage(raw1) == {}
+    native.apply_staged()
+    expected, python = _reference(config(), url, (batch0, batch1), 0)
+    assert expected is None
     same_writes(python.drain_writes().writes, native.drain_writes().writes)
