@@ -11,7 +11,6 @@ from shared_core.volume_files.metrics import (
     FLUSH_ERROR_KINDS,
     KEY_FAMILIES,
     LEASE_EVENTS,
-    LOAD_KINDS,
     PREFIX,
     TICK_OUTCOMES,
     ServiceMetrics,
@@ -50,7 +49,6 @@ def test_every_flush_error_kind_and_enumeration_is_exported_at_zero() -> None:
         ("volume_engine_ticks_total", "outcome", TICK_OUTCOMES),
         ("volume_engine_lease_changes_total", "event", LEASE_EVENTS),
         ("volume_engine_key_writes_total", "family", KEY_FAMILIES),
-        ("volume_engine_first_sight_loads_total", "how", LOAD_KINDS),
     ]:
         exported = {dict(labels)[label] for (n, labels) in got if n == name}
         assert exported == set(values), name
@@ -88,7 +86,6 @@ def test_metric_family_names() -> None:
         "volume_engine_partition_owned": "gauge",
         "volume_engine_partitions_owned": "gauge",
         "volume_engine_lease_changes": "counter",
-        "volume_engine_first_sight_loads": "counter",
         "volume_engine_symbols_in_memory": "gauge",
         "volume_engine_key_writes": "counter",
         "volume_engine_write_filter_left_out": "counter",
@@ -109,8 +106,7 @@ def test_naming_conventions() -> None:
         for s in family.samples:
             assert "symbol" not in s.labels, s
             assert set(s.labels) <= {"outcome", "reason", "kind", "event", "family",
-                                     "partition", "le", "version", "core", "profile_kernel",
-                                     "how"}, s
+                                     "partition", "le", "version", "core", "profile_kernel"}, s
             if family.type == "counter":
                 assert s.name in (f"{family.name}_total", f"{family.name}_created"), s.name
             else:

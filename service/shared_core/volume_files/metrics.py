@@ -23,10 +23,6 @@ LEASE_EVENTS = ("acquired", "released", "lost")
 KEY_FAMILIES = keys.KEY_FAMILIES
 DEAD_LETTER_REASONS = tuple(sorted(_REASONS))
 FLUSH_ERROR_KINDS = ("fenced", "connection", "error")
-# How a batch's new symbols were read from Redis: ahead, while the batch before was applied
-# (catching up, native core), in the batch itself after it staged, or ahead but dropped (a
-# lost connection) and so in the batch after all.
-LOAD_KINDS = ("ahead", "in_batch", "ahead_dropped")
 
 
 class ServiceMetrics:
@@ -88,10 +84,6 @@ class ServiceMetrics:
                                       registry=r)
         self.lease_changes = Counter(f"{p}_lease_changes", "Partition lease events", ["event"],
                                      registry=r)
-        self.first_sight_loads = Counter(
-            f"{p}_first_sight_loads",
-            "First-sight loads (the reads of a batch's new symbols' state), by how they were "
-            "read: ahead of the batch, in it, or ahead but dropped", ["how"], registry=r)
         self.symbols_in_memory = Gauge(f"{p}_symbols_in_memory",
                                        "Symbols whose session state this worker holds", registry=r)
         self.key_writes = Counter(f"{p}_key_writes", "Hash writes by key family", ["family"],
@@ -123,8 +115,6 @@ class ServiceMetrics:
             self.dead_letters.labels(reason)
         for kind in FLUSH_ERROR_KINDS:
             self.flush_errors.labels(kind)
-        for how in LOAD_KINDS:
-            self.first_sight_loads.labels(how)
 
     def init_partitions(self, partitions: int) -> None:
         """Export every partition from the start so a missing owner shows as 0, not as absent."""

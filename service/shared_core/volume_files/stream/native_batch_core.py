@@ -87,9 +87,9 @@ class NativeBatchCore:
         self._tokens: Mapping[int, str] | None = None  # the map last handed to the core
         self._staged: Sequence[StreamEntry] = ()
         self._first: dict[str, int] = {}  # the last stage's new symbols: the load under way
-        # A load ahead: the batch it was read for, its last replies and the token map it was
-        # planned under, until that batch stages (`load_ahead_steps`).
-        self._ahead: tuple[Sequence[StreamEntry], Any, Mapping[int, str]] | None = None
+        # A load ahead's last replies and the token map it was planned under, until the next
+        # stage adopts them (`load_ahead_steps`).
+        self._ahead: tuple[Any, Mapping[int, str]] | None = None
 
     def __len__(self) -> int:
         """Symbols held, as of the last load: counted here, not asked of the native object,
@@ -104,7 +104,7 @@ class NativeBatchCore:
 
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
         tokens = self.config.registry.tokens
-        self._adopt_ahead(entries, tokens)
+        self._adopt_ahead(tokens)
         if tokens is not self._tokens:  # a new import swaps the mapping
             self._core.set_tokens(dict(tokens))
             self._tokens = tokens
@@ -131,9 +131,8 @@ class NativeBatchCore:
         Only what the batch's own load would read: its symbols not held yet, none of the load
         under way, none another partition owns, and none of an entry the native parser defers.
         Nothing else writes a symbol this partition does not hold yet, so what is read now is
-        what the batch's load would read. The reading is dropped, and the batch loads itself,
-        when the next stage is not of `entries` or a new instruments master came meanwhile;
-        a symbol held by then keeps its state (`finish_loads`)."""
+        what the batch's load would read; a symbol loaded meanwhile keeps its state
+        (`finish_loads`), and a new instruments master drops the reading (`_adopt_ahead`)."""
         self._ahead = None
         tokens = self.config.registry.tokens
         if not isinstance(entries, RawBatch) or tokens is not self._tokens:
@@ -144,27 +143,27 @@ class NativeBatchCore:
                 del first[symbol]
         if not first:
             return None
-        return self._read_ahead(entries, first, tokens, minute_history_days)
+        return self._read_ahead(first, tokens, minute_history_days)
 
-    def _read_ahead(self, entries: Sequence[StreamEntry], first: dict[str, int],
-                    tokens: Mapping[int, str], minute_history_days: int) -> LoadSteps:
+    def _read_ahead(self, first: dict[str, int], tokens: Mapping[int, str],
+                    minute_history_days: int) -> LoadSteps:
         core = self._core
         replies = yield Commands(*core.plan_loads(self._facts(first), ahead=True), raw=True)
         # A symbol deferred here is not adopted: its batch's own load hands it to the reference.
         payload, count, _ = core.read_histories(replies, minute_history_days, ahead=True)
         replies = (yield Commands(payload, count, raw=True)) if count else []
-        self._ahead = (entries, replies, tokens)
+        self._ahead = (replies, tokens)
 
     def forget_ahead(self) -> None:
         """A load ahead that did not finish: its batch loads its symbols itself."""
         self._ahead = None
 
-    def _adopt_ahead(self, entries: Sequence[StreamEntry], tokens: Mapping[int, str]) -> None:
+    def _adopt_ahead(self, tokens: Mapping[int, str]) -> None:
         ahead, self._ahead = self._ahead, None
-        if ahead is None or ahead[0] is not entries or ahead[2] is not tokens:
+        if ahead is None or ahead[1] is not tokens:
             return
         try:
-            self._core.finish_loads(ahead[1], ahead=True)
+            self._core.finish_loads(ahead[0], ahead=True)
         finally:
             self._held = len(self._core)
 

@@ -161,9 +161,6 @@ class PartitionWorker:
         self._dead_lettered = metrics.ticks.labels("dead_lettered")
         self._rerouted = metrics.ticks.labels("rerouted")
         self._rerouted_here = metrics.rerouted.labels(str(config.partition))
-        self._loads_ahead = metrics.first_sight_loads.labels("ahead")
-        self._loads_in_batch = metrics.first_sight_loads.labels("in_batch")
-        self._loads_dropped = metrics.first_sight_loads.labels("ahead_dropped")
         self._plan: TransactionPlan | None = None  # of the ledger's flush in flight
         self._check = check_command(keys.lease_key(config.stream, config.partition),
                                     keys.checkpoint_key(config.stream, config.partition))
@@ -281,15 +278,12 @@ class PartitionWorker:
                 await self._core_free.wait()
                 request = steps.send(replies)
         except StopIteration:
-            self._loads_ahead.inc()
             return
         except RETRYABLE as exc:
             core.forget_ahead()
-            self._loads_dropped.inc()
             self.log.debug("load_ahead_dropped", error=str(exc))
         except Exception as exc:  # the batch's own load meets it again, and decides
             core.forget_ahead()
-            self._loads_dropped.inc()
             self.log.warning("load_ahead_dropped", error=str(exc))
 
     async def _retrying(self, op: Callable[[], Awaitable[_T]]) -> _T:
@@ -403,7 +397,6 @@ class PartitionWorker:
         new_symbols = core.stage(admitted.entries)
         if new_symbols:
             await self._retrying(functools.partial(self._load, new_symbols))
-            self._loads_in_batch.inc()
         outcome = core.apply_staged()
         self._observe_lag(entries)
         rejects = self.ledger.settle(admitted.rejects, outcome.rejects)
