@@ -57,9 +57,6 @@ pub struct PartitionCore {
     foreign: HashMap<String, u32>,
     /// The first-sight load under way (`plan_loads` .. `finish_loads`).
     loading: Vec<PendingLoad>,
-    /// A load of the next batch's new symbols, read while this batch is applied
-    /// (`ahead=True`): the same steps on a slot of its own, adopted before that batch stages.
-    ahead: Vec<PendingLoad>,
     /// The last drain's payload size, reserved for the next one.
     drain_bytes: usize,
     /// Write less: what the committed drains left in Redis (None: write everything).
@@ -112,7 +109,6 @@ impl PartitionCore {
             staged: Vec::new(),
             foreign: HashMap::new(),
             loading: Vec::new(),
-            ahead: Vec::new(),
             drain_bytes: 0,
             filter: (filter_keys > 0).then(|| WriteFilter::new(filter_keys)),
         })
@@ -202,41 +198,6 @@ impl PartitionCore {
         Ok(first)
     }
 
-    /// The symbols of entries kept as bytes that are not held yet -> their first valid tick's
-    /// timestamp, as `stage_raw` would report them, without staging anything (loading ahead:
-    /// the next batch's loads are read while this one is applied). Symbols in `exclude` (the
-    /// load under way) are left out, and so are entries only the Python parser reads: those
-    /// symbols are loaded when their batch stages.
-    fn new_symbols_raw<'py>(
-        &self,
-        py: Python<'py>,
-        entries: PyRef<'py, RawEntries>,
-        exclude: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let first = PyDict::new(py);
-        let mut pairs = Vec::new();
-        for i in 0..entries.len() {
-            if !entries.pairs_into(i, &mut pairs) {
-                continue;
-            }
-            let at = if self.timestamp_from_entry_id {
-                entry_ms(entries.id(i))
-            } else {
-                None
-            };
-            if let Parsed::Tick(tick) = ticks::parse_entry_with(&pairs, &self.tokens, at) {
-                let symbol = tick.symbol.as_str();
-                if self.engine.engine.needs_load(symbol)
-                    && !first.contains(symbol)?
-                    && !exclude.contains(symbol)?
-                {
-                    first.set_item(symbol, tick.ts_ms)?;
-                }
-            }
-        }
-        Ok(first)
-    }
-
     /// A symbol `stage` reported that another partition owns (the routing rule is Python's,
     /// `partitions.reroute`): its staged ticks are handed back as forwards, not applied.
     fn forward_symbol(&mut self, symbol: String, partition: u32) {
@@ -281,16 +242,13 @@ impl PartitionCore {
     /// Phase one of loading new symbols (`store/loader.py`'s plan, read natively): keep the
     /// symbols not held yet with their instrument facts, and return the HGETALLs of their
     /// history hashes as one RESP payload (payload, commands). Starts a new load: a retried
-    /// one plans again from here. `ahead`: on the load-ahead slot, leaving the load under way
-    /// alone.
-    #[pyo3(signature = (facts, ahead = false))]
+    /// one plans again from here.
     fn plan_loads<'py>(
         &mut self,
         py: Python<'py>,
         facts: Vec<Facts>,
-        ahead: bool,
     ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
-        let mut loading = Vec::with_capacity(facts.len());
+        self.loading.clear();
         let mut out = Encoded::default();
         let engine = &self.engine.engine;
         for (symbol, kind, tick_size, strike, has_expiry, is_fno) in facts {
@@ -300,7 +258,7 @@ impl PartitionCore {
             let key = engine.keys().history.render(&symbol, "");
             out.command(&[b"HGETALL", key.as_bytes()]);
             let kind = Kind::parse(&kind).map_err(pyo3::exceptions::PyValueError::new_err)?;
-            loading.push(PendingLoad {
+            self.loading.push(PendingLoad {
                 symbol,
                 info: InstrumentInfo {
                     kind,
@@ -312,7 +270,6 @@ impl PartitionCore {
                 plan: None,
             });
         }
-        *self.slot(ahead) = loading;
         Ok((PyBytes::new(py, &out.bytes), out.commands))
     }
 
@@ -321,29 +278,26 @@ impl PartitionCore {
     /// latest day's session, minutes and profile and the recent days' minutes (payload,
     /// commands, deferred symbols). A symbol whose history is not text this service writes
     /// is deferred: dropped from this load, for the Python reference to load.
-    #[pyo3(signature = (replies, minute_history_days, ahead = false))]
     fn read_histories<'py>(
         &mut self,
         py: Python<'py>,
         replies: &Bound<'py, PyAny>,
         minute_history_days: usize,
-        ahead: bool,
     ) -> PyResult<(Bound<'py, PyBytes>, usize, Vec<String>)> {
         let source = ReplySource::of(replies)?;
         let replies = source.pairs()?;
-        let loading = std::mem::take(self.slot(ahead));
-        if replies.len() != loading.len() {
+        if replies.len() != self.loading.len() {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "{} history replies for {} symbols",
                 replies.len(),
-                loading.len()
+                self.loading.len()
             )));
         }
         let keys = self.engine.engine.keys();
         let mut out = Encoded::default();
         let mut deferred = Vec::new();
-        let mut kept = Vec::with_capacity(loading.len());
-        for (mut load, pairs) in loading.into_iter().zip(replies) {
+        let mut kept = Vec::with_capacity(self.loading.len());
+        for (mut load, pairs) in std::mem::take(&mut self.loading).into_iter().zip(replies) {
             let plan = pairs
                 .as_ref()
                 .and_then(|p| restore::read_history(p, minute_history_days));
@@ -366,21 +320,18 @@ impl PartitionCore {
             load.plan = Some(plan);
             kept.push(load);
         }
-        *self.slot(ahead) = kept;
+        self.loading = kept;
         Ok((PyBytes::new(py, &out.bytes), out.commands, deferred))
     }
 
     /// Adopt the symbols being loaded from phase two's replies (in the order of the commands
-    /// `read_histories` returned); the symbols deferred to the Python reference. A symbol
-    /// held by now (a load ahead overtaken by its batch's own) keeps the state it has.
-    #[pyo3(signature = (replies, ahead = false))]
+    /// `read_histories` returned); the symbols deferred to the Python reference.
     fn finish_loads(
         &mut self,
         py: Python<'_>,
         replies: &Bound<'_, PyAny>,
-        ahead: bool,
     ) -> PyResult<Vec<String>> {
-        let loading = std::mem::take(self.slot(ahead));
+        let loading = std::mem::take(&mut self.loading);
         let source = ReplySource::of(replies)?;
         let replies = source.pairs()?;
         let expected: usize = loading
@@ -407,9 +358,6 @@ impl PartitionCore {
                 .map(Option::as_deref)
                 .collect();
             at += count;
-            if !self.engine.engine.needs_load(&load.symbol) {
-                continue;
-            }
             let Some(history) = held.and_then(|held| restore_held(plan, &held)) else {
                 deferred.push(load.symbol);
                 continue;
@@ -696,15 +644,6 @@ fn python_parse(
 }
 
 impl PartitionCore {
-    /// The load under way, or the load ahead.
-    fn slot(&mut self, ahead: bool) -> &mut Vec<PendingLoad> {
-        if ahead {
-            &mut self.ahead
-        } else {
-            &mut self.loading
-        }
-    }
-
     /// Keep what the native parser made of an entry (`defer`: the Python parser's reading,
     /// for an entry it defers); a tick of a symbol not held yet is reported in `first` (its
     /// first valid tick's timestamp) for the caller to load.

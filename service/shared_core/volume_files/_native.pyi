@@ -1,6 +1,6 @@
 """The Rust core's bindings (native/python/src): engine.rs, partition.rs, ticks.rs."""
 
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 # (key, family, [(field, value)], [absent field])
@@ -125,20 +125,13 @@ class PartitionCore:
         underlying_price: float | None,
     ) -> None: ...
     def plan_loads(
-        self, facts: Sequence[tuple[str, str, float, float | None, bool, bool]], /,
-        ahead: bool = False,
+        self, facts: Sequence[tuple[str, str, float, float | None, bool, bool]], /
     ) -> tuple[bytes, int]: ...
     def stage_raw(self, entries: RawEntries, /) -> dict[str, int]: ...
-    def new_symbols_raw(
-        self, entries: RawEntries, exclude: Container[str], /
-    ) -> dict[str, int]: ...
     def read_histories(
-        self, replies: list[Any] | RawReplies, minute_history_days: int, /,
-        ahead: bool = False,
+        self, replies: list[Any] | RawReplies, minute_history_days: int, /
     ) -> tuple[bytes, int, list[str]]: ...
-    def finish_loads(
-        self, replies: list[Any] | RawReplies, /, ahead: bool = False
-    ) -> list[str]: ...
+    def finish_loads(self, replies: list[Any] | RawReplies, /) -> list[str]: ...
     def forward_symbol(self, symbol: str, partition: int, /) -> None: ...
     def apply_staged(
         self,

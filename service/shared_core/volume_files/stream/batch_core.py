@@ -170,9 +170,6 @@ class TickBatchCore(Protocol):
     drains_without_gil: bool
     # The worker reads entries raw (`Commands.raw`) for `entries` to keep them as bytes.
     reads_raw: bool
-    # load_ahead_steps can read a batch's new symbols before it stages (`PartitionWorker`
-    # does, for the batch it reads ahead while catching up).
-    loads_ahead: bool
 
     def entries(self, replies: Any) -> Sequence[StreamEntry]:
         """The entries of an XREADGROUP's replies (as `store.replies.exchange` gave them)."""
@@ -199,17 +196,6 @@ class TickBatchCore(Protocol):
         connection is safe: nothing is adopted before the last replies are in."""
         ...
 
-    def load_ahead_steps(self, entries: Sequence[StreamEntry],
-                         minute_history_days: int) -> LoadSteps | None:
-        """For a batch read ahead, while the batch before it is applied: the reads of its new
-        symbols, kept until it stages (stage() adopts them and reports none of them). None:
-        nothing to read. Called only when the core is not draining."""
-        ...
-
-    def forget_ahead(self) -> None:
-        """The load ahead did not finish (a lost connection): nothing of it is adopted."""
-        ...
-
     def apply_staged(self) -> BatchOutcome:
         """Apply what stage() kept, in order, and forget it."""
         ...
@@ -230,7 +216,6 @@ class PythonBatchCore:
 
     drains_without_gil = False
     reads_raw = False
-    loads_ahead = False  # the reference loads each batch's symbols when it stages
 
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
@@ -289,15 +274,6 @@ class PythonBatchCore:
         histories = yield from reference_steps(list(first_ts_ms), minute_history_days)
         for symbol, history in histories.items():
             self.load(symbol, history, first_ts_ms[symbol])
-
-    def load_ahead_steps(self, entries: Sequence[StreamEntry],
-                         minute_history_days: int) -> LoadSteps | None:
-        """The reference reads nothing ahead (`loads_ahead` is False): each batch's symbols
-        load when it stages."""
-        return None
-
-    def forget_ahead(self) -> None:
-        """Nothing is read ahead, so nothing to forget."""
 
     def apply_staged(self) -> BatchOutcome:
         staged, self._staged = self._staged, []

@@ -34,8 +34,6 @@ from .batch_core import (
 from .partitions import parse_entry_id, reroute
 
 ParsedTuple = tuple[str, float, int, int | None, int | None, int | None, float | None]
-# (symbol, kind, tick size, strike, has an expiry, is F&O): what plan_loads adopts a symbol with.
-Facts = tuple[str, str, float, float | None, bool, bool]
 
 
 class RawBatch(EntryBatch):
@@ -64,7 +62,6 @@ class NativeBatchCore:
 
     drains_without_gil = True  # the snapshots and their encoding run detached from Python
     reads_raw = True  # entries stay the reply's bytes (RawBatch) where the connection allows
-    loads_ahead = True  # a raw batch's new symbols can be read before it stages
 
     def __init__(
         self, config: CoreConfig, *, dual_write: bool, timestamp_from_entry_id: bool = False,
@@ -86,10 +83,6 @@ class NativeBatchCore:
         self._held = 0  # len(self._core) after the last load
         self._tokens: Mapping[int, str] | None = None  # the map last handed to the core
         self._staged: Sequence[StreamEntry] = ()
-        self._first: dict[str, int] = {}  # the last stage's new symbols: the load under way
-        # A load ahead's last replies and the token map it was planned under, until the next
-        # stage adopts them (`load_ahead_steps`).
-        self._ahead: tuple[Any, Mapping[int, str]] | None = None
 
     def __len__(self) -> int:
         """Symbols held, as of the last load: counted here, not asked of the native object,
@@ -104,7 +97,6 @@ class NativeBatchCore:
 
     def stage(self, entries: Sequence[StreamEntry]) -> dict[str, int]:
         tokens = self.config.registry.tokens
-        self._adopt_ahead(tokens)
         if tokens is not self._tokens:  # a new import swaps the mapping
             self._core.set_tokens(dict(tokens))
             self._tokens = tokens
@@ -119,53 +111,7 @@ class NativeBatchCore:
             if owner is not None:
                 self._core.forward_symbol(symbol, owner)
                 del first[symbol]
-        self._first = first
         return first
-
-    def load_ahead_steps(self, entries: Sequence[StreamEntry],
-                         minute_history_days: int) -> LoadSteps | None:
-        """Read the next batch's new symbols' history while this batch is applied: the
-        loader's two round trips on the core's load-ahead slot, kept until `entries` stage
-        (`stage` adopts them first, so it reports none of them). None: nothing to read ahead.
-
-        Only what the batch's own load would read: its symbols not held yet, none of the load
-        under way, none another partition owns, and none of an entry the native parser defers.
-        Nothing else writes a symbol this partition does not hold yet, so what is read now is
-        what the batch's load would read; a symbol loaded meanwhile keeps its state
-        (`finish_loads`), and a new instruments master drops the reading (`_adopt_ahead`)."""
-        self._ahead = None
-        tokens = self.config.registry.tokens
-        if not isinstance(entries, RawBatch) or tokens is not self._tokens:
-            return None
-        first = self._core.new_symbols_raw(entries.native, self._first)
-        for symbol in list(first):
-            if reroute(symbol, self.partition, self.partitions) is not None:
-                del first[symbol]
-        if not first:
-            return None
-        return self._read_ahead(first, tokens, minute_history_days)
-
-    def _read_ahead(self, first: dict[str, int], tokens: Mapping[int, str],
-                    minute_history_days: int) -> LoadSteps:
-        core = self._core
-        replies = yield Commands(*core.plan_loads(self._facts(first), ahead=True), raw=True)
-        # A symbol deferred here is not adopted: its batch's own load hands it to the reference.
-        payload, count, _ = core.read_histories(replies, minute_history_days, ahead=True)
-        replies = (yield Commands(payload, count, raw=True)) if count else []
-        self._ahead = (replies, tokens)
-
-    def forget_ahead(self) -> None:
-        """A load ahead that did not finish: its batch loads its symbols itself."""
-        self._ahead = None
-
-    def _adopt_ahead(self, tokens: Mapping[int, str]) -> None:
-        ahead, self._ahead = self._ahead, None
-        if ahead is None or ahead[1] is not tokens:
-            return
-        try:
-            self._core.finish_loads(ahead[0], ahead=True)
-        finally:
-            self._held = len(self._core)
 
     def load(self, symbol: str, history: SymbolHistory, first_ts_ms: int) -> None:
         instrument = self.config.registry.resolve(
@@ -181,9 +127,16 @@ class NativeBatchCore:
         the connection gives them raw) and adopts the symbols. What it cannot read as this
         service's own text it defers to the reference (`loader.reference_steps`), which reads
         those symbols again and decides."""
+        registry, calendar = self.config.registry, self.config.calendar
+        facts = []
+        for symbol, ts_ms in first_ts_ms.items():
+            instrument = registry.resolve(symbol, calendar.trading_date(ts_ms))
+            self._contexts.expiries[symbol] = instrument.expiry
+            facts.append((symbol, instrument.kind.value, instrument.tick_size, instrument.strike,
+                          instrument.expiry is not None, instrument.is_fno))
         core = self._core
         # Raw: the replies reach the Rust core as the bytes Redis sent (store/replies.read_raw).
-        replies = yield Commands(*core.plan_loads(self._facts(first_ts_ms)), raw=True)
+        replies = yield Commands(*core.plan_loads(facts), raw=True)
         payload, count, deferred = core.read_histories(replies, minute_history_days)
         replies = (yield Commands(payload, count, raw=True)) if count else []
         try:
@@ -197,17 +150,6 @@ class NativeBatchCore:
             histories = yield from reference_steps(deferred, minute_history_days)
             for symbol, history in histories.items():
                 self.load(symbol, history, first_ts_ms[symbol])
-
-    def _facts(self, first_ts_ms: Mapping[str, int]) -> list[Facts]:
-        """Each new symbol's instrument, resolved at its first tick's trading date."""
-        registry, calendar = self.config.registry, self.config.calendar
-        facts = []
-        for symbol, ts_ms in first_ts_ms.items():
-            instrument = registry.resolve(symbol, calendar.trading_date(ts_ms))
-            self._contexts.expiries[symbol] = instrument.expiry
-            facts.append((symbol, instrument.kind.value, instrument.tick_size, instrument.strike,
-                          instrument.expiry is not None, instrument.is_fno))
-        return facts
 
     def apply_staged(self) -> BatchOutcome:
         entries, self._staged = self._staged, ()

@@ -166,9 +166,6 @@ class PartitionWorker:
                                     keys.checkpoint_key(config.stream, config.partition))
         # The next write's check, sent while its flush was drained (_start_flush).
         self._watching: asyncio.Task[Watched] | None = None
-        # Clear while a drain holds the core in its thread: a load ahead waits for it.
-        self._core_free = asyncio.Event()
-        self._core_free.set()
 
     @property
     def batch(self) -> FlushBatch:
@@ -218,7 +215,7 @@ class PartitionWorker:
                 self._last_read = time.monotonic() if entries else -math.inf
                 self._note_read(len(entries))
                 if self._catching_up and not self.stopping.is_set():
-                    ahead = asyncio.ensure_future(self._read_ahead())
+                    ahead = asyncio.ensure_future(self._read_new())
                 if entries:
                     await self._process(entries)
                 if self._flush_due():
@@ -251,40 +248,6 @@ class PartitionWorker:
 
     def _read_new(self) -> Awaitable[Sequence[StreamEntry]]:
         return self._retrying(functools.partial(self._read, ">", self._block_ms()))
-
-    async def _read_ahead(self) -> Sequence[StreamEntry]:
-        """The next batch, read while this one is applied, and, where the core loads ahead,
-        its new symbols' history too, for it to adopt when the batch stages: a cold
-        partition spent most of its time waiting on its batches' first-sight loads (bench
-        README, session 21), now read while the batch before is applied and flushed."""
-        entries = await self._read_new()
-        if entries and self.core.loads_ahead and not self.stopping.is_set():
-            await self._load_ahead(entries)
-        return entries
-
-    async def _load_ahead(self, entries: Sequence[StreamEntry]) -> None:
-        """Run the core's load-ahead steps, touching the core only while no drain holds it
-        (`_core_free`). A failure drops the reading, not the batch: its own load, retried as
-        always, reads the symbols when it stages."""
-        core = self.core
-        try:
-            await self._core_free.wait()
-            steps = core.load_ahead_steps(entries, self.cfg.learned_history_days)
-            if steps is None:
-                return
-            request = next(steps)
-            while True:
-                replies = raise_errors(await exchange(self.client, request))
-                await self._core_free.wait()
-                request = steps.send(replies)
-        except StopIteration:
-            return
-        except RETRYABLE as exc:
-            core.forget_ahead()
-            self.log.debug("load_ahead_dropped", error=str(exc))
-        except Exception as exc:  # the batch's own load meets it again, and decides
-            core.forget_ahead()
-            self.log.warning("load_ahead_dropped", error=str(exc))
 
     async def _retrying(self, op: Callable[[], Awaitable[_T]]) -> _T:
         """Run op, retrying connection losses with backoff; the fence is never retried."""
@@ -492,12 +455,7 @@ class PartitionWorker:
         core = self.core
         started = time.perf_counter()
         if core.drains_without_gil:
-            self._core_free.clear()
-            try:
-                drained = await asyncio.get_running_loop().run_in_executor(
-                    _drain_thread(), core.drain)
-            finally:
-                self._core_free.set()
+            drained = await asyncio.get_running_loop().run_in_executor(_drain_thread(), core.drain)
         else:
             drained = core.drain()
         self.metrics.drain_duration.observe(time.perf_counter() - started)
