@@ -34,10 +34,12 @@ COLUMNS = (
     ("ceiling", "ticks_per_s"), ("ceiling", "worker_cpu_us_per_tick"),
     ("ceiling_raw", "ticks_per_s"),
     ("engine", "ticks_per_s"), ("engine", "worker_cpu_us_per_tick"),
-    ("engine", "redis_cpu_us_per_tick"), ("engine_steady", "ticks_per_s"),
-    ("engine_steady", "worker_cpu_us_per_tick"), ("engine_steady", "redis_cpu_us_per_tick"),
+    ("engine", "redis_cpu_us_per_tick"), ("engine", "hsets_per_tick"),
+    ("engine_steady", "ticks_per_s"), ("engine_steady", "worker_cpu_us_per_tick"),
+    ("engine_steady", "redis_cpu_us_per_tick"), ("engine_steady", "hsets_per_tick"),
     ("latency", "p50_ms"), ("latency", "p99_ms"), ("latency", "ticks_per_s"),
     ("latency", "worker_cpu_share"), ("latency", "redis_cpu_share"),
+    ("latency", "hsets_per_tick"),
 )
 
 
