@@ -38,12 +38,13 @@ from shared_core.volume_files.core_config import load_core_config
 from shared_core.volume_files.engine_core import SymbolHistory
 from shared_core.volume_files.settings import load_settings
 from shared_core.volume_files.simulator import build_universe, simulate_ticks
+from shared_core.volume_files.store.replies import _READ_SIZE
 from shared_core.volume_files.stream.batch_core import PythonBatchCore, StreamEntry, TickBatchCore
 
 from .workloads import SESSION_DATE, iter_history
 
 BATCH = 500
-READ_SIZE = 1 << 16  # store.replies._READ_SIZE: what one socket read hands the parser
+READ_SIZE = _READ_SIZE  # what one socket read hands the parser, as the worker reads
 
 
 def _histories(symbols: int, seed: int, days: int) -> dict[str, SymbolHistory]:

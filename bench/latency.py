@@ -48,8 +48,7 @@ from shared_core.volume_files.stream.producer import publish_sync
 from .analysis import command_delta
 from .dev import RedisServer, free_port
 from .service import (
-    command_seconds,
-    hash_writes,
+    command_stats,
     process_cpu_s,
     redis_cpu_s,
     start_workers,
@@ -95,7 +94,7 @@ class Latency:
     drain_ms: float  # mean over flushes
     flush_write_ms: float  # mean over flushes: the fenced MULTI/EXEC round trip
     flushes: int
-    hsets_per_tick: float  # HSETs the flushes ran per tick published (`service.hash_writes`)
+    hsets_per_tick: float  # HSETs the flushes ran per tick published (`CommandStats.hsets`)
 
 
 # The worker's histograms the latency figure splits a tick's path by, and Latency's fields.
@@ -213,8 +212,7 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
     cpu_before = process_cpu_s(worker_pid)
     own_before = time.process_time()
     redis_before = redis_cpu_s(info_client)
-    commands_before = command_seconds(info_client)
-    hsets_before = hash_writes(info_client)
+    commands_before = command_stats(info_client)
     try:
         poll_task = asyncio.create_task(poll())
         await publish()
@@ -222,8 +220,9 @@ async def _measure(url: str, entries: Sequence[dict[str, str]], rate: float, dur
         cpu_share = (process_cpu_s(worker_pid) - cpu_before) / elapsed
         own_share = (time.process_time() - own_before) / elapsed
         redis_share = (redis_cpu_s(info_client) - redis_before) / elapsed
-        commands = command_delta(commands_before, command_seconds(info_client))
-        hsets = hash_writes(info_client) - hsets_before
+        commands_after = command_stats(info_client)
+        commands = command_delta(commands_before.seconds, commands_after.seconds)
+        hsets = commands_after.hsets - commands_before.hsets
         await asyncio.wait_for(poll_task, 60)
         split, flushes = parts_ms(await parts_before,
                                   await asyncio.to_thread(scrape, metrics_port))

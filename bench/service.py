@@ -187,18 +187,22 @@ def redis_cpu_s(client: redis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def command_seconds(client: redis.Redis) -> dict[str, float]:
-    """Server-side seconds per command so far (INFO commandstats)."""
-    stats: Any = client.info("commandstats")
-    return {name.removeprefix("cmdstat_"): float(v["usec"]) / 1e6 for name, v in stats.items()}
+@dataclass(frozen=True, slots=True)
+class CommandStats:
+    """One INFO commandstats reading."""
+
+    seconds: dict[str, float]  # server-side seconds per command so far
+    # HSET commands so far: one per changed hash a flush writes, so per tick it says how often
+    # a tick's symbol is rewritten, which sets Redis's share of a live worker's cost (bench
+    # README, session 21).
+    hsets: int
 
 
-def hash_writes(client: redis.Redis) -> int:
-    """HSET commands the server has run so far (INFO commandstats): one per changed hash a
-    flush writes, so per tick it says how often a tick's symbol is rewritten, the figure that
-    sets Redis's share of a live worker's cost (bench README, session 21)."""
+def command_stats(client: redis.Redis) -> CommandStats:
     stats: Any = client.info("commandstats")
-    return int(stats.get("cmdstat_hset", {}).get("calls", 0))
+    return CommandStats(
+        {name.removeprefix("cmdstat_"): float(v["usec"]) / 1e6 for name, v in stats.items()},
+        int(stats.get("cmdstat_hset", {}).get("calls", 0)))
 
 
 # A consumer group parked here is delivered nothing: every id XADD can make is below it.
@@ -260,7 +264,7 @@ class Pass:
     redis_command_s: dict[str, float]
     # Seconds until each partition's backlog was zero: the last ones alone set the tail.
     partitions_done_s: tuple[float, ...] = ()
-    hsets: int = 0  # HSET commands the flushes ran (`hash_writes`)
+    hsets: int = 0  # HSET commands the flushes ran (`CommandStats.hsets`)
 
     @property
     def ticks_per_s(self) -> float:
@@ -307,6 +311,18 @@ def _drain(client: redis.Redis, group: str, procs: Sequence[subprocess.Popen[byt
         time.sleep(POLL_S)
 
 
+def _pass(client: redis.Redis, procs: Sequence[subprocess.Popen[bytes]], ticks: int,
+          seconds: float, workers: int, cpu_before: float, redis_before: float,
+          commands_before: CommandStats, done: tuple[float, ...]) -> Pass:
+    """A timed drain's Pass, its CPU and commands read now, against the readings before."""
+    cpu = sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before
+    redis_cpu = redis_cpu_s(client) - redis_before
+    after = command_stats(client)
+    return Pass(ticks, seconds, workers, cpu, redis_cpu,
+                command_delta(commands_before.seconds, after.seconds), done,
+                after.hsets - commands_before.hsets)
+
+
 def run_engine(
     server: RedisServer,
     db: int,
@@ -344,8 +360,7 @@ def run_engine(
         if profile is not None:
             profiler = start_profiler(procs[0].pid, profile, native=profile_native)
             time.sleep(0.5)  # let py-spy attach before the clock starts
-        commands_before = command_seconds(client)
-        hsets_before = hash_writes(client)
+        commands_before = command_stats(client)
         cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
         redis_before = redis_cpu_s(client)
         pipe = client.pipeline(transaction=False)
@@ -354,29 +369,22 @@ def run_engine(
         started = time.perf_counter()
         pipe.execute()
         seconds, done = _drain(client, group, procs, started, total, timeout, log_dir)
-        cold = Pass(total, seconds, workers,
-                    sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
-                    redis_cpu_s(client) - redis_before,
-                    command_delta(commands_before, command_seconds(client)), done,
-                    hash_writes(client) - hsets_before)
+        cold = _pass(client, procs, total, seconds, workers, cpu_before, redis_before,
+                     commands_before, done)
         stop_profiler(profiler)
         profiler = None
         if steady:
             marks = park(client, group)
             publish(server, steady, db=db)
-            commands_before = command_seconds(client)
-            hsets_before = hash_writes(client)
+            commands_before = command_stats(client)
             cpu_before = sum(process_cpu_s(proc.pid) for proc in procs)
             redis_before = redis_cpu_s(client)
             started = time.perf_counter()
             release(client, group, marks)
             seconds, done = _drain(client, group, procs, started, len(steady), timeout,
                                    log_dir)
-            second = Pass(len(steady), seconds, workers,
-                          sum(process_cpu_s(proc.pid) for proc in procs) - cpu_before,
-                          redis_cpu_s(client) - redis_before,
-                          command_delta(commands_before, command_seconds(client)), done,
-                          hash_writes(client) - hsets_before)
+            second = _pass(client, procs, len(steady), seconds, workers, cpu_before,
+                           redis_before, commands_before, done)
         checks = {
             "sessions_written": sum(1 for _ in client.scan_iter(match="vol:session:*",
                                                                 count=5000)),

@@ -51,18 +51,18 @@ def test_ceiling_reads_and_acks_every_entry_once(redis_server: RedisServer, raw:
 
 def test_hash_writes_counts_every_hset_the_server_ran(redis_server: RedisServer) -> None:
     """The figures' HSETs a tick: calls, not fields, and inside MULTI/EXEC too."""
-    from bench.service import hash_writes
+    from bench.service import command_stats
 
     client = redis_server.client(db=DB)
     try:
-        before = hash_writes(client)
+        before = command_stats(client).hsets
         client.hset("h:a", mapping={"f1": "1", "f2": "2"})
         pipe = client.pipeline(transaction=True)
         pipe.hset("h:b", "f", "1")
         pipe.hset("h:c", "f", "1")
         pipe.hget("h:b", "f")
         pipe.execute()
-        assert hash_writes(client) - before == 3
+        assert command_stats(client).hsets - before == 3
     finally:
         client.flushdb()
         client.close()

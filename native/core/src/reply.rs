@@ -451,11 +451,7 @@ impl Replies {
         if self.want != 1 {
             return Err("not one reply".to_string());
         }
-        let mut at = 0;
-        while self.buf.get(at) == Some(&b'>') {
-            at = end(&self.buf, at)?.ok_or("incomplete reply")?;
-        }
-        Ok(at)
+        past_pushes(&self.buf, 0)
     }
 
     /// The last reply read as a transaction's EXEC reply, without a frame per element:
@@ -523,14 +519,14 @@ impl Replies {
     /// without a frame per element (once complete).
     #[allow(clippy::type_complexity)]
     pub fn hash_pairs(&self) -> Result<Vec<Option<Vec<(&[u8], &[u8])>>>, String> {
+        if !self.complete() {
+            return Err("the replies are not complete".to_string());
+        }
         let buf = &self.buf[..];
         let mut out = Vec::with_capacity(self.want);
         let mut at = 0;
         while out.len() < self.done {
-            if buf.get(at) == Some(&b'>') {
-                at = end(buf, at)?.ok_or("incomplete reply")?;
-                continue;
-            }
+            at = past_pushes(buf, at)?;
             if let (Head::Aggregate(b'*' | b'~' | b'%', Some(n)), first) = element(buf, at)? {
                 if let Some((pairs, next)) = quick_pairs(buf, first, n) {
                     out.push(Some(pairs));
@@ -545,6 +541,14 @@ impl Replies {
         }
         Ok(out)
     }
+}
+
+/// Where the first reply at or after `at` starts: past any out-of-band pushes, complete.
+fn past_pushes(buf: &[u8], mut at: usize) -> Result<usize, String> {
+    while buf.get(at) == Some(&b'>') {
+        at = end(buf, at)?.ok_or("incomplete reply")?;
+    }
+    Ok(at)
 }
 
 /// `n` elements from `at`, every one a bulk string read the quick way, as (field, value)

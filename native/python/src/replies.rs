@@ -18,9 +18,6 @@ impl RawReplies {
     /// such a reply, deferred by the caller).
     #[allow(clippy::type_complexity)]
     pub fn hash_pairs(&self) -> PyResult<Vec<Option<Vec<(&[u8], &[u8])>>>> {
-        if !self.inner.complete() {
-            return Err(PyValueError::new_err("the replies are not complete"));
-        }
         self.inner.hash_pairs().map_err(PyValueError::new_err)
     }
 
